@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
+
+pub mod detect;
+pub mod parse;
+pub mod price;
+pub mod provider;
+pub mod request;
+pub mod semconv;
+pub mod usage;
+
+pub use detect::{Detection, Endpoint, ProviderRegistry};
+pub use provider::{BodyFormat, Flavor, Operation, Provider};
+pub use usage::{ResponseInfo, Usage, VectorUsage};

@@ -1,0 +1,3 @@
+//! Price catalogue and cost arithmetic.
+//!
+//! OWNED BY THE PRICES HELPER: placeholder API, to be implemented.
