@@ -333,6 +333,55 @@ pub enum Flavor {
     Milvus,
 }
 
+impl Flavor {
+    /// Every flavour, in declaration order.
+    pub const ALL: &'static [Self] = &[
+        Self::OpenAiChat,
+        Self::OpenAiResponses,
+        Self::OpenAiEmbeddings,
+        Self::Anthropic,
+        Self::Gemini,
+        Self::CohereChat,
+        Self::CohereV1,
+        Self::CohereMeta,
+        Self::Ollama,
+        Self::BedrockConverse,
+        Self::BedrockInvoke,
+        Self::Pinecone,
+        Self::Qdrant,
+        Self::Weaviate,
+        Self::Chroma,
+        Self::Milvus,
+    ];
+
+    /// A stable snake_case name (used in fixtures and configuration).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::OpenAiChat => "openai_chat",
+            Self::OpenAiResponses => "openai_responses",
+            Self::OpenAiEmbeddings => "openai_embeddings",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::CohereChat => "cohere_chat",
+            Self::CohereV1 => "cohere_v1",
+            Self::CohereMeta => "cohere_meta",
+            Self::Ollama => "ollama",
+            Self::BedrockConverse => "bedrock_converse",
+            Self::BedrockInvoke => "bedrock_invoke",
+            Self::Pinecone => "pinecone",
+            Self::Qdrant => "qdrant",
+            Self::Weaviate => "weaviate",
+            Self::Chroma => "chroma",
+            Self::Milvus => "milvus",
+        }
+    }
+
+    /// Parse a flavour from its [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
 /// How a response body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -348,6 +397,23 @@ pub enum BodyFormat {
 }
 
 impl BodyFormat {
+    /// A stable name: `json`, `sse`, `ndjson`, `aws_eventstream`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Sse => "sse",
+            Self::Ndjson => "ndjson",
+            Self::AwsEventStream => "aws_eventstream",
+        }
+    }
+
+    /// Parse a format from its [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Json, Self::Sse, Self::Ndjson, Self::AwsEventStream]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
     /// Pick the framing from a `Content-Type` header value; `None` when it is not
     /// one tokentrace parses (HTML error pages, binary payloads).
     pub fn from_content_type(content_type: &str) -> Option<Self> {
