@@ -1,50 +1,270 @@
 //! Usage parsers: one push/finish state machine for every body framing.
+//!
+//! [`ResponseParser`] takes a response body in chunks of any size, as the
+//! application reads it, and keeps only what the final [`ResponseInfo`] needs:
+//! memory does not grow with the body or the stream, and an SSE event or JSON
+//! value of any size costs no buffer (see `scan.rs`). The same parser serves
+//! plain JSON, SSE, NDJSON and the AWS event stream; the [`Flavor`] decides
+//! which members are read and how provider counts map to OpenTelemetry
+//! accounting.
+//!
+//! ```
+//! use tokentrace_core::parse::ResponseParser;
+//! use tokentrace_core::{BodyFormat, Flavor, Provider};
+//!
+//! let mut p = ResponseParser::new(Provider::OpenAi, Flavor::OpenAiChat, BodyFormat::Sse);
+//! p.push(b"data: {\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"finish_reason\":\"stop\"}]}\n\n");
+//! p.push(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_to");
+//! p.push(b"kens\":3,\"total_tokens\":12}}\n\ndata: [DONE]\n\n");
+//! let info = p.finish();
+//! assert_eq!(info.usage.input_tokens, Some(9));
+//! assert_eq!(info.usage.output_tokens, Some(3));
+//! assert_eq!(info.finish_reasons, ["stop"]);
+//! assert!(info.complete);
+//! ```
+
+mod eventstream;
+mod extract;
+mod scan;
+mod sse;
+
+pub use eventstream::encode_message as encode_event_stream_message;
 
 use crate::provider::{BodyFormat, Flavor, Provider};
 use crate::usage::ResponseInfo;
+use eventstream::{EventStreamFramer, FrameHeaders, FrameSink};
+use extract::Extractor;
+use scan::{Capture, Limits, Scanner, Sink};
+use sse::{SseFramer, SseSink};
 
-/// Incremental response parser: feed it the body as it arrives, then `finish`.
+/// Incremental response parser: feed it the body as it arrives, then [`finish`](Self::finish).
 #[derive(Debug)]
 pub struct ResponseParser {
-    provider: Provider,
-    flavor: Flavor,
     format: BodyFormat,
+    scanner: Scanner,
+    framing: Framing,
+    ex: Extractor,
+    events: u64,
+    /// An NDJSON line held nothing but whitespace so far.
+    line_blank: bool,
+    done: bool,
+    bytes: u64,
+    finished: Option<ResponseInfo>,
+}
+
+#[derive(Debug)]
+enum Framing {
+    Json,
+    Ndjson,
+    Sse(SseFramer),
+    EventStream(EventStreamFramer),
+}
+
+/// Routes scanner and framer callbacks to the extractor and counts events.
+struct Route<'a> {
+    ex: &'a mut Extractor,
+    events: &'a mut u64,
+    done: &'a mut bool,
+    partial: &'a mut bool,
+}
+
+impl Sink for Route<'_> {
+    fn document(&mut self, captures: &mut Vec<Capture>) {
+        self.ex.document(captures);
+    }
+}
+
+impl SseSink for Route<'_> {
+    fn event_name(&mut self, name: &[u8]) {
+        self.ex.set_event(Some(String::from_utf8_lossy(name).into_owned()));
+    }
+
+    fn event_end(&mut self, done: bool, incomplete: bool) {
+        *self.events += 1;
+        if done {
+            *self.done = true;
+        }
+        if incomplete {
+            *self.partial = true;
+        }
+        self.ex.set_event(None);
+    }
+}
+
+impl FrameSink for Route<'_> {
+    fn frame_start(&mut self, headers: &FrameHeaders) {
+        self.ex.frame(headers);
+    }
+
+    fn frame_end(&mut self, incomplete: bool) {
+        *self.events += 1;
+        if incomplete {
+            *self.partial = true;
+        }
+    }
 }
 
 impl ResponseParser {
     /// A parser for one response body.
     pub fn new(provider: Provider, flavor: Flavor, format: BodyFormat) -> Self {
+        let patterns = extract::patterns(flavor);
+        let scanner = Scanner::new(patterns, Limits::default());
+        let (scanner, framing) = match format {
+            BodyFormat::Json => (scanner, Framing::Json),
+            BodyFormat::Ndjson => (scanner.no_root_array(), Framing::Ndjson),
+            BodyFormat::Sse => (scanner.no_root_array(), Framing::Sse(SseFramer::new())),
+            BodyFormat::AwsEventStream => (
+                scanner.no_root_array(),
+                Framing::EventStream(EventStreamFramer::new()),
+            ),
+        };
         Self {
-            provider,
-            flavor,
             format,
+            scanner,
+            framing,
+            ex: Extractor::new(provider, flavor),
+            events: 0,
+            line_blank: true,
+            done: false,
+            bytes: 0,
+            finished: None,
         }
     }
 
-    /// Offer a response header (Bedrock reports InvokeModel usage in headers).
+    /// The response's HTTP status; a 4xx/5xx body is read as an error body.
+    pub fn observe_status(&mut self, status: u16) {
+        self.ex.status(status);
+    }
+
+    /// Offer a response header (Bedrock reports InvokeModel usage and error
+    /// types in headers). Other headers are ignored.
     pub fn observe_header(&mut self, name: &str, value: &str) {
-        let _ = (name, value);
+        self.ex.header(name, value);
     }
 
-    /// Feed the next chunk of the body.
+    /// Bytes pushed so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Feed the next chunk of the body. Never fails: malformed input is
+    /// reported by [`finish`](Self::finish) as `parse_error`.
     pub fn push(&mut self, chunk: &[u8]) {
-        let _ = chunk;
+        if self.finished.is_some() {
+            return;
+        }
+        self.bytes += chunk.len() as u64;
+        let mut partial = false;
+        let mut route = Route {
+            ex: &mut self.ex,
+            events: &mut self.events,
+            done: &mut self.done,
+            partial: &mut partial,
+        };
+        match &mut self.framing {
+            Framing::Json => self.scanner.push(chunk, &mut route),
+            Framing::Sse(f) => f.push(chunk, &mut self.scanner, &mut route),
+            Framing::EventStream(f) => f.push(chunk, &mut self.scanner, &mut route),
+            Framing::Ndjson => {
+                let mut rest = chunk;
+                while !rest.is_empty() {
+                    let end = memchr::memchr(b'\n', rest);
+                    let line = &rest[..end.unwrap_or(rest.len())];
+                    if self.line_blank && line.iter().any(|b| !b.is_ascii_whitespace()) {
+                        self.line_blank = false;
+                    }
+                    self.scanner.push(line, &mut route);
+                    let Some(end) = end else { break };
+                    if !self.line_blank {
+                        *route.events += 1;
+                        if !self.scanner.idle() {
+                            // A line that is not one whole JSON value: drop it, keep going.
+                            *route.partial = true;
+                            self.scanner.flush_partial(&mut route);
+                        }
+                    }
+                    self.scanner.reset();
+                    self.line_blank = true;
+                    rest = &rest[end + 1..];
+                }
+            }
+        }
+        if partial {
+            self.ex
+                .info
+                .parse_error
+                .get_or_insert_with(|| "a stream event did not hold one whole JSON value".to_owned());
+        }
     }
 
-    /// Everything extracted so far; call once at end of body (or when it is cut short).
+    /// Everything extracted; call at the end of the body, or when it is cut
+    /// short (what arrived before the cut is kept). Later calls return the same result.
     pub fn finish(&mut self) -> ResponseInfo {
-        let _ = (self.provider, self.flavor, self.format);
-        ResponseInfo::default()
+        if let Some(done) = &self.finished {
+            return done.clone();
+        }
+        let mut partial = false;
+        let mut route = Route {
+            ex: &mut self.ex,
+            events: &mut self.events,
+            done: &mut self.done,
+            partial: &mut partial,
+        };
+        let mut clean_end = true;
+        match &mut self.framing {
+            Framing::Json => {
+                if !self.scanner.idle() {
+                    clean_end = false;
+                    self.scanner.flush_partial(&mut route);
+                }
+            }
+            Framing::Sse(f) => f.finish(&mut self.scanner, &mut route),
+            Framing::Ndjson => {
+                if !self.line_blank {
+                    *route.events += 1;
+                    if !self.scanner.idle() {
+                        clean_end = false;
+                        self.scanner.flush_partial(&mut route);
+                    }
+                }
+            }
+            Framing::EventStream(f) => {
+                if !f.at_boundary() {
+                    clean_end = false;
+                    self.scanner.flush_partial(&mut route);
+                }
+            }
+        }
+        let mut info = self.ex.result();
+        info.events = if self.format == BodyFormat::Json { 0 } else { self.events };
+        let framing_error = match &self.framing {
+            Framing::EventStream(f) => f.error(),
+            _ => None,
+        };
+        if let Some(e) = self.scanner.error().or(framing_error) {
+            info.parse_error.get_or_insert_with(|| e.to_owned());
+        }
+        if self.scanner.oversized() {
+            info.parse_error
+                .get_or_insert_with(|| "a usage value was larger than the capture limit".to_owned());
+        }
+        if partial {
+            info.parse_error
+                .get_or_insert_with(|| "a stream event did not hold one whole JSON value".to_owned());
+        }
+        info.complete = match self.format {
+            BodyFormat::Json => {
+                clean_end && self.scanner.error().is_none() && self.scanner.documents() > 0
+            }
+            _ => self.done || self.ex.terminal,
+        };
+        self.finished = Some(info.clone());
+        info
     }
 }
 
 /// Parse a whole body in one go.
-pub fn parse_body(
-    provider: Provider,
-    flavor: Flavor,
-    format: BodyFormat,
-    body: &[u8],
-) -> ResponseInfo {
+pub fn parse_body(provider: Provider, flavor: Flavor, format: BodyFormat, body: &[u8]) -> ResponseInfo {
     let mut p = ResponseParser::new(provider, flavor, format);
     p.push(body);
     p.finish()

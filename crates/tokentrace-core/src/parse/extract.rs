@@ -1,0 +1,969 @@
+//! Per-flavour patterns and the interpretation of captured values.
+//!
+//! Every stream shape reduces to one rule: each document (a JSON body, an SSE
+//! event, an NDJSON line, an event-stream frame) yields the fields it carries,
+//! and a field present in a later document overwrites the earlier value.
+//! That is exactly right for Anthropic (`message_start` then cumulative
+//! `message_delta`), Gemini (cumulative `usageMetadata` on every chunk), and
+//! every provider that sends usage once at the end. Raw provider counts are
+//! kept as sent and converted to OpenTelemetry accounting once, at the end
+//! (`providers.md` §0): Anthropic and Bedrock report input without cache
+//! reads and writes, Gemini reports thoughts outside candidates, xAI reports
+//! reasoning outside completion tokens.
+
+use serde_json::Value;
+
+use super::eventstream::FrameHeaders;
+use super::scan::{Capture, Limits, Mode, Pattern, Scanner, Seg, Sink};
+use crate::provider::{Flavor, Provider};
+use crate::usage::{ResponseInfo, Usage};
+
+const MAX_TEXT: usize = 256;
+
+// Slots: what a captured value means.
+const USAGE: u8 = 0;
+const MODEL: u8 = 1;
+const ID: u8 = 2;
+const FINISH: u8 = 3;
+const INDEX: u8 = 4;
+const ERROR: u8 = 5;
+const TYPE: u8 = 6;
+const MESSAGE: u8 = 7;
+const STATUS: u8 = 8;
+const TIER: u8 = 9;
+const COUNT: u8 = 10;
+const DONE: u8 = 11;
+const IN_TOKENS: u8 = 12;
+const OUT_TOKENS: u8 = 13;
+const BEDROCK_METRICS: u8 = 14;
+const BYTES: u8 = 15;
+const CODE: u8 = 16;
+const COST_UNITS: u8 = 17;
+const TIME: u8 = 18;
+const WRITTEN: u8 = 19;
+const META: u8 = 20;
+const ERRORS: u8 = 21;
+const INCOMPLETE_REASON: u8 = 22;
+const OBJECT: u8 = 23;
+const EVENT_TYPE: u8 = 24;
+const FINISHED: u8 = 25;
+const ANTHROPIC_MESSAGE_USAGE: u8 = 26;
+
+use Mode::{Capture as C, CaptureScalar as CS, Count as N};
+use Seg::{AnyIndex as Ix, AnyKey as AnyK, Key as K};
+
+macro_rules! pats {
+    ($( $slot:expr, $mode:expr, [$($seg:expr),*] );* $(;)?) => {
+        &[ $( Pattern { slot: $slot, mode: $mode, path: &[$($seg),*] } ),* ]
+    };
+}
+
+const OPENAI_CHAT: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    USAGE, C, [K("x_groq"), K("usage")];
+    MODEL, CS, [K("model")];
+    ID, CS, [K("id")];
+    FINISH, CS, [K("choices"), Ix, K("finish_reason")];
+    INDEX, CS, [K("choices"), Ix, K("index")];
+    ERROR, C, [K("error")];
+    OBJECT, CS, [K("object")];
+    TYPE, CS, [K("type")];
+    MESSAGE, CS, [K("message")];
+    CODE, CS, [K("code")];
+    TIER, CS, [K("service_tier")];
+];
+
+const OPENAI_RESPONSES: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    USAGE, C, [K("response"), K("usage")];
+    MODEL, CS, [K("model")];
+    MODEL, CS, [K("response"), K("model")];
+    ID, CS, [K("id")];
+    ID, CS, [K("response"), K("id")];
+    STATUS, CS, [K("status")];
+    STATUS, CS, [K("response"), K("status")];
+    INCOMPLETE_REASON, CS, [K("incomplete_details"), K("reason")];
+    INCOMPLETE_REASON, CS, [K("response"), K("incomplete_details"), K("reason")];
+    ERROR, C, [K("error")];
+    ERROR, C, [K("response"), K("error")];
+    TYPE, CS, [K("type")];
+    CODE, CS, [K("code")];
+    MESSAGE, CS, [K("message")];
+    TIER, CS, [K("service_tier")];
+    TIER, CS, [K("response"), K("service_tier")];
+];
+
+const OPENAI_EMBEDDINGS: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    MODEL, CS, [K("model")];
+    ERROR, C, [K("error")];
+    OBJECT, CS, [K("object")];
+    TYPE, CS, [K("type")];
+    MESSAGE, CS, [K("message")];
+];
+
+const ANTHROPIC: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    ANTHROPIC_MESSAGE_USAGE, C, [K("message"), K("usage")];
+    MODEL, CS, [K("model")];
+    MODEL, CS, [K("message"), K("model")];
+    ID, CS, [K("id")];
+    ID, CS, [K("message"), K("id")];
+    FINISH, CS, [K("stop_reason")];
+    FINISH, CS, [K("delta"), K("stop_reason")];
+    TYPE, CS, [K("type")];
+    ERROR, C, [K("error")];
+    BEDROCK_METRICS, C, [K("amazon-bedrock-invocationMetrics")];
+];
+
+const GEMINI: &[Pattern] = pats![
+    USAGE, C, [K("usageMetadata")];
+    MODEL, CS, [K("modelVersion")];
+    ID, CS, [K("responseId")];
+    FINISH, CS, [K("candidates"), Ix, K("finishReason")];
+    INDEX, CS, [K("candidates"), Ix, K("index")];
+    ERROR, C, [K("error")];
+    IN_TOKENS, CS, [K("predictions"), Ix, K("embeddings"), K("statistics"), K("token_count")];
+];
+
+const COHERE_CHAT: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    USAGE, C, [K("delta"), K("usage")];
+    META, C, [K("meta")];
+    ID, CS, [K("id")];
+    FINISH, CS, [K("finish_reason")];
+    FINISH, CS, [K("delta"), K("finish_reason")];
+    TYPE, CS, [K("type")];
+    MESSAGE, CS, [K("message")];
+];
+
+const COHERE_V1: &[Pattern] = pats![
+    META, C, [K("meta")];
+    META, C, [K("response"), K("meta")];
+    ID, CS, [K("generation_id")];
+    ID, CS, [K("response_id")];
+    ID, CS, [K("response"), K("generation_id")];
+    ID, CS, [K("response"), K("response_id")];
+    FINISH, CS, [K("finish_reason")];
+    FINISH, CS, [K("response"), K("finish_reason")];
+    EVENT_TYPE, CS, [K("event_type")];
+    FINISHED, CS, [K("is_finished")];
+    MESSAGE, CS, [K("message")];
+];
+
+const COHERE_META: &[Pattern] = pats![
+    META, C, [K("meta")];
+    ID, CS, [K("id")];
+    MESSAGE, CS, [K("message")];
+];
+
+const OLLAMA: &[Pattern] = pats![
+    IN_TOKENS, CS, [K("prompt_eval_count")];
+    OUT_TOKENS, CS, [K("eval_count")];
+    MODEL, CS, [K("model")];
+    DONE, CS, [K("done")];
+    FINISH, CS, [K("done_reason")];
+    ERROR, C, [K("error")];
+    USAGE, C, [K("usage")];
+    FINISH, CS, [K("choices"), Ix, K("finish_reason")];
+];
+
+const BEDROCK_CONVERSE: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    FINISH, CS, [K("stopReason")];
+    MESSAGE, CS, [K("message")];
+    MESSAGE, CS, [K("Message")];
+];
+
+const BEDROCK_INVOKE: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    ANTHROPIC_MESSAGE_USAGE, C, [K("message"), K("usage")];
+    MODEL, CS, [K("model")];
+    MODEL, CS, [K("message"), K("model")];
+    ID, CS, [K("id")];
+    ID, CS, [K("message"), K("id")];
+    FINISH, CS, [K("stop_reason")];
+    FINISH, CS, [K("stopReason")];
+    FINISH, CS, [K("delta"), K("stop_reason")];
+    FINISH, CS, [K("results"), Ix, K("completionReason")];
+    FINISH, CS, [K("output"), K("completionReason")];
+    IN_TOKENS, CS, [K("prompt_token_count")];
+    IN_TOKENS, CS, [K("inputTextTokenCount")];
+    OUT_TOKENS, CS, [K("generation_token_count")];
+    OUT_TOKENS, CS, [K("results"), Ix, K("tokenCount")];
+    BEDROCK_METRICS, C, [K("amazon-bedrock-invocationMetrics")];
+    BYTES, CS, [K("bytes")];
+    TYPE, CS, [K("type")];
+    MESSAGE, CS, [K("message")];
+    MESSAGE, CS, [K("Message")];
+];
+
+const PINECONE: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    WRITTEN, CS, [K("upsertedCount")];
+    COUNT, N, [K("matches")];
+    COUNT, N, [K("result"), K("hits")];
+    ERROR, C, [K("error")];
+    MESSAGE, CS, [K("message")];
+    CODE, CS, [K("code")];
+];
+
+const QDRANT: &[Pattern] = pats![
+    TIME, CS, [K("time")];
+    COUNT, N, [K("result")];
+    COUNT, N, [K("result"), K("points")];
+    STATUS, C, [K("status")];
+];
+
+const WEAVIATE: &[Pattern] = pats![
+    COUNT, N, [K("data"), K("Get"), AnyK];
+    ERRORS, C, [K("errors")];
+    ERROR, C, [K("error")];
+];
+
+const CHROMA: &[Pattern] = pats![
+    COUNT, N, [K("ids"), Ix];
+    ERROR, CS, [K("error")];
+    MESSAGE, CS, [K("message")];
+];
+
+const MILVUS: &[Pattern] = pats![
+    CODE, CS, [K("code")];
+    MESSAGE, CS, [K("message")];
+    COST_UNITS, CS, [K("cost")];
+    COUNT, N, [K("data")];
+    WRITTEN, CS, [K("data"), K("insertCount")];
+    WRITTEN, CS, [K("data"), K("upsertCount")];
+];
+
+/// Patterns for a flavour.
+pub(crate) fn patterns(flavor: Flavor) -> &'static [Pattern] {
+    match flavor {
+        Flavor::OpenAiChat => OPENAI_CHAT,
+        Flavor::OpenAiResponses => OPENAI_RESPONSES,
+        Flavor::OpenAiEmbeddings => OPENAI_EMBEDDINGS,
+        Flavor::Anthropic => ANTHROPIC,
+        Flavor::Gemini => GEMINI,
+        Flavor::CohereChat => COHERE_CHAT,
+        Flavor::CohereV1 => COHERE_V1,
+        Flavor::CohereMeta => COHERE_META,
+        Flavor::Ollama => OLLAMA,
+        Flavor::BedrockConverse => BEDROCK_CONVERSE,
+        Flavor::BedrockInvoke => BEDROCK_INVOKE,
+        Flavor::Pinecone => PINECONE,
+        Flavor::Qdrant => QDRANT,
+        Flavor::Weaviate => WEAVIATE,
+        Flavor::Chroma => CHROMA,
+        Flavor::Milvus => MILVUS,
+    }
+}
+
+/// Provider counts as sent, before conversion to OpenTelemetry accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Raw {
+    /// Input tokens as the provider counts them.
+    input: Option<u64>,
+    /// True when `input` excludes cache reads and writes (Anthropic, Bedrock).
+    input_excludes_cache: bool,
+    output: Option<u64>,
+    total: Option<u64>,
+    cache_read: Option<u64>,
+    cache_write: Option<u64>,
+    cache_write_1h: Option<u64>,
+    reasoning: Option<u64>,
+    /// True when `reasoning` is outside `output` (Gemini thoughts, xAI).
+    reasoning_excluded: bool,
+    /// Extra input outside `input` (Gemini tool-use prompt tokens).
+    extra_input: Option<u64>,
+}
+
+fn set<T: Copy>(dst: &mut Option<T>, v: Option<T>) {
+    if v.is_some() {
+        *dst = v;
+    }
+}
+
+impl Raw {
+    fn merge(&mut self, o: &Self) {
+        if o.input.is_some() {
+            self.input = o.input;
+            self.input_excludes_cache = o.input_excludes_cache;
+        }
+        set(&mut self.output, o.output);
+        set(&mut self.total, o.total);
+        set(&mut self.cache_read, o.cache_read);
+        set(&mut self.cache_write, o.cache_write);
+        set(&mut self.cache_write_1h, o.cache_write_1h);
+        if o.reasoning.is_some() {
+            self.reasoning = o.reasoning;
+            self.reasoning_excluded = o.reasoning_excluded;
+        }
+        set(&mut self.extra_input, o.extra_input);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.input.is_none() && self.output.is_none() && self.total.is_none()
+    }
+
+    fn to_usage(self, provider: Provider) -> Usage {
+        let cache = self.cache_read.unwrap_or(0) + self.cache_write.unwrap_or(0);
+        let input = self.input.map(|i| {
+            let base = i + self.extra_input.unwrap_or(0);
+            if self.input_excludes_cache { base + cache } else { base }
+        });
+        let mut reasoning_excluded = self.reasoning_excluded;
+        if provider == Provider::XAi && self.reasoning.is_some() {
+            // xAI's completion_tokens exclude reasoning (genai-prices x-ai mapping).
+            reasoning_excluded = true;
+        }
+        // OpenAI-compatible servers that count reasoning outside completion_tokens
+        // (Gemini's OpenAI endpoint, xAI) show it in the total: trust the arithmetic.
+        if let (Some(i), Some(o), Some(r), Some(t)) =
+            (self.input, self.output, self.reasoning, self.total)
+        {
+            if r > 0 && !self.input_excludes_cache && i + o + r == t && i + o != t {
+                reasoning_excluded = true;
+            }
+        }
+        let output = self.output.map(|o| {
+            if reasoning_excluded {
+                o + self.reasoning.unwrap_or(0)
+            } else {
+                o
+            }
+        });
+        let output = match (output, reasoning_excluded, self.reasoning) {
+            (None, true, Some(r)) => Some(r),
+            (o, _, _) => o,
+        };
+        let total = self.total.or(match (input, output) {
+            (Some(i), Some(o)) => Some(i + o),
+            (Some(i), None) => Some(i),
+            (None, Some(o)) => Some(o),
+            (None, None) => None,
+        });
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_read_tokens: self.cache_read,
+            cache_write_tokens: self.cache_write,
+            cache_write_1h_tokens: self.cache_write_1h,
+            reasoning_tokens: self.reasoning,
+            total_tokens: total,
+        }
+    }
+}
+
+fn count(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f.round() as u64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn n(v: &Value, path: &[&str]) -> Option<u64> {
+    get(v, path).and_then(count)
+}
+
+/// Read any provider's usage object into raw counts.
+fn raw_usage(v: &Value) -> Option<Raw> {
+    if !v.is_object() {
+        return None;
+    }
+    let mut r = Raw::default();
+    // OpenAI chat / legacy / embeddings and every OpenAI-compatible host.
+    if let Some(p) = n(v, &["prompt_tokens"]) {
+        r.input = Some(p);
+        r.output = n(v, &["completion_tokens"]);
+        r.total = n(v, &["total_tokens"]);
+        r.cache_read = n(v, &["prompt_tokens_details", "cached_tokens"])
+            .or_else(|| n(v, &["prompt_cache_hit_tokens"]));
+        r.cache_write = n(v, &["prompt_tokens_details", "cache_write_tokens"]);
+        r.reasoning = n(v, &["completion_tokens_details", "reasoning_tokens"]);
+        return Some(r);
+    }
+    // Gemini usageMetadata.
+    if v.get("promptTokenCount").is_some()
+        || v.get("candidatesTokenCount").is_some()
+        || v.get("totalTokenCount").is_some()
+    {
+        r.input = n(v, &["promptTokenCount"]);
+        r.extra_input = n(v, &["toolUsePromptTokenCount"]);
+        r.output = n(v, &["candidatesTokenCount"]);
+        r.total = n(v, &["totalTokenCount"]);
+        r.cache_read = n(v, &["cachedContentTokenCount"]);
+        r.reasoning = n(v, &["thoughtsTokenCount"]);
+        r.reasoning_excluded = true;
+        if r.input.is_some() && r.output.is_none() && r.total.is_some() {
+            // Fields are omitted when zero: an empty candidate list means 0 output.
+            let known = r.input.unwrap_or(0) + r.extra_input.unwrap_or(0) + r.reasoning.unwrap_or(0);
+            if r.total == Some(known) {
+                r.output = Some(0);
+            }
+        }
+        return Some(r);
+    }
+    // Bedrock Converse / Nova (camelCase, input excludes cache).
+    if v.get("inputTokens").is_some() || v.get("outputTokens").is_some() {
+        r.input = n(v, &["inputTokens"]);
+        r.input_excludes_cache = true;
+        r.output = n(v, &["outputTokens"]);
+        r.total = n(v, &["totalTokens"]);
+        r.cache_read =
+            n(v, &["cacheReadInputTokens"]).or_else(|| n(v, &["cacheReadInputTokenCount"]));
+        r.cache_write =
+            n(v, &["cacheWriteInputTokens"]).or_else(|| n(v, &["cacheWriteInputTokenCount"]));
+        return Some(r);
+    }
+    // Cohere v2 chat: bill on billed_units.
+    if let Some(b) = v.get("billed_units") {
+        r.input = n(b, &["input_tokens"]);
+        r.output = n(b, &["output_tokens"]);
+        // `cached_tokens` counts raw template tokens, not billed ones (it can
+        // exceed billed input), so it is not a cache read of the billed input.
+        return Some(r);
+    }
+    // Anthropic (input excludes cache) or OpenAI Responses (input includes cache).
+    if v.get("input_tokens").is_some() || v.get("output_tokens").is_some() {
+        r.input = n(v, &["input_tokens"]);
+        r.output = n(v, &["output_tokens"]);
+        r.total = n(v, &["total_tokens"]);
+        if v.get("input_tokens_details").is_some() || v.get("output_tokens_details").is_some() && v.get("cache_read_input_tokens").is_none() && v.get("cache_creation_input_tokens").is_none() {
+            // OpenAI Responses shape.
+            r.cache_read = n(v, &["input_tokens_details", "cached_tokens"]);
+            r.cache_write = n(v, &["input_tokens_details", "cache_write_tokens"]);
+            r.reasoning = n(v, &["output_tokens_details", "reasoning_tokens"])
+                .or_else(|| n(v, &["output_tokens_details", "thinking_tokens"]));
+        } else {
+            // Anthropic shape.
+            r.input_excludes_cache = true;
+            r.cache_read = n(v, &["cache_read_input_tokens"]);
+            r.cache_write = n(v, &["cache_creation_input_tokens"]);
+            r.cache_write_1h = n(v, &["cache_creation", "ephemeral_1h_input_tokens"]);
+            r.reasoning = n(v, &["output_tokens_details", "thinking_tokens"]);
+            if r.input.is_none() {
+                // A message_delta that repeats only output must not reset input accounting.
+                r.input_excludes_cache = false;
+            }
+        }
+        return Some(r);
+    }
+    // Bedrock invocation metrics (InvokeModel streams): input excludes cache.
+    if v.get("inputTokenCount").is_some() || v.get("outputTokenCount").is_some() {
+        r.input = n(v, &["inputTokenCount"]);
+        r.input_excludes_cache = true;
+        r.output = n(v, &["outputTokenCount"]);
+        r.cache_read = n(v, &["cacheReadInputTokenCount"]);
+        r.cache_write = n(v, &["cacheWriteInputTokenCount"]);
+        return Some(r);
+    }
+    None
+}
+
+fn text(raw: &[u8]) -> Option<String> {
+    match serde_json::from_slice::<Value>(raw).ok()? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+    .filter(|s| !s.is_empty())
+}
+
+fn bounded(mut s: String) -> String {
+    if s.len() > MAX_TEXT {
+        let mut cut = MAX_TEXT;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// The running result of one response.
+#[derive(Debug)]
+pub(crate) struct Extractor {
+    provider: Provider,
+    flavor: Flavor,
+    raw: Raw,
+    header_raw: Raw,
+    pub(crate) info: ResponseInfo,
+    finish: Vec<(u32, String)>,
+    /// SSE event name / event-stream `:event-type` of the document being read.
+    event: Option<String>,
+    exception: Option<String>,
+    /// HTTP status, when the caller told us.
+    status: Option<u16>,
+    inner: Option<Box<Scanner>>,
+    pub(crate) terminal: bool,
+    pub(crate) bedrock_error_header: Option<String>,
+}
+
+impl Extractor {
+    pub(crate) fn new(provider: Provider, flavor: Flavor) -> Self {
+        Self {
+            provider,
+            flavor,
+            raw: Raw::default(),
+            header_raw: Raw::default(),
+            info: ResponseInfo::default(),
+            finish: Vec::new(),
+            event: None,
+            exception: None,
+            status: None,
+            inner: None,
+            terminal: false,
+            bedrock_error_header: None,
+        }
+    }
+
+    pub(crate) fn status(&mut self, status: u16) {
+        self.status = Some(status);
+    }
+
+    pub(crate) fn header(&mut self, name: &str, value: &str) {
+        let value = value.trim();
+        let num = || value.parse::<u64>().ok();
+        match name.to_ascii_lowercase().as_str() {
+            "x-amzn-bedrock-input-token-count" => {
+                self.header_raw.input = num();
+                self.header_raw.input_excludes_cache = true;
+            }
+            "x-amzn-bedrock-output-token-count" => self.header_raw.output = num(),
+            "x-amzn-bedrock-cache-read-input-token-count" => self.header_raw.cache_read = num(),
+            "x-amzn-bedrock-cache-write-input-token-count" => self.header_raw.cache_write = num(),
+            "x-amzn-errortype" => {
+                // `ValidationException:http://internal.amazon.com/coral/...`
+                let ty = value.split(':').next().unwrap_or(value);
+                if !ty.is_empty() {
+                    self.bedrock_error_header = Some(bounded(ty.to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn set_event(&mut self, name: Option<String>) {
+        self.event = name;
+    }
+
+    pub(crate) fn frame(&mut self, h: &FrameHeaders) {
+        self.event = h.event_type.clone();
+        self.exception = if h.message_type.as_deref() == Some("exception") {
+            h.exception_type.clone().or_else(|| Some("exception".to_owned()))
+        } else {
+            None
+        };
+        if let Some(ex) = &self.exception {
+            self.info.error_type = Some(bounded(ex.clone()));
+        }
+        if matches!(h.event_type.as_deref(), Some("messageStop" | "metadata")) {
+            self.terminal = true;
+        }
+    }
+
+    fn error_status(&self) -> bool {
+        self.status.is_some_and(|s| s >= 400)
+    }
+
+    fn set_error(&mut self, ty: Option<String>, message: Option<String>) {
+        if let Some(t) = ty {
+            self.info.error_type.get_or_insert(bounded(t));
+        }
+        if let Some(m) = message {
+            self.info.error_message.get_or_insert(bounded(m));
+        }
+    }
+
+    fn error_object(&mut self, raw: &[u8]) {
+        match serde_json::from_slice::<Value>(raw) {
+            Ok(Value::Object(o)) => {
+                let pick = |k: &str| {
+                    o.get(k).and_then(|v| match v {
+                        Value::String(s) if !s.is_empty() => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                };
+                // OpenAI/Anthropic `type`, Gemini `status`, Azure and others `code`.
+                let ty = pick("type").or_else(|| pick("status")).or_else(|| pick("code"));
+                self.set_error(ty, pick("message"));
+            }
+            Ok(Value::String(s)) if !s.is_empty() => self.set_error(None, Some(s)),
+            _ => {}
+        }
+    }
+
+    fn bedrock_chunk(&mut self, raw: &[u8]) {
+        use base64::Engine as _;
+        let Some(b64) = text(raw) else { return };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) else {
+            self.info.parse_error.get_or_insert_with(|| "invalid base64 in a Bedrock chunk".to_owned());
+            return;
+        };
+        let mut inner = self
+            .inner
+            .take()
+            .unwrap_or_else(|| Box::new(Scanner::new(BEDROCK_INVOKE, Limits::default()).no_root_array()));
+        inner.reset();
+        inner.push(&decoded, self);
+        if !inner.idle() {
+            inner.flush_partial(self);
+        }
+        self.inner = Some(inner);
+    }
+
+    /// Interpret one document's captures.
+    fn apply(&mut self, caps: &[Capture]) {
+        let mut doc_type: Option<String> = None;
+        let mut object: Option<String> = None;
+        let mut doc_raw = Raw::default();
+        let mut have_usage = false;
+        let mut positions: Vec<(u32, u32)> = Vec::new(); // (position, index)
+        let mut finishes: Vec<(u32, String)> = Vec::new();
+        let mut message: Option<String> = None;
+        let mut code: Option<String> = None;
+        let mut status_text: Option<String> = None;
+        let mut incomplete_reason: Option<String> = None;
+        let mut in_tokens: Option<u64> = None;
+        let mut out_tokens: Option<u64> = None;
+
+        for c in caps {
+            match c.slot {
+                TYPE => doc_type = text(&c.raw),
+                OBJECT => object = text(&c.raw),
+                EVENT_TYPE => doc_type = text(&c.raw),
+                _ => {}
+            }
+        }
+        let error_doc = doc_type.as_deref() == Some("error")
+            || object.as_deref() == Some("error")
+            || self.event.as_deref() == Some("error");
+
+        for c in caps {
+            match c.slot {
+                USAGE | ANTHROPIC_MESSAGE_USAGE | BEDROCK_METRICS | META => {
+                    let Ok(v) = serde_json::from_slice::<Value>(&c.raw) else {
+                        continue;
+                    };
+                    if c.slot == META {
+                        if let Some(b) = v.get("billed_units") {
+                            let mut r = Raw {
+                                input: n(b, &["input_tokens"]),
+                                output: n(b, &["output_tokens"]),
+                                ..Raw::default()
+                            };
+                            if let Some(img) = n(b, &["images"]).or_else(|| n(b, &["image_tokens"])) {
+                                if self.flavor == Flavor::CohereMeta {
+                                    r.input = Some(r.input.unwrap_or(0) + img);
+                                }
+                            }
+                            if let Some(su) = n(b, &["search_units"]) {
+                                self.info.vector.search_units = Some(su);
+                            }
+                            if !r.is_empty() {
+                                doc_raw.merge(&r);
+                                have_usage = true;
+                            }
+                        }
+                        continue;
+                    }
+                    if self.flavor == Flavor::Pinecone {
+                        if let Some(ru) = n(&v, &["readUnits"]).or_else(|| n(&v, &["read_units"])) {
+                            self.info.vector.read_units = Some(ru);
+                        }
+                        if let Some(wu) = n(&v, &["writeUnits"]).or_else(|| n(&v, &["write_units"])) {
+                            self.info.vector.write_units = Some(wu);
+                        }
+                        if let Some(t) = n(&v, &["embed_total_tokens"]) {
+                            doc_raw.merge(&Raw { input: Some(t), ..Raw::default() });
+                            have_usage = true;
+                        }
+                        continue;
+                    }
+                    if let Some(cost) = get(&v, &["cost"]).and_then(Value::as_f64) {
+                        if self.provider == Provider::OpenRouter || v.get("is_byok").is_some() {
+                            self.info.provider_cost_usd = Some(cost);
+                        }
+                    }
+                    if let Some(r) = raw_usage(&v) {
+                        doc_raw.merge(&r);
+                        have_usage = true;
+                    }
+                    // Anthropic `usage.service_tier`, Gemini `serviceTier`, Vertex `trafficType`.
+                    let tier = ["service_tier", "serviceTier", "trafficType"]
+                        .iter()
+                        .find_map(|k| v.get(*k).and_then(Value::as_str));
+                    if let Some(t) = tier.filter(|t| !t.is_empty()) {
+                        self.info.service_tier = Some(bounded(t.to_owned()));
+                    }
+                }
+                MODEL => {
+                    if let Some(m) = text(&c.raw) {
+                        self.info.response_model = Some(bounded(m));
+                    }
+                }
+                ID => {
+                    if let Some(id) = text(&c.raw) {
+                        self.info.response_id = Some(bounded(id));
+                    }
+                }
+                FINISH => {
+                    if let Some(f) = text(&c.raw) {
+                        finishes.push((c.position, f));
+                    }
+                }
+                INDEX => {
+                    if let Some(i) = serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count) {
+                        positions.push((c.position, u32::try_from(i).unwrap_or(u32::MAX)));
+                    }
+                }
+                ERROR => {
+                    if error_doc || !matches!(self.flavor, Flavor::Chroma) || self.error_status() {
+                        self.error_object(&c.raw);
+                    }
+                }
+                MESSAGE => message = text(&c.raw),
+                CODE => code = text(&c.raw),
+                STATUS => {
+                    if self.flavor == Flavor::Qdrant {
+                        if let Ok(v) = serde_json::from_slice::<Value>(&c.raw) {
+                            if let Some(e) = get(&v, &["error"]).and_then(Value::as_str) {
+                                self.set_error(Some("qdrant_error".to_owned()), Some(e.to_owned()));
+                            }
+                        }
+                    } else {
+                        status_text = text(&c.raw);
+                    }
+                }
+                INCOMPLETE_REASON => incomplete_reason = text(&c.raw),
+                TIER => {
+                    if let Some(t) = text(&c.raw) {
+                        self.info.service_tier = Some(bounded(t));
+                    }
+                }
+                COUNT => {
+                    if c.position == 0 || self.info.vector.result_count.is_none() {
+                        let prev = self.info.vector.result_count.unwrap_or(0);
+                        self.info.vector.result_count = Some(if self.flavor == Flavor::Weaviate {
+                            prev + c.count
+                        } else {
+                            c.count
+                        });
+                    }
+                }
+                DONE => {
+                    if text(&c.raw).as_deref() == Some("true") {
+                        self.terminal = true;
+                    }
+                }
+                FINISHED => {
+                    if text(&c.raw).as_deref() == Some("true") {
+                        self.terminal = true;
+                    }
+                }
+                IN_TOKENS => {
+                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count) {
+                        in_tokens = Some(in_tokens.unwrap_or(0) + t);
+                    }
+                }
+                OUT_TOKENS => {
+                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count) {
+                        out_tokens = Some(out_tokens.unwrap_or(0) + t);
+                    }
+                }
+                TIME => {
+                    self.info.vector.server_time_seconds =
+                        serde_json::from_slice::<Value>(&c.raw).ok().and_then(|v| v.as_f64());
+                }
+                COST_UNITS => {
+                    self.info.vector.cost_units =
+                        serde_json::from_slice::<Value>(&c.raw).ok().and_then(|v| v.as_f64());
+                }
+                WRITTEN => {
+                    self.info.vector.write_units =
+                        serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count);
+                }
+                ERRORS => {
+                    if let Ok(Value::Array(errs)) = serde_json::from_slice::<Value>(&c.raw) {
+                        if !errs.is_empty() {
+                            let msg = errs
+                                .first()
+                                .and_then(|e| e.get("message"))
+                                .and_then(Value::as_str)
+                                .map(str::to_owned);
+                            self.set_error(Some("graphql_error".to_owned()), msg);
+                        }
+                    }
+                }
+                BYTES => self.bedrock_chunk(&c.raw),
+                _ => {}
+            }
+        }
+
+        if in_tokens.is_some() || out_tokens.is_some() {
+            let r = Raw {
+                input: in_tokens,
+                output: out_tokens,
+                ..Raw::default()
+            };
+            doc_raw.merge(&r);
+            have_usage = true;
+        }
+        if have_usage {
+            self.raw.merge(&doc_raw);
+        }
+
+        // Finish reasons: pair with the choice's own `index` when it has one.
+        for (pos, reason) in finishes {
+            let idx = positions.iter().find(|(p, _)| *p == pos).map_or(pos, |(_, i)| *i);
+            match self.finish.iter_mut().find(|(i, _)| *i == idx) {
+                Some(slot) => slot.1 = bounded(reason),
+                None => {
+                    if self.finish.len() < 128 {
+                        self.finish.push((idx, bounded(reason)));
+                    }
+                }
+            }
+        }
+
+        self.flavor_rules(doc_type.as_deref(), error_doc, message, code, status_text, incomplete_reason);
+    }
+
+    fn flavor_rules(
+        &mut self,
+        doc_type: Option<&str>,
+        error_doc: bool,
+        message: Option<String>,
+        code: Option<String>,
+        status_text: Option<String>,
+        incomplete_reason: Option<String>,
+    ) {
+        match self.flavor {
+            Flavor::OpenAiChat | Flavor::OpenAiEmbeddings => {
+                if error_doc {
+                    self.set_error(doc_type.filter(|t| *t != "error").map(str::to_owned).or(code), message);
+                }
+            }
+            Flavor::OpenAiResponses => {
+                match doc_type {
+                    Some("response.completed" | "response.failed" | "response.incomplete") => {
+                        self.terminal = true;
+                    }
+                    Some("error") => self.set_error(code.or_else(|| Some("error".to_owned())), message),
+                    _ => {}
+                }
+                // The Responses API has no finish reason; an incomplete response
+                // says why it stopped (`max_output_tokens`, `content_filter`).
+                let _ = status_text;
+                if let Some(reason) = incomplete_reason {
+                    self.finish = vec![(0, bounded(reason))];
+                }
+            }
+            Flavor::Anthropic | Flavor::BedrockInvoke => {
+                if doc_type == Some("message_stop") {
+                    self.terminal = true;
+                }
+                if self.flavor == Flavor::BedrockInvoke && !self.raw.is_empty() && self.event.as_deref() == Some("chunk") {
+                    // invocation metrics arrive with the last chunk
+                }
+                if let Some(m) = message {
+                    if self.flavor == Flavor::BedrockInvoke || error_doc {
+                        self.set_error(self.bedrock_error_header.clone().or_else(|| self.exception.clone()), Some(m));
+                    }
+                }
+            }
+            Flavor::Gemini => {
+                if !self.finish.is_empty() {
+                    self.terminal = true;
+                }
+            }
+            Flavor::CohereChat => {
+                if doc_type == Some("message-end") {
+                    self.terminal = true;
+                }
+                if let Some(m) = message {
+                    self.set_error(Some("cohere_error".to_owned()), Some(m));
+                }
+            }
+            Flavor::CohereV1 => {
+                if doc_type == Some("stream-end") {
+                    self.terminal = true;
+                }
+                if let Some(m) = message {
+                    self.set_error(Some("cohere_error".to_owned()), Some(m));
+                }
+            }
+            Flavor::CohereMeta => {
+                if let Some(m) = message {
+                    self.set_error(Some("cohere_error".to_owned()), Some(m));
+                }
+            }
+            Flavor::BedrockConverse => {
+                if let Some(m) = message {
+                    self.set_error(self.bedrock_error_header.clone().or_else(|| self.exception.clone()), Some(m));
+                }
+            }
+            Flavor::Pinecone | Flavor::Chroma => {
+                if let Some(m) = message {
+                    if self.error_status() || self.flavor == Flavor::Pinecone {
+                        let ty = code.map_or_else(|| format!("{}_error", self.provider.slug()), |c| c);
+                        self.set_error(Some(ty), Some(m));
+                    }
+                }
+            }
+            Flavor::Milvus => {
+                if let Some(c) = code.filter(|c| c != "0" && c != "200") {
+                    self.set_error(Some(c), message);
+                }
+            }
+            Flavor::Ollama | Flavor::Qdrant | Flavor::Weaviate => {}
+        }
+    }
+
+    /// The final result.
+    pub(crate) fn result(&mut self) -> ResponseInfo {
+        let mut raw = self.raw;
+        if raw.is_empty() && !self.header_raw.is_empty() {
+            raw = self.header_raw;
+        } else if !self.header_raw.is_empty() {
+            // Headers fill what the body left out (Bedrock InvokeModel).
+            if raw.cache_read.is_none() {
+                raw.cache_read = self.header_raw.cache_read;
+            }
+            if raw.cache_write.is_none() {
+                raw.cache_write = self.header_raw.cache_write;
+            }
+        }
+        if self.info.error_type.is_none() && self.info.error_message.is_some() {
+            if let Some(h) = self.bedrock_error_header.clone() {
+                self.info.error_type = Some(h);
+            }
+        }
+        let mut info = self.info.clone();
+        if !raw.is_empty() {
+            info.usage = raw.to_usage(self.provider);
+        }
+        let mut finish = self.finish.clone();
+        finish.sort_by_key(|(i, _)| *i);
+        info.finish_reasons = finish.into_iter().map(|(_, r)| r).collect();
+        info
+    }
+}
+
+impl Sink for Extractor {
+    fn document(&mut self, captures: &mut Vec<Capture>) {
+        let caps = std::mem::take(captures);
+        self.apply(&caps);
+        *captures = caps;
+        captures.clear();
+    }
+}

@@ -1,0 +1,278 @@
+//! Server-sent events framing (<https://html.spec.whatwg.org/multipage/server-sent-events.html>).
+//!
+//! Lines end in CR, LF or CRLF (a CR at a chunk's end waits for the next
+//! chunk's first byte); `field: value` with one optional space after the
+//! colon; lines starting with `:` are comments; a blank line dispatches the
+//! event. `data` values stream straight into the JSON scanner, with `\n`
+//! between the lines of one event as the spec joins them, so an event of any
+//! size costs no buffer. The only bytes held back are up to six at the start
+//! of each event's data, to recognise OpenAI's `[DONE]` terminator.
+
+use super::scan::{Scanner, Sink};
+
+const DONE: &[u8] = b"[DONE]";
+const MAX_FIELD: usize = 8;
+const MAX_EVENT_NAME: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// At the start of a line.
+    Start,
+    /// Reading a field name.
+    Field,
+    /// Just after `data:`; a single space may follow.
+    DataSpace,
+    /// Reading a `data` value.
+    Data,
+    /// Just after `event:`.
+    EventSpace,
+    /// Reading an `event` value.
+    Event,
+    /// A comment, an unknown field, or a field we ignore: skip to the line's end.
+    Skip,
+}
+
+/// The SSE framer. Reports each dispatched event to the sink via [`SseSink`].
+#[derive(Debug)]
+pub(crate) struct SseFramer {
+    line: Line,
+    after_cr: bool,
+    field: [u8; MAX_FIELD],
+    field_len: usize,
+    field_long: bool,
+    event_name: Vec<u8>,
+    has_data: bool,
+    data_lines: u32,
+    /// Start-of-data probe for `[DONE]`.
+    probe: [u8; 6],
+    probe_len: usize,
+    probing: bool,
+}
+
+/// Callbacks the framer needs beyond the scanner's document sink.
+pub(crate) trait SseSink: Sink {
+    /// An `event:` name is known for the event being read (before its data, usually).
+    fn event_name(&mut self, name: &[u8]);
+    /// An event was dispatched. `done` is true for `data: [DONE]`; `incomplete`
+    /// when its data did not hold one whole JSON value.
+    fn event_end(&mut self, done: bool, incomplete: bool);
+}
+
+impl SseFramer {
+    pub(crate) fn new() -> Self {
+        Self {
+            line: Line::Start,
+            after_cr: false,
+            field: [0; MAX_FIELD],
+            field_len: 0,
+            field_long: false,
+            event_name: Vec::new(),
+            has_data: false,
+            data_lines: 0,
+            probe: [0; 6],
+            probe_len: 0,
+            probing: true,
+        }
+    }
+
+    /// Feed bytes.
+    pub(crate) fn push<S: SseSink>(&mut self, chunk: &[u8], scanner: &mut Scanner, sink: &mut S) {
+        let mut i = 0;
+        while i < chunk.len() {
+            let b = chunk[i];
+            if self.after_cr {
+                self.after_cr = false;
+                if b == b'\n' {
+                    i += 1;
+                    continue;
+                }
+            }
+            match self.line {
+                Line::Data => {
+                    let rest = &chunk[i..];
+                    let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+                        self.data_bytes(rest, scanner, sink);
+                        return;
+                    };
+                    self.data_bytes(&rest[..end], scanner, sink);
+                    i += end;
+                    self.after_cr = chunk[i] == b'\r';
+                    self.line_end(scanner, sink);
+                    i += 1;
+                    continue;
+                }
+                Line::Skip => {
+                    let rest = &chunk[i..];
+                    match memchr::memchr2(b'\r', b'\n', rest) {
+                        Some(end) => i += end,
+                        None => return,
+                    }
+                    self.after_cr = chunk[i] == b'\r';
+                    self.line_end(scanner, sink);
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            if b == b'\r' || b == b'\n' {
+                self.line_end(scanner, sink);
+                self.after_cr = b == b'\r';
+                i += 1;
+                continue;
+            }
+            match self.line {
+                Line::Start => {
+                    if b == b':' {
+                        self.line = Line::Skip;
+                    } else {
+                        self.line = Line::Field;
+                        self.field_len = 0;
+                        self.field_long = false;
+                        self.field_byte(b);
+                    }
+                }
+                Line::Field => {
+                    if b == b':' {
+                        self.line = match self.field_name() {
+                            Some(b"data") => Line::DataSpace,
+                            Some(b"event") => {
+                                self.event_name.clear();
+                                Line::EventSpace
+                            }
+                            _ => Line::Skip,
+                        };
+                    } else {
+                        self.field_byte(b);
+                    }
+                }
+                Line::DataSpace => {
+                    self.start_data_line(scanner, sink);
+                    self.line = Line::Data;
+                    if b != b' ' {
+                        self.data_bytes(&[b], scanner, sink);
+                    }
+                }
+                Line::EventSpace => {
+                    self.line = Line::Event;
+                    if b != b' ' {
+                        self.event_byte(b);
+                    }
+                }
+                Line::Event => self.event_byte(b),
+                Line::Data | Line::Skip => {}
+            }
+            i += 1;
+        }
+    }
+
+    /// The body ended: dispatch an event that lacked its final blank line.
+    pub(crate) fn finish<S: SseSink>(&mut self, scanner: &mut Scanner, sink: &mut S) {
+        if self.line != Line::Start {
+            self.line_end(scanner, sink);
+        }
+        if self.has_data {
+            self.dispatch(scanner, sink);
+        }
+    }
+
+    fn field_byte(&mut self, b: u8) {
+        if self.field_len < MAX_FIELD {
+            self.field[self.field_len] = b;
+            self.field_len += 1;
+        } else {
+            self.field_long = true;
+        }
+    }
+
+    fn field_name(&self) -> Option<&[u8]> {
+        (!self.field_long).then(|| &self.field[..self.field_len])
+    }
+
+    fn event_byte(&mut self, b: u8) {
+        if self.event_name.len() < MAX_EVENT_NAME {
+            self.event_name.push(b);
+        }
+    }
+
+    fn start_data_line<S: SseSink>(&mut self, scanner: &mut Scanner, sink: &mut S) {
+        if self.data_lines > 0 {
+            // Lines of one event's data are joined with LF (whitespace to JSON).
+            self.data_bytes(b"\n", scanner, sink);
+        }
+        self.data_lines += 1;
+        self.has_data = true;
+    }
+
+    fn data_bytes<S: SseSink>(&mut self, bytes: &[u8], scanner: &mut Scanner, sink: &mut S) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.probing {
+            let room = DONE.len() - self.probe_len;
+            let take = room.min(bytes.len());
+            let candidate = &bytes[..take];
+            if DONE[self.probe_len..].starts_with(candidate) && take == bytes.len() {
+                self.probe[self.probe_len..self.probe_len + take].copy_from_slice(candidate);
+                self.probe_len += take;
+                return;
+            }
+            // Not (only) `[DONE]`: release what was held and stream on.
+            self.probing = false;
+            let held = self.probe;
+            let n = self.probe_len;
+            self.probe_len = 0;
+            if n > 0 {
+                scanner.push(&held[..n], sink);
+            }
+        }
+        scanner.push(bytes, sink);
+    }
+
+    fn line_end<S: SseSink>(&mut self, scanner: &mut Scanner, sink: &mut S) {
+        match self.line {
+            Line::Start => {
+                // Blank line: dispatch.
+                if self.has_data {
+                    self.dispatch(scanner, sink);
+                } else {
+                    self.event_name.clear();
+                }
+            }
+            Line::Field => {
+                // A field with no colon has an empty value.
+                if self.field_name() == Some(b"data") {
+                    self.start_data_line(scanner, sink);
+                }
+            }
+            Line::DataSpace => self.start_data_line(scanner, sink),
+            Line::Event | Line::EventSpace => {
+                if !self.event_name.is_empty() {
+                    let name = std::mem::take(&mut self.event_name);
+                    sink.event_name(&name);
+                    self.event_name = name;
+                }
+            }
+            Line::Data | Line::Skip => {}
+        }
+        self.line = Line::Start;
+    }
+
+    fn dispatch<S: SseSink>(&mut self, scanner: &mut Scanner, sink: &mut S) {
+        let done = self.probing && self.probe_len == DONE.len();
+        if self.probing && !done && self.probe_len > 0 {
+            let held = self.probe;
+            scanner.push(&held[..self.probe_len], sink);
+        }
+        let incomplete = !done && !scanner.idle();
+        if incomplete {
+            scanner.flush_partial(sink);
+        }
+        scanner.reset();
+        sink.event_end(done, incomplete);
+        self.has_data = false;
+        self.data_lines = 0;
+        self.probing = true;
+        self.probe_len = 0;
+        self.event_name.clear();
+    }
+}
