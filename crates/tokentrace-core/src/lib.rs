@@ -2,14 +2,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
+pub mod bound;
 pub mod detect;
 pub mod parse;
 pub mod price;
+pub mod propagation;
 pub mod provider;
 pub mod request;
 pub mod semconv;
 pub mod usage;
 
 pub use detect::{Detection, Endpoint, ProviderRegistry};
+pub use parse::{ResponseParser, parse_body};
+pub use price::{Cost, ModelPrice, PriceCatalogue, PriceError, PriceMatch, PriceSource, PriceTier};
 pub use provider::{BodyFormat, Flavor, Operation, Provider};
+pub use request::{RequestInfo, peek_request};
 pub use usage::{ResponseInfo, Usage, VectorUsage};

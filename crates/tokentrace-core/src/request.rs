@@ -1,21 +1,1167 @@
 //! Request peek: model, stream flag and parameters from a JSON request body.
 //!
-//! OWNED BY THE DETECTION HELPER: placeholder API, to be implemented.
+//! The body is read once into a small typed struct holding only the fields
+//! below; everything else is skipped by serde without being built. Every
+//! field is read leniently: a value of an unexpected type is ignored rather
+//! than failing the whole peek, and a body that is not a JSON object gives an
+//! empty [`RequestInfo`].
+//!
+//! ```
+//! use tokentrace_core::Flavor;
+//! use tokentrace_core::request::{inject_include_usage, peek_request};
+//!
+//! let body = br#"{"model":"gpt-4o-mini","stream":true,"max_completion_tokens":64,"messages":[]}"#;
+//! let info = peek_request(Flavor::OpenAiChat, body);
+//! assert_eq!(info.model.as_deref(), Some("gpt-4o-mini"));
+//! assert_eq!((info.stream, info.max_tokens, info.include_usage), (Some(true), Some(64), None));
+//!
+//! let patched = inject_include_usage(body).expect("streaming without include_usage");
+//! assert!(std::str::from_utf8(&patched).unwrap().starts_with(r#"{"stream_options":{"include_usage":true},"model""#));
+//! ```
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::provider::Flavor;
+
+/// Most stop sequences / encoding formats kept from one request.
+const MAX_LIST: usize = 32;
 
 /// What the request body says.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestInfo {
-    /// `model` from the body.
+    /// `model` from the body (absent for Gemini, Vertex and Bedrock, whose model is in the URL).
     pub model: Option<String>,
-    /// `stream` from the body.
+    /// `stream` from the body. Ollama's native API streams unless told not to,
+    /// so for [`Flavor::Ollama`] chat/generate bodies an absent flag reads as `true`.
     pub stream: Option<bool>,
+    /// `stream_options.include_usage` (OpenAI-style streaming usage opt-in).
+    pub include_usage: Option<bool>,
+    /// `max_tokens` | `max_completion_tokens` | `max_output_tokens` |
+    /// `generationConfig.maxOutputTokens` | `inferenceConfig.maxTokens` |
+    /// `inferenceConfig.max_new_tokens` | `options.num_predict` | `max_gen_len`.
+    pub max_tokens: Option<u64>,
+    /// `temperature` (top level, `generationConfig`, `inferenceConfig` or `options`).
+    pub temperature: Option<f64>,
+    /// `top_p` | `topP` (nested) | Cohere `p`.
+    pub top_p: Option<f64>,
+    /// Sampling `top_k` | `topK` (in `generationConfig`) | Cohere `k`; Cohere rerank `top_n`.
+    pub top_k: Option<f64>,
+    /// `frequency_penalty` | `frequencyPenalty`.
+    pub frequency_penalty: Option<f64>,
+    /// `presence_penalty` | `presencePenalty`.
+    pub presence_penalty: Option<f64>,
+    /// `seed`.
+    pub seed: Option<i64>,
+    /// `stop` (string or list) | `stop_sequences` | `stopSequences` | `options.stop`
+    /// (at most 32 kept; not otherwise bounded).
+    pub stop_sequences: Vec<String>,
+    /// `n` | `generationConfig.candidateCount`.
+    pub choice_count: Option<u64>,
+    /// `service_tier` (OpenAI, Anthropic).
+    pub service_tier: Option<String>,
+    /// `encoding_format` (OpenAI) | `embedding_types` (Cohere).
+    pub encoding_formats: Vec<String>,
+    /// Requested embedding dimensions: `dimensions` | `output_dimension` | `outputDimensionality`.
+    pub dimensions: Option<u64>,
+    /// Vector query result count: Pinecone `topK`, Qdrant and Milvus `limit`, Chroma `n_results`.
+    pub vector_top_k: Option<u64>,
+    /// Collection named in the body: Milvus `collectionName`, Weaviate `class`
+    /// or the class queried by a GraphQL `Get`/`Aggregate`.
+    pub collection: Option<String>,
+    /// Pinecone `namespace`.
+    pub namespace: Option<String>,
+    /// Records the body carries: Pinecone `vectors`, Qdrant `points` (or
+    /// `batch.ids`), Weaviate `objects`, Chroma `ids`, Milvus `data`. Record it
+    /// as the batch size of write operations.
+    pub batch_size: Option<u64>,
 }
 
 /// Read model, stream flag and parameters from a request body. Never fails:
 /// a body that is not JSON gives an empty [`RequestInfo`].
 pub fn peek_request(flavor: Flavor, body: &[u8]) -> RequestInfo {
-    let _ = (flavor, body);
-    RequestInfo::default()
+    let Ok(Obj(Some(b))) = serde_json::from_slice::<Obj<Body>>(body) else {
+        return RequestInfo::default();
+    };
+    let gc = b.generation_config.0.unwrap_or_default();
+    let ic = b.inference_config.0.unwrap_or_default();
+    let op = b.options.0.unwrap_or_default();
+    let cohere = matches!(
+        flavor,
+        Flavor::CohereChat | Flavor::CohereV1 | Flavor::CohereMeta
+    );
+
+    let mut info = RequestInfo {
+        model: b.model.into_string(),
+        stream: b.stream.as_bool(),
+        include_usage: b.stream_options.0.and_then(|o| o.include_usage.as_bool()),
+        max_tokens: first_u64(&[
+            &b.max_tokens,
+            &b.max_completion_tokens,
+            &b.max_output_tokens,
+            &gc.max_output_tokens,
+            &ic.max_tokens,
+            &ic.max_new_tokens,
+            &op.num_predict,
+            &b.max_gen_len,
+        ]),
+        temperature: first_f64(&[
+            &b.temperature,
+            &gc.temperature,
+            &ic.temperature,
+            &op.temperature,
+        ]),
+        top_p: first_f64(&[
+            &b.top_p,
+            &gc.top_p,
+            &ic.top_p,
+            &ic.top_p_snake,
+            &op.top_p,
+            if cohere { &b.p } else { &Scalar::Absent },
+        ]),
+        top_k: first_f64(&[
+            &b.top_k,
+            &gc.top_k,
+            &ic.top_k,
+            &op.top_k,
+            if cohere { &b.k } else { &Scalar::Absent },
+            if flavor == Flavor::CohereMeta {
+                &b.top_n
+            } else {
+                &Scalar::Absent
+            },
+        ]),
+        frequency_penalty: first_f64(&[
+            &b.frequency_penalty,
+            &gc.frequency_penalty,
+            &op.frequency_penalty,
+        ]),
+        presence_penalty: first_f64(&[
+            &b.presence_penalty,
+            &gc.presence_penalty,
+            &op.presence_penalty,
+        ]),
+        seed: [&b.seed, &gc.seed, &op.seed]
+            .into_iter()
+            .find_map(Scalar::as_i64),
+        stop_sequences: [
+            b.stop,
+            b.stop_sequences,
+            gc.stop_sequences,
+            ic.stop_sequences,
+            op.stop,
+        ]
+        .into_iter()
+        .find(|l| !l.0.is_empty())
+        .map(|l| l.0)
+        .unwrap_or_default(),
+        choice_count: first_u64(&[&b.n, &gc.candidate_count]),
+        service_tier: b.service_tier.into_string(),
+        encoding_formats: match b.encoding_format.into_string() {
+            Some(f) => vec![f],
+            None => b.embedding_types.0,
+        },
+        dimensions: first_u64(&[&b.dimensions, &b.output_dimension, &b.output_dimensionality]),
+        ..RequestInfo::default()
+    };
+    if flavor == Flavor::Ollama
+        && info.stream.is_none()
+        && (b.messages.is_some() || b.prompt.is_some())
+    {
+        info.stream = Some(true);
+    }
+
+    match flavor {
+        Flavor::Pinecone => {
+            info.vector_top_k = b.top_k_camel.as_u64();
+            info.namespace = b.namespace.into_string();
+            info.batch_size = b.vectors.0;
+        }
+        Flavor::Qdrant => {
+            info.vector_top_k = b.limit.as_u64();
+            info.batch_size = b.points.0.or_else(|| b.batch.0.and_then(|x| x.ids.0));
+        }
+        Flavor::Weaviate => {
+            info.collection = b
+                .class
+                .into_string()
+                .or_else(|| b.query.as_str().and_then(graphql_class).map(str::to_owned));
+            info.batch_size = b.objects.0;
+        }
+        Flavor::Chroma => {
+            info.vector_top_k = b.n_results.as_u64();
+            info.batch_size = b.ids.0;
+        }
+        Flavor::Milvus => {
+            info.vector_top_k = b.limit.as_u64();
+            info.collection = b.collection_name.into_string();
+            info.batch_size = b.data.0;
+        }
+        _ => {}
+    }
+    info
+}
+
+/// For an OpenAI-style streaming request (`"stream": true`) that does not
+/// set `stream_options.include_usage`, the same body with
+/// `"stream_options":{"include_usage":true}` added, merged into an existing
+/// `stream_options` object; every other byte is kept as it was. `None` when
+/// not applicable: not a JSON object, `stream` not `true`, `include_usage`
+/// already present (either value: an explicit `false` is respected), or a
+/// `stream_options` that is not an object.
+///
+/// Changing the request body changes what the application sends, so callers
+/// do this only when the user opted in, and only for OpenAI-chat-flavoured
+/// endpoints that honour the option.
+pub fn inject_include_usage(body: &[u8]) -> Option<Vec<u8>> {
+    #[derive(Deserialize)]
+    struct Check {
+        #[serde(default)]
+        stream: Scalar,
+        #[serde(default)]
+        stream_options: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    // A null `stream_options` deserialises as `None` too; tell the cases apart
+    // by scanning, which also gives the byte offsets for the edit.
+    let check: Check = serde_json::from_slice(body).ok()?;
+    if check.stream.as_bool() != Some(true) {
+        return None;
+    }
+    let scan = scan_top_level(body, "stream_options")?;
+    let mut out = Vec::with_capacity(body.len() + 40);
+    match (scan.matches.as_slice(), check.stream_options) {
+        ([], _) => {
+            out.extend_from_slice(&body[..scan.open]);
+            out.extend_from_slice(br#""stream_options":{"include_usage":true},"#);
+            out.extend_from_slice(&body[scan.open..]);
+        }
+        ([(start, end)], None) => {
+            // `"stream_options": null`
+            out.extend_from_slice(&body[..*start]);
+            out.extend_from_slice(br#"{"include_usage":true}"#);
+            out.extend_from_slice(&body[*end..]);
+        }
+        ([(start, _)], Some(map)) if !map.contains_key("include_usage") => {
+            let inner = start + 1;
+            out.extend_from_slice(&body[..inner]);
+            out.extend_from_slice(br#""include_usage":true"#);
+            if !map.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(&body[inner..]);
+        }
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// Where the root object opens, and the value spans of every top-level member named `key`.
+#[derive(Debug)]
+struct TopLevelScan {
+    /// Offset just after the root `{`.
+    open: usize,
+    matches: Vec<(usize, usize)>,
+}
+
+/// Scan a (valid) JSON document's root object for members named `key`.
+fn scan_top_level(json: &[u8], key: &str) -> Option<TopLevelScan> {
+    let mut i = skip_ws(json, 0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let open = i;
+    let mut matches = Vec::new();
+    loop {
+        i = skip_ws(json, i);
+        match json.get(i)? {
+            b'}' => return Some(TopLevelScan { open, matches }),
+            b',' => {
+                i += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = skip_string(json, i)?;
+        let raw_key = &json[i..key_end];
+        let is_match = if raw_key.contains(&b'\\') {
+            serde_json::from_slice::<String>(raw_key).ok()? == key
+        } else {
+            &raw_key[1..raw_key.len() - 1] == key.as_bytes()
+        };
+        i = skip_ws(json, key_end);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(json, i + 1);
+        let end = skip_value(json, start)?;
+        if is_match {
+            matches.push((start, end));
+        }
+        i = end;
+    }
+}
+
+fn skip_ws(json: &[u8], mut i: usize) -> usize {
+    while matches!(json.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// `json[i]` is `"`; the offset just past the closing quote.
+fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        match json.get(i)? {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
+    match json.get(i)? {
+        b'"' => skip_string(json, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            loop {
+                match json.get(i)? {
+                    b'"' => {
+                        i = skip_string(json, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            while !matches!(
+                json.get(i),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
+/// The class a Weaviate GraphQL query reads: the first field inside `Get { … }`
+/// or `Aggregate { … }`.
+fn graphql_class(query: &str) -> Option<&str> {
+    for op in ["Get", "Aggregate"] {
+        let mut search = query;
+        while let Some(pos) = search.find(op) {
+            let before_ok = search[..pos]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            let after = search[pos + op.len()..].trim_start();
+            if before_ok && let Some(inner) = after.strip_prefix('{') {
+                let inner = inner.trim_start();
+                let end = inner
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(inner.len());
+                let name = &inner[..end];
+                if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                    return Some(name);
+                }
+            }
+            search = &search[pos + op.len()..];
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// Lenient typed body
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Body {
+    model: Scalar,
+    stream: Scalar,
+    stream_options: Obj<StreamOptions>,
+    max_tokens: Scalar,
+    max_completion_tokens: Scalar,
+    max_output_tokens: Scalar,
+    max_gen_len: Scalar,
+    temperature: Scalar,
+    top_p: Scalar,
+    top_k: Scalar,
+    p: Scalar,
+    k: Scalar,
+    top_n: Scalar,
+    frequency_penalty: Scalar,
+    presence_penalty: Scalar,
+    seed: Scalar,
+    stop: StrList,
+    stop_sequences: StrList,
+    n: Scalar,
+    service_tier: Scalar,
+    encoding_format: Scalar,
+    embedding_types: StrList,
+    dimensions: Scalar,
+    output_dimension: Scalar,
+    #[serde(rename = "outputDimensionality")]
+    output_dimensionality: Scalar,
+    #[serde(rename = "generationConfig")]
+    generation_config: Obj<GenerationConfig>,
+    #[serde(rename = "inferenceConfig")]
+    inference_config: Obj<InferenceConfig>,
+    options: Obj<OllamaOptions>,
+    messages: Option<IgnoredAny>,
+    prompt: Option<IgnoredAny>,
+    #[serde(rename = "topK")]
+    top_k_camel: Scalar,
+    limit: Scalar,
+    n_results: Scalar,
+    #[serde(rename = "collectionName")]
+    collection_name: Scalar,
+    class: Scalar,
+    query: Scalar,
+    namespace: Scalar,
+    vectors: Count,
+    points: Count,
+    batch: Obj<QdrantBatch>,
+    objects: Count,
+    ids: Count,
+    data: Count,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StreamOptions {
+    include_usage: Scalar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct GenerationConfig {
+    max_output_tokens: Scalar,
+    temperature: Scalar,
+    top_p: Scalar,
+    top_k: Scalar,
+    candidate_count: Scalar,
+    stop_sequences: StrList,
+    seed: Scalar,
+    presence_penalty: Scalar,
+    frequency_penalty: Scalar,
+}
+
+/// Bedrock Converse `inferenceConfig` (camelCase) and Nova InvokeModel's (snake_case).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct InferenceConfig {
+    #[serde(rename = "maxTokens")]
+    max_tokens: Scalar,
+    max_new_tokens: Scalar,
+    temperature: Scalar,
+    #[serde(rename = "topP")]
+    top_p: Scalar,
+    #[serde(rename = "top_p")]
+    top_p_snake: Scalar,
+    top_k: Scalar,
+    #[serde(rename = "stopSequences")]
+    stop_sequences: StrList,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OllamaOptions {
+    num_predict: Scalar,
+    temperature: Scalar,
+    top_p: Scalar,
+    top_k: Scalar,
+    seed: Scalar,
+    stop: StrList,
+    frequency_penalty: Scalar,
+    presence_penalty: Scalar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct QdrantBatch {
+    ids: Count,
+}
+
+fn first_u64(candidates: &[&Scalar]) -> Option<u64> {
+    candidates.iter().find_map(|s| s.as_u64())
+}
+
+fn first_f64(candidates: &[&Scalar]) -> Option<f64> {
+    candidates.iter().find_map(|s| s.as_f64())
+}
+
+/// Any JSON value, keeping only scalars; containers are skipped unbuilt.
+#[derive(Debug, Default, Clone, PartialEq)]
+enum Scalar {
+    #[default]
+    Absent,
+    Bool(bool),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Str(String),
+    /// null, array or object.
+    Other,
+}
+
+impl Scalar {
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Self::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Self::U64(n) => Some(n),
+            Self::I64(n) => u64::try_from(n).ok(),
+            // Integral floats (`64.0`) only; the cast is exact below 2^53.
+            Self::F64(f) if f >= 0.0 && f.fract() == 0.0 && f < 9_007_199_254_740_992.0 => {
+                Some(f as u64)
+            }
+            _ => None,
+        }
+    }
+
+    fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Self::U64(n) => i64::try_from(n).ok(),
+            Self::I64(n) => Some(n),
+            Self::F64(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => Some(f as i64),
+            _ => None,
+        }
+    }
+
+    fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Self::U64(n) => Some(n as f64),
+            Self::I64(n) => Some(n as f64),
+            Self::F64(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn into_string(self) -> Option<String> {
+        match self {
+            Self::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::U64(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::I64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::F64(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+                Scalar::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string, or the strings of a list (other elements skipped); at most [`MAX_LIST`].
+#[derive(Debug, Default)]
+struct StrList(Vec<String>);
+
+impl<'de> Deserialize<'de> for StrList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrList, E> {
+                Ok(StrList(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<Scalar>()? {
+                    if let (Scalar::Str(s), true) = (item, out.len() < MAX_LIST) {
+                        out.push(s);
+                    }
+                }
+                Ok(StrList(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrList, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(StrList::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<StrList, E> {
+                Ok(StrList::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The length of a list; `None` for anything else.
+#[derive(Debug, Default)]
+struct Count(Option<u64>);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                let mut n = 0u64;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(Some(n)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Count(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An object read as `T`; anything else (null, list, scalar) is skipped as `None`.
+#[derive(Debug)]
+struct Obj<T>(Option<T>);
+
+impl<T> Default for Obj<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for V<T> {
+            type Value = Obj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Obj(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Obj<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Obj(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Obj<T>, E> {
+                Ok(Obj(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peek(flavor: Flavor, json: &str) -> RequestInfo {
+        peek_request(flavor, json.as_bytes())
+    }
+
+    #[test]
+    fn openai_chat_fields() {
+        let i = peek(
+            Flavor::OpenAiChat,
+            r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"stream":true,
+               "stream_options":{"include_usage":true},"max_tokens":100,"temperature":0.2,"top_p":0.9,
+               "frequency_penalty":0.5,"presence_penalty":-0.5,"seed":42,"stop":["\n","END"],"n":2,
+               "service_tier":"flex","tools":[{"type":"function"}]}"#,
+        );
+        assert_eq!(i.model.as_deref(), Some("gpt-4o-mini"));
+        assert_eq!((i.stream, i.include_usage), (Some(true), Some(true)));
+        assert_eq!(i.max_tokens, Some(100));
+        assert_eq!((i.temperature, i.top_p), (Some(0.2), Some(0.9)));
+        assert_eq!(
+            (i.frequency_penalty, i.presence_penalty),
+            (Some(0.5), Some(-0.5))
+        );
+        assert_eq!(i.seed, Some(42));
+        assert_eq!(i.stop_sequences, vec!["\n".to_owned(), "END".to_owned()]);
+        assert_eq!(i.choice_count, Some(2));
+        assert_eq!(i.service_tier.as_deref(), Some("flex"));
+        assert_eq!(i.vector_top_k, None);
+    }
+
+    #[test]
+    fn openai_variants() {
+        let i = peek(
+            Flavor::OpenAiChat,
+            r#"{"model":"o3","max_completion_tokens":500,"stop":"STOP"}"#,
+        );
+        assert_eq!(
+            (i.max_tokens, i.stop_sequences),
+            (Some(500), vec!["STOP".to_owned()])
+        );
+        assert_eq!(i.stream, None);
+        let r = peek(
+            Flavor::OpenAiResponses,
+            r#"{"model":"gpt-5","input":"hi","max_output_tokens":64,"stream":false,"reasoning":{"effort":"low"}}"#,
+        );
+        assert_eq!(
+            (r.model.as_deref(), r.max_tokens, r.stream),
+            (Some("gpt-5"), Some(64), Some(false))
+        );
+        let e = peek(
+            Flavor::OpenAiEmbeddings,
+            r#"{"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"base64","dimensions":256}"#,
+        );
+        assert_eq!(e.encoding_formats, vec!["base64".to_owned()]);
+        assert_eq!(e.dimensions, Some(256));
+    }
+
+    #[test]
+    fn anthropic_fields() {
+        let i = peek(
+            Flavor::Anthropic,
+            r#"{"model":"claude-sonnet-4-5","max_tokens":1024,"top_k":40,"top_p":0.8,
+               "stop_sequences":["Human:"],"stream":true,"system":[{"type":"text","text":"x"}],"service_tier":"auto"}"#,
+        );
+        assert_eq!(i.model.as_deref(), Some("claude-sonnet-4-5"));
+        assert_eq!(
+            (i.max_tokens, i.top_k, i.top_p),
+            (Some(1024), Some(40.0), Some(0.8))
+        );
+        assert_eq!(i.stop_sequences, vec!["Human:".to_owned()]);
+        assert_eq!(i.stream, Some(true));
+        assert_eq!(i.service_tier.as_deref(), Some("auto"));
+    }
+
+    #[test]
+    fn gemini_fields() {
+        let i = peek(
+            Flavor::Gemini,
+            r#"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":256,
+               "temperature":1,"topP":0.95,"topK":64,"candidateCount":1,"stopSequences":["x"],"seed":7,
+               "presencePenalty":0.1,"frequencyPenalty":0.2}}"#,
+        );
+        assert_eq!(i.model, None);
+        assert_eq!((i.max_tokens, i.temperature), (Some(256), Some(1.0)));
+        assert_eq!((i.top_p, i.top_k), (Some(0.95), Some(64.0)));
+        assert_eq!((i.choice_count, i.seed), (Some(1), Some(7)));
+        assert_eq!(
+            (i.presence_penalty, i.frequency_penalty),
+            (Some(0.1), Some(0.2))
+        );
+        assert_eq!(i.stop_sequences, vec!["x".to_owned()]);
+        let e = peek(
+            Flavor::Gemini,
+            r#"{"content":{"parts":[]},"outputDimensionality":768}"#,
+        );
+        assert_eq!(e.dimensions, Some(768));
+    }
+
+    #[test]
+    fn bedrock_fields() {
+        let c = peek(
+            Flavor::BedrockConverse,
+            r#"{"messages":[],"inferenceConfig":{"maxTokens":512,"temperature":0.5,"topP":0.9,"stopSequences":["\n\n"]}}"#,
+        );
+        assert_eq!(
+            (c.max_tokens, c.temperature, c.top_p),
+            (Some(512), Some(0.5), Some(0.9))
+        );
+        assert_eq!(c.stop_sequences, vec!["\n\n".to_owned()]);
+        let nova = peek(
+            Flavor::BedrockInvoke,
+            r#"{"messages":[],"inferenceConfig":{"max_new_tokens":300,"top_p":0.7,"top_k":20}}"#,
+        );
+        assert_eq!(
+            (nova.max_tokens, nova.top_p, nova.top_k),
+            (Some(300), Some(0.7), Some(20.0))
+        );
+        let claude = peek(
+            Flavor::BedrockInvoke,
+            r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":200,"messages":[]}"#,
+        );
+        assert_eq!(claude.max_tokens, Some(200));
+        let llama = peek(
+            Flavor::BedrockInvoke,
+            r#"{"prompt":"hi","max_gen_len":128}"#,
+        );
+        assert_eq!(llama.max_tokens, Some(128));
+    }
+
+    #[test]
+    fn cohere_fields() {
+        let c = peek(
+            Flavor::CohereChat,
+            r#"{"model":"command-r-plus","messages":[],"p":0.75,"k":10,"seed":3,"max_tokens":50,"stream":true}"#,
+        );
+        assert_eq!(
+            (c.top_p, c.top_k, c.seed, c.max_tokens),
+            (Some(0.75), Some(10.0), Some(3), Some(50))
+        );
+        let e = peek(
+            Flavor::CohereMeta,
+            r#"{"model":"embed-v4.0","texts":["a"],"embedding_types":["float","int8"],"output_dimension":1024}"#,
+        );
+        assert_eq!(
+            e.encoding_formats,
+            vec!["float".to_owned(), "int8".to_owned()]
+        );
+        assert_eq!(e.dimensions, Some(1024));
+        let r = peek(
+            Flavor::CohereMeta,
+            r#"{"model":"rerank-v3.5","query":"q","documents":["a","b"],"top_n":3}"#,
+        );
+        assert_eq!(r.top_k, Some(3.0));
+        // `p`/`k` mean nothing outside Cohere
+        let o = peek(Flavor::OpenAiChat, r#"{"p":0.5,"k":3}"#);
+        assert_eq!((o.top_p, o.top_k), (None, None));
+    }
+
+    #[test]
+    fn ollama_fields() {
+        let c = peek(
+            Flavor::Ollama,
+            r#"{"model":"llama3.2","messages":[],"options":{"num_predict":20,"temperature":0.1,"top_k":5,"top_p":0.5,"seed":9,"stop":["a"]}}"#,
+        );
+        assert_eq!(c.stream, Some(true), "Ollama streams by default");
+        assert_eq!(
+            (c.max_tokens, c.temperature, c.top_k, c.top_p),
+            (Some(20), Some(0.1), Some(5.0), Some(0.5))
+        );
+        assert_eq!((c.seed, c.stop_sequences.len()), (Some(9), 1));
+        let g = peek(
+            Flavor::Ollama,
+            r#"{"model":"llama3.2","prompt":"hi","stream":false}"#,
+        );
+        assert_eq!(g.stream, Some(false));
+        let e = peek(
+            Flavor::Ollama,
+            r#"{"model":"nomic-embed-text","input":"hi"}"#,
+        );
+        assert_eq!(e.stream, None);
+    }
+
+    #[test]
+    fn vector_fields() {
+        let p = peek(
+            Flavor::Pinecone,
+            r#"{"vector":[0.1,0.2],"topK":5,"namespace":"ns1","includeMetadata":true}"#,
+        );
+        assert_eq!(
+            (p.vector_top_k, p.namespace.as_deref()),
+            (Some(5), Some("ns1"))
+        );
+        let up = peek(
+            Flavor::Pinecone,
+            r#"{"vectors":[{"id":"a","values":[1]},{"id":"b","values":[2]}],"namespace":""}"#,
+        );
+        assert_eq!(up.batch_size, Some(2));
+        let q = peek(
+            Flavor::Qdrant,
+            r#"{"vector":[0.1],"limit":3,"with_payload":true}"#,
+        );
+        assert_eq!(q.vector_top_k, Some(3));
+        let qu = peek(
+            Flavor::Qdrant,
+            r#"{"points":[{"id":1,"vector":[1]},{"id":2,"vector":[2]},{"id":3,"vector":[3]}]}"#,
+        );
+        assert_eq!(qu.batch_size, Some(3));
+        let qb = peek(
+            Flavor::Qdrant,
+            r#"{"batch":{"ids":[1,2],"vectors":[[1],[2]]}}"#,
+        );
+        assert_eq!(qb.batch_size, Some(2));
+        let c = peek(
+            Flavor::Chroma,
+            r#"{"query_embeddings":[[0.1]],"n_results":10,"include":["documents"]}"#,
+        );
+        assert_eq!(c.vector_top_k, Some(10));
+        let ca = peek(
+            Flavor::Chroma,
+            r#"{"ids":["a","b","c"],"embeddings":[[1],[2],[3]]}"#,
+        );
+        assert_eq!(ca.batch_size, Some(3));
+        let m = peek(
+            Flavor::Milvus,
+            r#"{"collectionName":"quick_setup","data":[[0.3,-0.6]],"annsField":"vector","limit":3}"#,
+        );
+        assert_eq!(
+            (m.collection.as_deref(), m.vector_top_k, m.batch_size),
+            (Some("quick_setup"), Some(3), Some(1))
+        );
+        let w = peek(
+            Flavor::Weaviate,
+            r#"{"class":"Article","properties":{"title":"x"}}"#,
+        );
+        assert_eq!(w.collection.as_deref(), Some("Article"));
+        let wb = peek(
+            Flavor::Weaviate,
+            r#"{"objects":[{"class":"A"},{"class":"A"}]}"#,
+        );
+        assert_eq!(wb.batch_size, Some(2));
+        let gq = peek(
+            Flavor::Weaviate,
+            r#"{"query":"{ Get { Article(nearVector: {vector: [0.1]}, limit: 2) { title } } }"}"#,
+        );
+        assert_eq!(gq.collection.as_deref(), Some("Article"));
+        // vector fields are not read for LLM flavours
+        let o = peek(
+            Flavor::OpenAiChat,
+            r#"{"limit":3,"namespace":"x","collectionName":"c"}"#,
+        );
+        assert_eq!(
+            (o.vector_top_k, o.namespace, o.collection),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn graphql_class_cases() {
+        assert_eq!(graphql_class("{Get{Doc{a}}}"), Some("Doc"));
+        assert_eq!(
+            graphql_class("{ Aggregate { Thing { meta { count } } } }"),
+            Some("Thing")
+        );
+        assert_eq!(graphql_class("{ Getter { X } }"), None);
+        assert_eq!(graphql_class("{ Get { } }"), None);
+        assert_eq!(graphql_class("mutation"), None);
+    }
+
+    #[test]
+    fn lenient_and_never_fails() {
+        assert_eq!(
+            peek_request(Flavor::OpenAiChat, b"not json"),
+            RequestInfo::default()
+        );
+        assert_eq!(
+            peek_request(Flavor::OpenAiChat, b"[1,2]"),
+            RequestInfo::default()
+        );
+        assert_eq!(
+            peek_request(Flavor::OpenAiChat, b""),
+            RequestInfo::default()
+        );
+        assert_eq!(
+            peek_request(Flavor::OpenAiChat, &[0xff, 0xfe]),
+            RequestInfo::default()
+        );
+        // wrong types are ignored field by field
+        let i = peek(
+            Flavor::OpenAiChat,
+            r#"{"model":7,"stream":"yes","max_tokens":"100","temperature":null,"stop":[1,"x",{}],
+               "stream_options":"bad","generationConfig":[1],"n":2.0,"seed":-3}"#,
+        );
+        assert_eq!(
+            (i.model, i.stream, i.max_tokens, i.temperature),
+            (None, None, None, None)
+        );
+        assert_eq!(i.stop_sequences, vec!["x".to_owned()]);
+        assert_eq!(i.include_usage, None);
+        assert_eq!((i.choice_count, i.seed), (Some(2), Some(-3)));
+        let neg = peek(Flavor::OpenAiChat, r#"{"max_tokens":-1}"#);
+        assert_eq!(neg.max_tokens, None);
+    }
+
+    fn inject(s: &str) -> Option<String> {
+        inject_include_usage(s.as_bytes()).map(|v| String::from_utf8(v).expect("utf8"))
+    }
+
+    #[test]
+    fn inject_adds_stream_options() {
+        assert_eq!(
+            inject(r#"{"model":"m","stream":true}"#).as_deref(),
+            Some(r#"{"stream_options":{"include_usage":true},"model":"m","stream":true}"#)
+        );
+        assert_eq!(
+            inject(" \n{ \"stream\" : true }").as_deref(),
+            Some(" \n{\"stream_options\":{\"include_usage\":true}, \"stream\" : true }")
+        );
+    }
+
+    #[test]
+    fn inject_merges_into_existing_object() {
+        assert_eq!(
+            inject(r#"{"stream":true,"stream_options":{"chunk":1},"x":"}"}"#).as_deref(),
+            Some(r#"{"stream":true,"stream_options":{"include_usage":true,"chunk":1},"x":"}"}"#)
+        );
+        assert_eq!(
+            inject(r#"{"stream":true,"stream_options": { }}"#).as_deref(),
+            Some(r#"{"stream":true,"stream_options": {"include_usage":true }}"#)
+        );
+        assert_eq!(
+            inject(r#"{"stream_options":null,"stream":true}"#).as_deref(),
+            Some(r#"{"stream_options":{"include_usage":true},"stream":true}"#)
+        );
+        // a nested `stream_options` (inside messages) is not the top-level one
+        let nested =
+            r#"{"messages":[{"stream_options":{}}],"meta":{"stream_options":1},"stream":true}"#;
+        let out = inject(nested).expect("applies");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("valid");
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["messages"][0]["stream_options"], serde_json::json!({}));
+        assert_eq!(v["meta"]["stream_options"], 1);
+    }
+
+    #[test]
+    fn inject_not_applicable() {
+        assert_eq!(inject(r#"{"model":"m"}"#), None);
+        assert_eq!(inject(r#"{"stream":false}"#), None);
+        assert_eq!(inject(r#"{"stream":"true"}"#), None);
+        assert_eq!(
+            inject(r#"{"stream":true,"stream_options":{"include_usage":true}}"#),
+            None
+        );
+        assert_eq!(
+            inject(r#"{"stream":true,"stream_options":{"include_usage":false}}"#),
+            None
+        );
+        assert_eq!(inject(r#"{"stream":true,"stream_options":"x"}"#), None);
+        assert_eq!(inject(r#"{"stream":true} trailing"#), None);
+        assert_eq!(inject(r#"[{"stream":true}]"#), None);
+        assert_eq!(inject("not json"), None);
+        assert_eq!(
+            inject(r#"{"stream":true,"stream_options":{},"stream_options":{}}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn inject_escaped_key() {
+        let out = inject(r#"{"stream":true,"stream\u005foptions":{"a":1}}"#).expect("applies");
+        assert_eq!(
+            out,
+            r#"{"stream":true,"stream\u005foptions":{"include_usage":true,"a":1}}"#
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn peek_and_inject_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            for f in Flavor::ALL {
+                let _ = peek_request(*f, &bytes);
+            }
+            if let Some(out) = inject_include_usage(&bytes) {
+                let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON out");
+                proptest::prop_assert_eq!(&v["stream_options"]["include_usage"], &serde_json::Value::Bool(true));
+            }
+        }
+
+        #[test]
+        fn inject_keeps_other_members(extra in "[a-z]{1,8}", val in proptest::prelude::any::<i32>()) {
+            let body = format!(r#"{{"{extra}x":{val},"stream":true,"messages":[]}}"#);
+            let out = inject_include_usage(body.as_bytes()).expect("applies");
+            let before: serde_json::Value = serde_json::from_str(&body).expect("in");
+            let mut after: serde_json::Value = serde_json::from_slice(&out).expect("out");
+            let so = after.as_object_mut().and_then(|m| m.remove("stream_options"));
+            proptest::prop_assert_eq!(so, Some(serde_json::json!({"include_usage": true})));
+            proptest::prop_assert_eq!(after, before);
+        }
+    }
 }

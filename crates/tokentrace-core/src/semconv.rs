@@ -174,6 +174,8 @@ attributes! {
     // ---- tokentrace's own ----
     TOKENTRACE_SPAN_TYPE = "tokentrace.span.type", "tokentrace", "string", "workflow, llm, vector, http";
     TOKENTRACE_WORKFLOW_KIND = "tokentrace.workflow.kind", "tokentrace", "string", "chain, agent, tool, retriever, ...";
+    TOKENTRACE_AGENT_ROLE = "tokentrace.agent.role", "tokentrace", "string", "agent role given to #[workflow(agent_role = ..)]";
+    TOKENTRACE_AGENT_TASK = "tokentrace.agent.task", "tokentrace", "string", "agent task given to #[workflow(task = ..)]";
     TOKENTRACE_AUTO_ROOT = "tokentrace.auto_root", "tokentrace", "bool", "true on an auto.workflow root opened for an orphan LLM call";
     TOKENTRACE_STREAM_INCOMPLETE = "tokentrace.stream.incomplete", "tokentrace", "bool", "true when the body was dropped or failed before its end";
     TOKENTRACE_STREAM_EVENTS = "tokentrace.stream.events", "tokentrace", "int", "stream events (SSE events, NDJSON lines, frames) seen";

@@ -84,8 +84,18 @@ impl EventStreamFramer {
         self.buf = Vec::new();
     }
 
+    /// Heap bytes held.
+    pub(crate) fn retained_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Feed bytes.
-    pub(crate) fn push<S: FrameSink>(&mut self, mut chunk: &[u8], scanner: &mut Scanner, sink: &mut S) {
+    pub(crate) fn push<S: FrameSink>(
+        &mut self,
+        mut chunk: &[u8],
+        scanner: &mut Scanner,
+        sink: &mut S,
+    ) {
         while !chunk.is_empty() {
             match self.st {
                 St::Broken => return,
@@ -240,7 +250,11 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         table[i] = c;
@@ -309,7 +323,10 @@ mod tests {
 
     #[test]
     fn encoded_headers_parse_back() {
-        let msg = encode_message(&[(":event-type", "metadata"), (":message-type", "event")], b"{}");
+        let msg = encode_message(
+            &[(":event-type", "metadata"), (":message-type", "event")],
+            b"{}",
+        );
         let hlen = be32(&msg[4..8]) as usize;
         let h = parse_headers(&msg[12..12 + hlen]).unwrap();
         assert_eq!(h.event_type.as_deref(), Some("metadata"));

@@ -309,7 +309,11 @@ impl Raw {
         let cache = self.cache_read.unwrap_or(0) + self.cache_write.unwrap_or(0);
         let input = self.input.map(|i| {
             let base = i + self.extra_input.unwrap_or(0);
-            if self.input_excludes_cache { base + cache } else { base }
+            if self.input_excludes_cache {
+                base + cache
+            } else {
+                base
+            }
         });
         let mut reasoning_excluded = self.reasoning_excluded;
         if provider == Provider::XAi && self.reasoning.is_some() {
@@ -320,10 +324,12 @@ impl Raw {
         // (Gemini's OpenAI endpoint, xAI) show it in the total: trust the arithmetic.
         if let (Some(i), Some(o), Some(r), Some(t)) =
             (self.input, self.output, self.reasoning, self.total)
+            && r > 0
+            && !self.input_excludes_cache
+            && i + o + r == t
+            && i + o != t
         {
-            if r > 0 && !self.input_excludes_cache && i + o + r == t && i + o != t {
-                reasoning_excluded = true;
-            }
+            reasoning_excluded = true;
         }
         let output = self.output.map(|o| {
             if reasoning_excluded {
@@ -356,9 +362,11 @@ impl Raw {
 
 fn count(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f.round() as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.is_finite())
+                .map(|f| f.round() as u64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -403,7 +411,8 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         r.reasoning_excluded = true;
         if r.input.is_some() && r.output.is_none() && r.total.is_some() {
             // Fields are omitted when zero: an empty candidate list means 0 output.
-            let known = r.input.unwrap_or(0) + r.extra_input.unwrap_or(0) + r.reasoning.unwrap_or(0);
+            let known =
+                r.input.unwrap_or(0) + r.extra_input.unwrap_or(0) + r.reasoning.unwrap_or(0);
             if r.total == Some(known) {
                 r.output = Some(0);
             }
@@ -435,7 +444,11 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         r.input = n(v, &["input_tokens"]);
         r.output = n(v, &["output_tokens"]);
         r.total = n(v, &["total_tokens"]);
-        if v.get("input_tokens_details").is_some() || v.get("output_tokens_details").is_some() && v.get("cache_read_input_tokens").is_none() && v.get("cache_creation_input_tokens").is_none() {
+        if v.get("input_tokens_details").is_some()
+            || v.get("output_tokens_details").is_some()
+                && v.get("cache_read_input_tokens").is_none()
+                && v.get("cache_creation_input_tokens").is_none()
+        {
             // OpenAI Responses shape.
             r.cache_read = n(v, &["input_tokens_details", "cached_tokens"]);
             r.cache_write = n(v, &["input_tokens_details", "cache_write_tokens"]);
@@ -525,6 +538,22 @@ impl Extractor {
         }
     }
 
+    /// Heap bytes held.
+    pub(crate) fn retained_bytes(&self) -> usize {
+        self.finish.capacity() * std::mem::size_of::<(u32, String)>()
+            + self.finish.iter().map(|(_, s)| s.capacity()).sum::<usize>()
+            + self.inner.as_ref().map_or(0, |s| s.retained_bytes())
+            + [
+                &self.info.response_model,
+                &self.info.response_id,
+                &self.info.error_type,
+                &self.info.error_message,
+            ]
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::capacity))
+            .sum::<usize>()
+    }
+
     pub(crate) fn status(&mut self, status: u16) {
         self.status = Some(status);
     }
@@ -558,7 +587,9 @@ impl Extractor {
     pub(crate) fn frame(&mut self, h: &FrameHeaders) {
         self.event = h.event_type.clone();
         self.exception = if h.message_type.as_deref() == Some("exception") {
-            h.exception_type.clone().or_else(|| Some("exception".to_owned()))
+            h.exception_type
+                .clone()
+                .or_else(|| Some("exception".to_owned()))
         } else {
             None
         };
@@ -594,7 +625,9 @@ impl Extractor {
                     })
                 };
                 // OpenAI/Anthropic `type`, Gemini `status`, Azure and others `code`.
-                let ty = pick("type").or_else(|| pick("status")).or_else(|| pick("code"));
+                let ty = pick("type")
+                    .or_else(|| pick("status"))
+                    .or_else(|| pick("code"));
                 self.set_error(ty, pick("message"));
             }
             Ok(Value::String(s)) if !s.is_empty() => self.set_error(None, Some(s)),
@@ -606,13 +639,14 @@ impl Extractor {
         use base64::Engine as _;
         let Some(b64) = text(raw) else { return };
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) else {
-            self.info.parse_error.get_or_insert_with(|| "invalid base64 in a Bedrock chunk".to_owned());
+            self.info
+                .parse_error
+                .get_or_insert_with(|| "invalid base64 in a Bedrock chunk".to_owned());
             return;
         };
-        let mut inner = self
-            .inner
-            .take()
-            .unwrap_or_else(|| Box::new(Scanner::new(BEDROCK_INVOKE, Limits::default()).no_root_array()));
+        let mut inner = self.inner.take().unwrap_or_else(|| {
+            Box::new(Scanner::new(BEDROCK_INVOKE, Limits::default()).no_root_array())
+        });
         inner.reset();
         inner.push(&decoded, self);
         if !inner.idle() {
@@ -631,7 +665,6 @@ impl Extractor {
         let mut finishes: Vec<(u32, String)> = Vec::new();
         let mut message: Option<String> = None;
         let mut code: Option<String> = None;
-        let mut status_text: Option<String> = None;
         let mut incomplete_reason: Option<String> = None;
         let mut in_tokens: Option<u64> = None;
         let mut out_tokens: Option<u64> = None;
@@ -661,10 +694,10 @@ impl Extractor {
                                 output: n(b, &["output_tokens"]),
                                 ..Raw::default()
                             };
-                            if let Some(img) = n(b, &["images"]).or_else(|| n(b, &["image_tokens"])) {
-                                if self.flavor == Flavor::CohereMeta {
-                                    r.input = Some(r.input.unwrap_or(0) + img);
-                                }
+                            if let Some(img) = n(b, &["images"]).or_else(|| n(b, &["image_tokens"]))
+                                && self.flavor == Flavor::CohereMeta
+                            {
+                                r.input = Some(r.input.unwrap_or(0) + img);
                             }
                             if let Some(su) = n(b, &["search_units"]) {
                                 self.info.vector.search_units = Some(su);
@@ -680,19 +713,23 @@ impl Extractor {
                         if let Some(ru) = n(&v, &["readUnits"]).or_else(|| n(&v, &["read_units"])) {
                             self.info.vector.read_units = Some(ru);
                         }
-                        if let Some(wu) = n(&v, &["writeUnits"]).or_else(|| n(&v, &["write_units"])) {
+                        if let Some(wu) = n(&v, &["writeUnits"]).or_else(|| n(&v, &["write_units"]))
+                        {
                             self.info.vector.write_units = Some(wu);
                         }
                         if let Some(t) = n(&v, &["embed_total_tokens"]) {
-                            doc_raw.merge(&Raw { input: Some(t), ..Raw::default() });
+                            doc_raw.merge(&Raw {
+                                input: Some(t),
+                                ..Raw::default()
+                            });
                             have_usage = true;
                         }
                         continue;
                     }
-                    if let Some(cost) = get(&v, &["cost"]).and_then(Value::as_f64) {
-                        if self.provider == Provider::OpenRouter || v.get("is_byok").is_some() {
-                            self.info.provider_cost_usd = Some(cost);
-                        }
+                    if let Some(cost) = get(&v, &["cost"]).and_then(Value::as_f64)
+                        && (self.provider == Provider::OpenRouter || v.get("is_byok").is_some())
+                    {
+                        self.info.provider_cost_usd = Some(cost);
                     }
                     if let Some(r) = raw_usage(&v) {
                         doc_raw.merge(&r);
@@ -722,26 +759,30 @@ impl Extractor {
                     }
                 }
                 INDEX => {
-                    if let Some(i) = serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count) {
+                    if let Some(i) = serde_json::from_slice::<Value>(&c.raw)
+                        .ok()
+                        .as_ref()
+                        .and_then(count)
+                    {
                         positions.push((c.position, u32::try_from(i).unwrap_or(u32::MAX)));
                     }
                 }
-                ERROR => {
-                    if error_doc || !matches!(self.flavor, Flavor::Chroma) || self.error_status() {
-                        self.error_object(&c.raw);
-                    }
+                ERROR
+                    if (error_doc
+                        || !matches!(self.flavor, Flavor::Chroma)
+                        || self.error_status()) =>
+                {
+                    self.error_object(&c.raw);
                 }
                 MESSAGE => message = text(&c.raw),
                 CODE => code = text(&c.raw),
-                STATUS => {
-                    if self.flavor == Flavor::Qdrant {
-                        if let Ok(v) = serde_json::from_slice::<Value>(&c.raw) {
-                            if let Some(e) = get(&v, &["error"]).and_then(Value::as_str) {
-                                self.set_error(Some("qdrant_error".to_owned()), Some(e.to_owned()));
-                            }
-                        }
-                    } else {
-                        status_text = text(&c.raw);
+                // Qdrant reports failures as `"status": {"error": "..."}`; the
+                // Responses API's `status` carries no finish reason (see flavor_rules).
+                STATUS if self.flavor == Flavor::Qdrant => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&c.raw)
+                        && let Some(e) = get(&v, &["error"]).and_then(Value::as_str)
+                    {
+                        self.set_error(Some("qdrant_error".to_owned()), Some(e.to_owned()));
                     }
                 }
                 INCOMPLETE_REASON => incomplete_reason = text(&c.raw),
@@ -750,58 +791,64 @@ impl Extractor {
                         self.info.service_tier = Some(bounded(t));
                     }
                 }
-                COUNT => {
-                    if c.position == 0 || self.info.vector.result_count.is_none() {
-                        let prev = self.info.vector.result_count.unwrap_or(0);
-                        self.info.vector.result_count = Some(if self.flavor == Flavor::Weaviate {
-                            prev + c.count
-                        } else {
-                            c.count
-                        });
-                    }
+                COUNT if (c.position == 0 || self.info.vector.result_count.is_none()) => {
+                    let prev = self.info.vector.result_count.unwrap_or(0);
+                    self.info.vector.result_count = Some(if self.flavor == Flavor::Weaviate {
+                        prev + c.count
+                    } else {
+                        c.count
+                    });
                 }
-                DONE => {
-                    if text(&c.raw).as_deref() == Some("true") {
-                        self.terminal = true;
-                    }
+                DONE if text(&c.raw).as_deref() == Some("true") => {
+                    self.terminal = true;
                 }
-                FINISHED => {
-                    if text(&c.raw).as_deref() == Some("true") {
-                        self.terminal = true;
-                    }
+                FINISHED if text(&c.raw).as_deref() == Some("true") => {
+                    self.terminal = true;
                 }
                 IN_TOKENS => {
-                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count) {
+                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw)
+                        .ok()
+                        .as_ref()
+                        .and_then(count)
+                    {
                         in_tokens = Some(in_tokens.unwrap_or(0) + t);
                     }
                 }
                 OUT_TOKENS => {
-                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count) {
+                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw)
+                        .ok()
+                        .as_ref()
+                        .and_then(count)
+                    {
                         out_tokens = Some(out_tokens.unwrap_or(0) + t);
                     }
                 }
                 TIME => {
-                    self.info.vector.server_time_seconds =
-                        serde_json::from_slice::<Value>(&c.raw).ok().and_then(|v| v.as_f64());
+                    self.info.vector.server_time_seconds = serde_json::from_slice::<Value>(&c.raw)
+                        .ok()
+                        .and_then(|v| v.as_f64());
                 }
                 COST_UNITS => {
-                    self.info.vector.cost_units =
-                        serde_json::from_slice::<Value>(&c.raw).ok().and_then(|v| v.as_f64());
+                    self.info.vector.cost_units = serde_json::from_slice::<Value>(&c.raw)
+                        .ok()
+                        .and_then(|v| v.as_f64());
                 }
                 WRITTEN => {
-                    self.info.vector.write_units =
-                        serde_json::from_slice::<Value>(&c.raw).ok().as_ref().and_then(count);
+                    self.info.vector.write_units = serde_json::from_slice::<Value>(&c.raw)
+                        .ok()
+                        .as_ref()
+                        .and_then(count);
                 }
                 ERRORS => {
-                    if let Ok(Value::Array(errs)) = serde_json::from_slice::<Value>(&c.raw) {
-                        if !errs.is_empty() {
-                            let msg = errs
-                                .first()
-                                .and_then(|e| e.get("message"))
-                                .and_then(Value::as_str)
-                                .map(str::to_owned);
-                            self.set_error(Some("graphql_error".to_owned()), msg);
-                        }
+                    if let Ok(Value::Array(errs)) = serde_json::from_slice::<Value>(&c.raw)
+                        && !errs.is_empty()
+                    {
+                        let msg = errs
+                            .first()
+                            .and_then(|e| e.get("message"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
+                        self.set_error(Some("graphql_error".to_owned()), msg);
                     }
                 }
                 BYTES => self.bedrock_chunk(&c.raw),
@@ -824,7 +871,10 @@ impl Extractor {
 
         // Finish reasons: pair with the choice's own `index` when it has one.
         for (pos, reason) in finishes {
-            let idx = positions.iter().find(|(p, _)| *p == pos).map_or(pos, |(_, i)| *i);
+            let idx = positions
+                .iter()
+                .find(|(p, _)| *p == pos)
+                .map_or(pos, |(_, i)| *i);
             match self.finish.iter_mut().find(|(i, _)| *i == idx) {
                 Some(slot) => slot.1 = bounded(reason),
                 None => {
@@ -835,7 +885,13 @@ impl Extractor {
             }
         }
 
-        self.flavor_rules(doc_type.as_deref(), error_doc, message, code, status_text, incomplete_reason);
+        self.flavor_rules(
+            doc_type.as_deref(),
+            error_doc,
+            message,
+            code,
+            incomplete_reason,
+        );
     }
 
     fn flavor_rules(
@@ -844,13 +900,18 @@ impl Extractor {
         error_doc: bool,
         message: Option<String>,
         code: Option<String>,
-        status_text: Option<String>,
         incomplete_reason: Option<String>,
     ) {
         match self.flavor {
             Flavor::OpenAiChat | Flavor::OpenAiEmbeddings => {
                 if error_doc {
-                    self.set_error(doc_type.filter(|t| *t != "error").map(str::to_owned).or(code), message);
+                    self.set_error(
+                        doc_type
+                            .filter(|t| *t != "error")
+                            .map(str::to_owned)
+                            .or(code),
+                        message,
+                    );
                 }
             }
             Flavor::OpenAiResponses => {
@@ -858,12 +919,13 @@ impl Extractor {
                     Some("response.completed" | "response.failed" | "response.incomplete") => {
                         self.terminal = true;
                     }
-                    Some("error") => self.set_error(code.or_else(|| Some("error".to_owned())), message),
+                    Some("error") => {
+                        self.set_error(code.or_else(|| Some("error".to_owned())), message)
+                    }
                     _ => {}
                 }
                 // The Responses API has no finish reason; an incomplete response
                 // says why it stopped (`max_output_tokens`, `content_filter`).
-                let _ = status_text;
                 if let Some(reason) = incomplete_reason {
                     self.finish = vec![(0, bounded(reason))];
                 }
@@ -872,13 +934,21 @@ impl Extractor {
                 if doc_type == Some("message_stop") {
                     self.terminal = true;
                 }
-                if self.flavor == Flavor::BedrockInvoke && !self.raw.is_empty() && self.event.as_deref() == Some("chunk") {
+                if self.flavor == Flavor::BedrockInvoke
+                    && !self.raw.is_empty()
+                    && self.event.as_deref() == Some("chunk")
+                {
                     // invocation metrics arrive with the last chunk
                 }
-                if let Some(m) = message {
-                    if self.flavor == Flavor::BedrockInvoke || error_doc {
-                        self.set_error(self.bedrock_error_header.clone().or_else(|| self.exception.clone()), Some(m));
-                    }
+                if let Some(m) = message
+                    && (self.flavor == Flavor::BedrockInvoke || error_doc)
+                {
+                    self.set_error(
+                        self.bedrock_error_header
+                            .clone()
+                            .or_else(|| self.exception.clone()),
+                        Some(m),
+                    );
                 }
             }
             Flavor::Gemini => {
@@ -909,15 +979,20 @@ impl Extractor {
             }
             Flavor::BedrockConverse => {
                 if let Some(m) = message {
-                    self.set_error(self.bedrock_error_header.clone().or_else(|| self.exception.clone()), Some(m));
+                    self.set_error(
+                        self.bedrock_error_header
+                            .clone()
+                            .or_else(|| self.exception.clone()),
+                        Some(m),
+                    );
                 }
             }
             Flavor::Pinecone | Flavor::Chroma => {
-                if let Some(m) = message {
-                    if self.error_status() || self.flavor == Flavor::Pinecone {
-                        let ty = code.map_or_else(|| format!("{}_error", self.provider.slug()), |c| c);
-                        self.set_error(Some(ty), Some(m));
-                    }
+                if let Some(m) = message
+                    && (self.error_status() || self.flavor == Flavor::Pinecone)
+                {
+                    let ty = code.unwrap_or_else(|| format!("{}_error", self.provider.slug()));
+                    self.set_error(Some(ty), Some(m));
                 }
             }
             Flavor::Milvus => {
@@ -943,10 +1018,11 @@ impl Extractor {
                 raw.cache_write = self.header_raw.cache_write;
             }
         }
-        if self.info.error_type.is_none() && self.info.error_message.is_some() {
-            if let Some(h) = self.bedrock_error_header.clone() {
-                self.info.error_type = Some(h);
-            }
+        if self.info.error_type.is_none()
+            && self.info.error_message.is_some()
+            && let Some(h) = self.bedrock_error_header.clone()
+        {
+            self.info.error_type = Some(h);
         }
         let mut info = self.info.clone();
         if !raw.is_empty() {

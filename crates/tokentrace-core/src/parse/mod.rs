@@ -76,7 +76,8 @@ impl Sink for Route<'_> {
 
 impl SseSink for Route<'_> {
     fn event_name(&mut self, name: &[u8]) {
-        self.ex.set_event(Some(String::from_utf8_lossy(name).into_owned()));
+        self.ex
+            .set_event(Some(String::from_utf8_lossy(name).into_owned()));
     }
 
     fn event_end(&mut self, done: bool, incomplete: bool) {
@@ -142,6 +143,17 @@ impl ResponseParser {
         self.ex.header(name, value);
     }
 
+    /// Heap bytes the parser holds now. It does not grow with the body: it is
+    /// bounded by the capture limit and the nesting limit whatever the input.
+    pub fn retained_bytes(&self) -> usize {
+        let framing = match &self.framing {
+            Framing::Json | Framing::Ndjson => 0,
+            Framing::Sse(f) => f.retained_bytes(),
+            Framing::EventStream(f) => f.retained_bytes(),
+        };
+        self.scanner.retained_bytes() + framing + self.ex.retained_bytes()
+    }
+
     /// Bytes pushed so far.
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -190,10 +202,9 @@ impl ResponseParser {
             }
         }
         if partial {
-            self.ex
-                .info
-                .parse_error
-                .get_or_insert_with(|| "a stream event did not hold one whole JSON value".to_owned());
+            self.ex.info.parse_error.get_or_insert_with(|| {
+                "a stream event did not hold one whole JSON value".to_owned()
+            });
         }
     }
 
@@ -236,7 +247,11 @@ impl ResponseParser {
             }
         }
         let mut info = self.ex.result();
-        info.events = if self.format == BodyFormat::Json { 0 } else { self.events };
+        info.events = if self.format == BodyFormat::Json {
+            0
+        } else {
+            self.events
+        };
         let framing_error = match &self.framing {
             Framing::EventStream(f) => f.error(),
             _ => None,
@@ -245,12 +260,14 @@ impl ResponseParser {
             info.parse_error.get_or_insert_with(|| e.to_owned());
         }
         if self.scanner.oversized() {
-            info.parse_error
-                .get_or_insert_with(|| "a usage value was larger than the capture limit".to_owned());
+            info.parse_error.get_or_insert_with(|| {
+                "a usage value was larger than the capture limit".to_owned()
+            });
         }
         if partial {
-            info.parse_error
-                .get_or_insert_with(|| "a stream event did not hold one whole JSON value".to_owned());
+            info.parse_error.get_or_insert_with(|| {
+                "a stream event did not hold one whole JSON value".to_owned()
+            });
         }
         info.complete = match self.format {
             BodyFormat::Json => {
@@ -264,7 +281,12 @@ impl ResponseParser {
 }
 
 /// Parse a whole body in one go.
-pub fn parse_body(provider: Provider, flavor: Flavor, format: BodyFormat, body: &[u8]) -> ResponseInfo {
+pub fn parse_body(
+    provider: Provider,
+    flavor: Flavor,
+    format: BodyFormat,
+    body: &[u8],
+) -> ResponseInfo {
     let mut p = ResponseParser::new(provider, flavor, format);
     p.push(body);
     p.finish()

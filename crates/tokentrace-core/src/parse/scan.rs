@@ -245,6 +245,18 @@ impl Scanner {
         self.oversized
     }
 
+    /// Heap bytes held (for memory-bound tests).
+    pub(crate) fn retained_bytes(&self) -> usize {
+        self.cap_buf.capacity()
+            + self.stack.capacity() * std::mem::size_of::<Frame>()
+            + self.captures.capacity() * std::mem::size_of::<Capture>()
+            + self
+                .captures
+                .iter()
+                .map(|c| c.raw.capacity())
+                .sum::<usize>()
+    }
+
     /// Documents completed so far.
     pub(crate) fn documents(&self) -> u64 {
         self.docs_done
@@ -425,7 +437,6 @@ impl Scanner {
                     }
                     self.first_value = false;
                     self.st = St::Value;
-                    continue;
                 }
                 St::Value => {
                     if b == b']' && self.root_array && self.stack.len() == 1 {
@@ -558,10 +569,10 @@ impl Scanner {
     /// A value's first byte `b` at chunk offset `at`.
     fn begin_value(&mut self, b: u8, at: usize, cap_from: &mut Option<usize>) {
         // The value is an element of the innermost open container: count it there.
-        if let Some(f) = self.stack.last_mut() {
-            if f.counting.is_some() {
-                f.count += 1;
-            }
+        if let Some(f) = self.stack.last_mut()
+            && f.counting.is_some()
+        {
+            f.count += 1;
         }
         let (mask, full) = if self.cap.is_some() {
             (0, None)
@@ -613,15 +624,15 @@ impl Scanner {
             self.fail("unbalanced closing bracket");
             return;
         };
-        if let Some(p) = frame.counting {
-            if self.captures.len() < self.limits.max_captures {
-                self.captures.push(Capture {
-                    slot: self.patterns[p].slot,
-                    position: self.position(),
-                    raw: Vec::new(),
-                    count: frame.count,
-                });
-            }
+        if let Some(p) = frame.counting
+            && self.captures.len() < self.limits.max_captures
+        {
+            self.captures.push(Capture {
+                slot: self.patterns[p].slot,
+                position: self.position(),
+                raw: Vec::new(),
+                count: frame.count,
+            });
         }
         self.st = St::After;
         self.value_end(chunk, at + 1, cap_from, sink);
@@ -635,23 +646,23 @@ impl Scanner {
         cap_from: &mut Option<usize>,
         sink: &mut impl Sink,
     ) {
-        if let Some((p, depth, position)) = self.cap {
-            if depth == self.doc_depth() {
-                if let Some(from) = cap_from.take() {
-                    self.cap_extend(&chunk[from..end]);
-                }
-                if !self.cap_overflow && self.captures.len() < self.limits.max_captures {
-                    let raw = std::mem::take(&mut self.cap_buf);
-                    self.captures.push(Capture {
-                        slot: self.patterns[p].slot,
-                        position,
-                        raw,
-                        count: 0,
-                    });
-                }
-                self.cap = None;
-                self.cap_overflow = false;
+        if let Some((p, depth, position)) = self.cap
+            && depth == self.doc_depth()
+        {
+            if let Some(from) = cap_from.take() {
+                self.cap_extend(&chunk[from..end]);
             }
+            if !self.cap_overflow && self.captures.len() < self.limits.max_captures {
+                let raw = std::mem::take(&mut self.cap_buf);
+                self.captures.push(Capture {
+                    slot: self.patterns[p].slot,
+                    position,
+                    raw,
+                    count: 0,
+                });
+            }
+            self.cap = None;
+            self.cap_overflow = false;
         }
         if self.doc_depth() == 0 {
             // A whole document ended.
@@ -698,7 +709,11 @@ mod tests {
         },
         Pattern {
             slot: 2,
-            path: &[Seg::Key("choices"), Seg::AnyIndex, Seg::Key("finish_reason")],
+            path: &[
+                Seg::Key("choices"),
+                Seg::AnyIndex,
+                Seg::Key("finish_reason"),
+            ],
             mode: Mode::Capture,
         },
         Pattern {
@@ -728,14 +743,21 @@ mod tests {
         assert_eq!(s.error(), None);
         assert_eq!(d.0.len(), 1);
         let caps = &d.0[0];
-        let by_slot = |slot| caps.iter().filter(move |c| c.slot == slot).collect::<Vec<_>>();
+        let by_slot = |slot| {
+            caps.iter()
+                .filter(move |c| c.slot == slot)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(raw(by_slot(1)[0]), r#""gpt-4o""#);
         let fr = by_slot(2);
         assert_eq!(raw(fr[0]), r#""stop""#);
         assert_eq!(fr[0].position, 0);
         assert_eq!(raw(fr[1]), r#""length""#);
         assert_eq!(fr[1].position, 1);
-        assert_eq!(raw(by_slot(0)[0]), r#"{"prompt_tokens":3,"x":[1,{"a":"}"}]}"#);
+        assert_eq!(
+            raw(by_slot(0)[0]),
+            r#"{"prompt_tokens":3,"x":[1,{"a":"}"}]}"#
+        );
     }
 
     #[test]
@@ -747,7 +769,11 @@ mod tests {
             assert_eq!(s.error(), None, "cut at {cut}");
             assert_eq!(split.0, whole.0, "cut at {cut}");
         }
-        let counts: Vec<u64> = whole.0[0].iter().filter(|c| c.slot == 3).map(|c| c.count).collect();
+        let counts: Vec<u64> = whole.0[0]
+            .iter()
+            .filter(|c| c.slot == 3)
+            .map(|c| c.count)
+            .collect();
         assert_eq!(counts, vec![3]);
     }
 

@@ -75,6 +75,11 @@ impl SseFramer {
         }
     }
 
+    /// Heap bytes held.
+    pub(crate) fn retained_bytes(&self) -> usize {
+        self.event_name.capacity()
+    }
+
     /// Feed bytes.
     pub(crate) fn push<S: SseSink>(&mut self, chunk: &[u8], scanner: &mut Scanner, sink: &mut S) {
         let mut i = 0;
