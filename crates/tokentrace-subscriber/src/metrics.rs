@@ -1,0 +1,208 @@
+//! GenAI client metrics, recorded when an LLM span closes.
+//!
+//! Spec: <https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/>
+//! (v1.41.0). They are recorded from the tracing span, so whether the
+//! OpenTelemetry span was sampled makes no difference.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use tokentrace_core::semconv;
+
+use crate::data::LlmFields;
+
+// Metric names are not attribute names, so they are not in `semconv`'s
+// attribute table. TODO(#5): move them to a `semconv::metrics` module.
+/// `gen_ai.client.token.usage`: histogram of tokens per call, by `gen_ai.token.type`.
+const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// `gen_ai.client.operation.duration`: histogram of call durations in seconds.
+const OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// `gen_ai.client.operation.time_to_first_chunk`: streams only, seconds.
+const TIME_TO_FIRST_CHUNK: &str = "gen_ai.client.operation.time_to_first_chunk";
+/// `tokentrace.cost.usd`: counter of spent USD by provider and model.
+const COST_USD: &str = "tokentrace.cost.usd";
+
+/// `gen_ai.token.type` values (spec: `input`, `output`).
+const TOKEN_TYPE_INPUT: &str = "input";
+const TOKEN_TYPE_OUTPUT: &str = "output";
+
+/// Explicit bucket boundaries the spec recommends for `gen_ai.client.token.usage`.
+const TOKEN_BUCKETS: [f64; 14] = [
+    1.0,
+    4.0,
+    16.0,
+    64.0,
+    256.0,
+    1024.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
+];
+
+/// Explicit bucket boundaries the spec recommends for `gen_ai.client.operation.duration`.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+/// The instruments, built on first use: the facade installs the global
+/// `MeterProvider` after the layer is constructed, and an instrument taken
+/// from the no-op provider would stay a no-op forever.
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    token_usage: Histogram<u64>,
+    duration: Histogram<f64>,
+    time_to_first_chunk: Histogram<f64>,
+    cost: Counter<f64>,
+}
+
+/// Where the instruments come from.
+#[derive(Debug)]
+pub(crate) enum MeterSource {
+    Global,
+    Meter(Meter),
+    Disabled,
+}
+
+/// Lazily built instruments shared by the clones of one layer.
+#[derive(Debug)]
+pub(crate) struct GenAiMetrics {
+    source: MeterSource,
+    instruments: OnceLock<Option<Instruments>>,
+}
+
+impl GenAiMetrics {
+    pub(crate) fn new(source: MeterSource) -> Self {
+        Self {
+            source,
+            instruments: OnceLock::new(),
+        }
+    }
+
+    fn instruments(&self) -> Option<&Instruments> {
+        self.instruments
+            .get_or_init(|| {
+                let meter = match &self.source {
+                    MeterSource::Global => opentelemetry::global::meter("tokentrace"),
+                    MeterSource::Meter(m) => m.clone(),
+                    MeterSource::Disabled => return None,
+                };
+                Some(Instruments::new(&meter))
+            })
+            .as_ref()
+    }
+
+    /// Records one finished LLM call.
+    pub(crate) fn record(&self, llm: &LlmFields, duration: Duration) {
+        let Some(inst) = self.instruments() else {
+            return;
+        };
+        let mut attrs = common_attributes(llm);
+        if let Some(err) = &llm.error_type {
+            // Spec: `error.type` is conditionally required on the duration when the call failed.
+            let mut with_error = attrs.clone();
+            with_error.push(KeyValue::new(semconv::ERROR_TYPE, err.clone()));
+            inst.duration.record(duration.as_secs_f64(), &with_error);
+        } else if llm.status_error {
+            let mut with_error = attrs.clone();
+            with_error.push(KeyValue::new(
+                semconv::ERROR_TYPE,
+                semconv::values::ERROR_OTHER,
+            ));
+            inst.duration.record(duration.as_secs_f64(), &with_error);
+        } else {
+            inst.duration.record(duration.as_secs_f64(), &attrs);
+        }
+        if let Some(ttfc) = llm.time_to_first_chunk_s {
+            inst.time_to_first_chunk.record(ttfc, &attrs);
+        }
+        if let Some(cost) = llm.cost_usd().filter(|c| c.is_finite() && *c >= 0.0) {
+            inst.cost.add(cost, &cost_attributes(llm));
+        }
+        let token_slot = attrs.len();
+        for (kind, count) in [
+            (TOKEN_TYPE_INPUT, llm.input_tokens),
+            (TOKEN_TYPE_OUTPUT, llm.output_tokens),
+        ] {
+            let Some(count) = count.and_then(|c| u64::try_from(c).ok()) else {
+                continue;
+            };
+            attrs.truncate(token_slot);
+            attrs.push(KeyValue::new(semconv::GEN_AI_TOKEN_TYPE, kind));
+            inst.token_usage.record(count, &attrs);
+        }
+    }
+}
+
+impl Instruments {
+    fn new(meter: &Meter) -> Self {
+        Self {
+            token_usage: meter
+                .u64_histogram(TOKEN_USAGE)
+                .with_unit("{token}")
+                .with_description("Number of input and output tokens used")
+                .with_boundaries(TOKEN_BUCKETS.to_vec())
+                .build(),
+            duration: meter
+                .f64_histogram(OPERATION_DURATION)
+                .with_unit("s")
+                .with_description("GenAI operation duration")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            time_to_first_chunk: meter
+                .f64_histogram(TIME_TO_FIRST_CHUNK)
+                .with_unit("s")
+                .with_description("Time to receive the first chunk of a streamed response")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            cost: meter
+                .f64_counter(COST_USD)
+                .with_unit("USD")
+                .with_description("Cost of LLM calls in US dollars")
+                .build(),
+        }
+    }
+}
+
+/// Spec attributes common to the GenAI client metrics.
+fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(8);
+    let strings = [
+        (semconv::GEN_AI_OPERATION_NAME, &llm.operation),
+        (semconv::GEN_AI_PROVIDER_NAME, &llm.provider),
+        (semconv::GEN_AI_REQUEST_MODEL, &llm.request_model),
+        (semconv::GEN_AI_RESPONSE_MODEL, &llm.response_model),
+        (semconv::SERVER_ADDRESS, &llm.server_address),
+    ];
+    for (key, value) in strings {
+        if let Some(v) = value {
+            attrs.push(KeyValue::new(key, v.clone()));
+        }
+    }
+    if let Some(port) = llm.server_port {
+        attrs.push(KeyValue::new(semconv::SERVER_PORT, port));
+    }
+    attrs
+}
+
+/// The cost counter is kept to provider and model so its cardinality stays small.
+fn cost_attributes(llm: &LlmFields) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(3);
+    let strings = [
+        (semconv::GEN_AI_PROVIDER_NAME, &llm.provider),
+        (semconv::GEN_AI_REQUEST_MODEL, &llm.request_model),
+        (semconv::GEN_AI_RESPONSE_MODEL, &llm.response_model),
+    ];
+    for (key, value) in strings {
+        if let Some(v) = value {
+            attrs.push(KeyValue::new(key, v.clone()));
+        }
+    }
+    attrs
+}
