@@ -11,6 +11,8 @@
 //! reads and writes, Gemini reports thoughts outside candidates, xAI reports
 //! reasoning outside completion tokens.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::eventstream::FrameHeaders;
@@ -480,7 +482,20 @@ fn raw_usage(v: &Value) -> Option<Raw> {
     None
 }
 
-fn text(raw: &[u8]) -> Option<String> {
+/// A captured scalar as text. Plain strings (no escapes), the common case,
+/// are borrowed without decoding; anything else goes through serde_json.
+fn text(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if raw == b"null" {
+        return None;
+    }
+    if raw.len() >= 2
+        && raw[0] == b'"'
+        && raw[raw.len() - 1] == b'"'
+        && memchr::memchr(b'\\', raw).is_none()
+    {
+        let inner = std::str::from_utf8(&raw[1..raw.len() - 1]).ok()?;
+        return (!inner.is_empty()).then_some(Cow::Borrowed(inner));
+    }
     match serde_json::from_slice::<Value>(raw).ok()? {
         Value::String(s) => Some(s),
         Value::Number(n) => Some(n.to_string()),
@@ -488,6 +503,20 @@ fn text(raw: &[u8]) -> Option<String> {
         _ => None,
     }
     .filter(|s| !s.is_empty())
+    .map(Cow::Owned)
+}
+
+/// A captured non-negative integer, without a JSON parser for plain digits.
+fn int(raw: &[u8]) -> Option<u64> {
+    if !raw.is_empty() && raw.len() < 20 && raw.iter().all(u8::is_ascii_digit) {
+        return raw.iter().try_fold(0u64, |a, d| {
+            a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        });
+    }
+    serde_json::from_slice::<Value>(raw)
+        .ok()
+        .as_ref()
+        .and_then(count)
 }
 
 fn bounded(mut s: String) -> String {
@@ -656,7 +685,7 @@ impl Extractor {
     }
 
     /// Interpret one document's captures.
-    fn apply(&mut self, caps: &[Capture]) {
+    fn apply(&mut self, caps: &[Capture], arena: &[u8]) {
         let mut doc_type: Option<String> = None;
         let mut object: Option<String> = None;
         let mut doc_raw = Raw::default();
@@ -670,10 +699,11 @@ impl Extractor {
         let mut out_tokens: Option<u64> = None;
 
         for c in caps {
+            let raw = &arena[c.start..c.end];
             match c.slot {
-                TYPE => doc_type = text(&c.raw),
-                OBJECT => object = text(&c.raw),
-                EVENT_TYPE => doc_type = text(&c.raw),
+                TYPE => doc_type = text(raw).map(Cow::into_owned),
+                OBJECT => object = text(raw).map(Cow::into_owned),
+                EVENT_TYPE => doc_type = text(raw).map(Cow::into_owned),
                 _ => {}
             }
         }
@@ -682,9 +712,14 @@ impl Extractor {
             || self.event.as_deref() == Some("error");
 
         for c in caps {
+            let raw = &arena[c.start..c.end];
             match c.slot {
                 USAGE | ANTHROPIC_MESSAGE_USAGE | BEDROCK_METRICS | META => {
-                    let Ok(v) = serde_json::from_slice::<Value>(&c.raw) else {
+                    if raw == b"null" {
+                        // OpenAI chunks carry `"usage": null` until the last one.
+                        continue;
+                    }
+                    let Ok(v) = serde_json::from_slice::<Value>(raw) else {
                         continue;
                     };
                     if c.slot == META {
@@ -744,26 +779,26 @@ impl Extractor {
                     }
                 }
                 MODEL => {
-                    if let Some(m) = text(&c.raw) {
-                        self.info.response_model = Some(bounded(m));
+                    if let Some(m) = text(raw)
+                        && self.info.response_model.as_deref() != Some(&*m)
+                    {
+                        self.info.response_model = Some(bounded(m.into_owned()));
                     }
                 }
                 ID => {
-                    if let Some(id) = text(&c.raw) {
-                        self.info.response_id = Some(bounded(id));
+                    if let Some(id) = text(raw)
+                        && self.info.response_id.as_deref() != Some(&*id)
+                    {
+                        self.info.response_id = Some(bounded(id.into_owned()));
                     }
                 }
                 FINISH => {
-                    if let Some(f) = text(&c.raw) {
-                        finishes.push((c.position, f));
+                    if let Some(f) = text(raw) {
+                        finishes.push((c.position, f.into_owned()));
                     }
                 }
                 INDEX => {
-                    if let Some(i) = serde_json::from_slice::<Value>(&c.raw)
-                        .ok()
-                        .as_ref()
-                        .and_then(count)
-                    {
+                    if let Some(i) = int(raw) {
                         positions.push((c.position, u32::try_from(i).unwrap_or(u32::MAX)));
                     }
                 }
@@ -772,23 +807,25 @@ impl Extractor {
                         || !matches!(self.flavor, Flavor::Chroma)
                         || self.error_status()) =>
                 {
-                    self.error_object(&c.raw);
+                    self.error_object(raw);
                 }
-                MESSAGE => message = text(&c.raw),
-                CODE => code = text(&c.raw),
+                MESSAGE => message = text(raw).map(Cow::into_owned),
+                CODE => code = text(raw).map(Cow::into_owned),
                 // Qdrant reports failures as `"status": {"error": "..."}`; the
                 // Responses API's `status` carries no finish reason (see flavor_rules).
                 STATUS if self.flavor == Flavor::Qdrant => {
-                    if let Ok(v) = serde_json::from_slice::<Value>(&c.raw)
+                    if let Ok(v) = serde_json::from_slice::<Value>(raw)
                         && let Some(e) = get(&v, &["error"]).and_then(Value::as_str)
                     {
                         self.set_error(Some("qdrant_error".to_owned()), Some(e.to_owned()));
                     }
                 }
-                INCOMPLETE_REASON => incomplete_reason = text(&c.raw),
+                INCOMPLETE_REASON => incomplete_reason = text(raw).map(Cow::into_owned),
                 TIER => {
-                    if let Some(t) = text(&c.raw) {
-                        self.info.service_tier = Some(bounded(t));
+                    if let Some(t) = text(raw)
+                        && self.info.service_tier.as_deref() != Some(&*t)
+                    {
+                        self.info.service_tier = Some(bounded(t.into_owned()));
                     }
                 }
                 COUNT if (c.position == 0 || self.info.vector.result_count.is_none()) => {
@@ -799,48 +836,37 @@ impl Extractor {
                         c.count
                     });
                 }
-                DONE if text(&c.raw).as_deref() == Some("true") => {
+                DONE if text(raw).as_deref() == Some("true") => {
                     self.terminal = true;
                 }
-                FINISHED if text(&c.raw).as_deref() == Some("true") => {
+                FINISHED if text(raw).as_deref() == Some("true") => {
                     self.terminal = true;
                 }
                 IN_TOKENS => {
-                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw)
-                        .ok()
-                        .as_ref()
-                        .and_then(count)
-                    {
+                    if let Some(t) = int(raw) {
                         in_tokens = Some(in_tokens.unwrap_or(0) + t);
                     }
                 }
                 OUT_TOKENS => {
-                    if let Some(t) = serde_json::from_slice::<Value>(&c.raw)
-                        .ok()
-                        .as_ref()
-                        .and_then(count)
-                    {
+                    if let Some(t) = int(raw) {
                         out_tokens = Some(out_tokens.unwrap_or(0) + t);
                     }
                 }
                 TIME => {
-                    self.info.vector.server_time_seconds = serde_json::from_slice::<Value>(&c.raw)
+                    self.info.vector.server_time_seconds = serde_json::from_slice::<Value>(raw)
                         .ok()
                         .and_then(|v| v.as_f64());
                 }
                 COST_UNITS => {
-                    self.info.vector.cost_units = serde_json::from_slice::<Value>(&c.raw)
+                    self.info.vector.cost_units = serde_json::from_slice::<Value>(raw)
                         .ok()
                         .and_then(|v| v.as_f64());
                 }
                 WRITTEN => {
-                    self.info.vector.write_units = serde_json::from_slice::<Value>(&c.raw)
-                        .ok()
-                        .as_ref()
-                        .and_then(count);
+                    self.info.vector.write_units = int(raw);
                 }
                 ERRORS => {
-                    if let Ok(Value::Array(errs)) = serde_json::from_slice::<Value>(&c.raw)
+                    if let Ok(Value::Array(errs)) = serde_json::from_slice::<Value>(raw)
                         && !errs.is_empty()
                     {
                         let msg = errs
@@ -851,7 +877,7 @@ impl Extractor {
                         self.set_error(Some("graphql_error".to_owned()), msg);
                     }
                 }
-                BYTES => self.bedrock_chunk(&c.raw),
+                BYTES => self.bedrock_chunk(raw),
                 _ => {}
             }
         }
@@ -1036,10 +1062,7 @@ impl Extractor {
 }
 
 impl Sink for Extractor {
-    fn document(&mut self, captures: &mut Vec<Capture>) {
-        let caps = std::mem::take(captures);
-        self.apply(&caps);
-        *captures = caps;
-        captures.clear();
+    fn document(&mut self, captures: &[Capture], arena: &[u8]) {
+        self.apply(captures, arena);
     }
 }

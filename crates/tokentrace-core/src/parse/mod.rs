@@ -69,8 +69,8 @@ struct Route<'a> {
 }
 
 impl Sink for Route<'_> {
-    fn document(&mut self, captures: &mut Vec<Capture>) {
-        self.ex.document(captures);
+    fn document(&mut self, captures: &[Capture], arena: &[u8]) {
+        self.ex.document(captures, arena);
     }
 }
 

@@ -50,14 +50,17 @@ pub(crate) struct Pattern {
 }
 
 /// A value captured from the current document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Capture {
     /// The pattern's slot.
     pub(crate) slot: u8,
     /// The first array position along the path (`choices[2]` → 2), 0 if none.
     pub(crate) position: u32,
-    /// Raw JSON bytes of the value (for [`Mode::Count`], empty).
-    pub(crate) raw: Vec<u8>,
+    /// Where the raw JSON bytes of the value sit in the document's arena
+    /// (empty for [`Mode::Count`]).
+    pub(crate) start: usize,
+    /// End (exclusive) of the raw bytes in the arena.
+    pub(crate) end: usize,
     /// Element count (for [`Mode::Count`]).
     pub(crate) count: u64,
 }
@@ -166,7 +169,10 @@ pub(crate) struct Scanner {
     root_mask: u64,
     /// Active capture: (pattern index, depth at which the captured value started, position).
     cap: Option<(usize, usize, u32)>,
-    cap_buf: Vec<u8>,
+    /// Raw bytes of every capture of the current document, back to back; the
+    /// active capture grows at its end from `cap_start`. Reused across documents.
+    arena: Vec<u8>,
+    cap_start: usize,
     cap_overflow: bool,
     /// Captures of the current document.
     captures: Vec<Capture>,
@@ -181,8 +187,8 @@ pub(crate) struct Scanner {
 
 /// What `push` reports back: documents completed in this chunk, each with its captures.
 pub(crate) trait Sink {
-    /// A document ended; its captures (drained by the callee or not).
-    fn document(&mut self, captures: &mut Vec<Capture>);
+    /// A document ended with these captures, whose bytes live in `arena`.
+    fn document(&mut self, captures: &[Capture], arena: &[u8]);
 }
 
 impl Scanner {
@@ -201,7 +207,8 @@ impl Scanner {
             root_array: false,
             root_mask,
             cap: None,
-            cap_buf: Vec::new(),
+            arena: Vec::new(),
+            cap_start: 0,
             cap_overflow: false,
             captures: Vec::new(),
             doc_open: false,
@@ -218,7 +225,7 @@ impl Scanner {
         self.stack.clear();
         self.root_array = false;
         self.cap = None;
-        self.cap_buf.clear();
+        self.arena.clear();
         self.cap_overflow = false;
         self.captures.clear();
         self.doc_open = false;
@@ -247,14 +254,9 @@ impl Scanner {
 
     /// Heap bytes held (for memory-bound tests).
     pub(crate) fn retained_bytes(&self) -> usize {
-        self.cap_buf.capacity()
+        self.arena.capacity()
             + self.stack.capacity() * std::mem::size_of::<Frame>()
             + self.captures.capacity() * std::mem::size_of::<Capture>()
-            + self
-                .captures
-                .iter()
-                .map(|c| c.raw.capacity())
-                .sum::<usize>()
     }
 
     /// Documents completed so far.
@@ -266,9 +268,10 @@ impl Scanner {
     /// short): values captured completely before the cut are still good.
     pub(crate) fn flush_partial(&mut self, sink: &mut impl Sink) {
         if self.doc_open && !self.captures.is_empty() {
-            sink.document(&mut self.captures);
+            sink.document(&self.captures, &self.arena);
         }
         self.captures.clear();
+        self.arena.clear();
     }
 
     /// Current depth relative to the document root (number of open containers of this document).
@@ -550,19 +553,19 @@ impl Scanner {
         }
         self.st = St::Broken;
         self.cap = None;
-        self.cap_buf.clear();
+        self.arena.truncate(self.cap_start);
     }
 
     fn cap_extend(&mut self, bytes: &[u8]) {
         if self.cap_overflow {
             return;
         }
-        if self.cap_buf.len() + bytes.len() > self.limits.max_capture {
+        if self.arena.len() - self.cap_start + bytes.len() > self.limits.max_capture {
             self.cap_overflow = true;
             self.oversized = true;
-            self.cap_buf = Vec::new();
+            self.arena.truncate(self.cap_start);
         } else {
-            self.cap_buf.extend_from_slice(bytes);
+            self.arena.extend_from_slice(bytes);
         }
     }
 
@@ -607,7 +610,7 @@ impl Scanner {
 
     fn start_capture(&mut self, p: usize, at: usize, cap_from: &mut Option<usize>) {
         self.cap = Some((p, self.doc_depth(), self.position()));
-        self.cap_buf.clear();
+        self.cap_start = self.arena.len();
         self.cap_overflow = false;
         *cap_from = Some(at);
     }
@@ -630,7 +633,8 @@ impl Scanner {
             self.captures.push(Capture {
                 slot: self.patterns[p].slot,
                 position: self.position(),
-                raw: Vec::new(),
+                start: 0,
+                end: 0,
                 count: frame.count,
             });
         }
@@ -653,13 +657,15 @@ impl Scanner {
                 self.cap_extend(&chunk[from..end]);
             }
             if !self.cap_overflow && self.captures.len() < self.limits.max_captures {
-                let raw = std::mem::take(&mut self.cap_buf);
                 self.captures.push(Capture {
                     slot: self.patterns[p].slot,
                     position,
-                    raw,
+                    start: self.cap_start,
+                    end: self.arena.len(),
                     count: 0,
                 });
+            } else {
+                self.arena.truncate(self.cap_start);
             }
             self.cap = None;
             self.cap_overflow = false;
@@ -667,8 +673,9 @@ impl Scanner {
         if self.doc_depth() == 0 {
             // A whole document ended.
             self.docs_done += 1;
-            sink.document(&mut self.captures);
+            sink.document(&self.captures, &self.arena);
             self.captures.clear();
+            self.arena.clear();
             self.doc_open = false;
             if self.root_array {
                 self.st = St::After;
@@ -689,10 +696,19 @@ mod tests {
     use super::*;
 
     #[derive(Default)]
-    struct Docs(Vec<Vec<Capture>>);
+    /// Captures with their bytes copied out: (slot, position, raw, count).
+    type Owned = (u8, u32, Vec<u8>, u64);
+
+    #[derive(Default)]
+    struct Docs(Vec<Vec<Owned>>);
     impl Sink for Docs {
-        fn document(&mut self, captures: &mut Vec<Capture>) {
-            self.0.push(std::mem::take(captures));
+        fn document(&mut self, captures: &[Capture], arena: &[u8]) {
+            self.0.push(
+                captures
+                    .iter()
+                    .map(|c| (c.slot, c.position, arena[c.start..c.end].to_vec(), c.count))
+                    .collect(),
+            );
         }
     }
 
@@ -732,8 +748,8 @@ mod tests {
         (d, s)
     }
 
-    fn raw(c: &Capture) -> &str {
-        std::str::from_utf8(&c.raw).unwrap()
+    fn raw(c: &Owned) -> &str {
+        std::str::from_utf8(&c.2).unwrap()
     }
 
     #[test]
@@ -743,17 +759,13 @@ mod tests {
         assert_eq!(s.error(), None);
         assert_eq!(d.0.len(), 1);
         let caps = &d.0[0];
-        let by_slot = |slot| {
-            caps.iter()
-                .filter(move |c| c.slot == slot)
-                .collect::<Vec<_>>()
-        };
+        let by_slot = |slot| caps.iter().filter(move |c| c.0 == slot).collect::<Vec<_>>();
         assert_eq!(raw(by_slot(1)[0]), r#""gpt-4o""#);
         let fr = by_slot(2);
         assert_eq!(raw(fr[0]), r#""stop""#);
-        assert_eq!(fr[0].position, 0);
+        assert_eq!(fr[0].1, 0);
         assert_eq!(raw(fr[1]), r#""length""#);
-        assert_eq!(fr[1].position, 1);
+        assert_eq!(fr[1].1, 1);
         assert_eq!(
             raw(by_slot(0)[0]),
             r#"{"prompt_tokens":3,"x":[1,{"a":"}"}]}"#
@@ -771,8 +783,8 @@ mod tests {
         }
         let counts: Vec<u64> = whole.0[0]
             .iter()
-            .filter(|c| c.slot == 3)
-            .map(|c| c.count)
+            .filter(|c| c.0 == 3)
+            .map(|c| c.3)
             .collect();
         assert_eq!(counts, vec![3]);
     }
