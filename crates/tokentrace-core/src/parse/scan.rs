@@ -552,8 +552,10 @@ impl Scanner {
             self.error = Some(why);
         }
         self.st = St::Broken;
-        self.cap = None;
-        self.arena.truncate(self.cap_start);
+        if self.cap.take().is_some() {
+            // Drop the half-captured value; completed captures before it stay.
+            self.arena.truncate(self.cap_start);
+        }
     }
 
     fn cap_extend(&mut self, bytes: &[u8]) {
