@@ -1,0 +1,497 @@
+//! [`LlmMiddleware`]: the builder and the [`Middleware`] impl.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::Extensions;
+use opentelemetry::propagation::Injector;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Request, Response, ResponseBuilderExt};
+use reqwest_middleware::{Middleware, Next, Result};
+use tokentrace_core::detect::{Detection, Endpoint, ProviderRegistry};
+use tokentrace_core::parse::ResponseParser;
+use tokentrace_core::price::PriceCatalogue;
+use tokentrace_core::request::{inject_include_usage, peek_request};
+use tokentrace_core::{BodyFormat, Flavor, Operation, semconv};
+use tracing::{Instrument, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::capture::{Capture, DefaultRedact, OutputCapture, Redact, content_capture_allowed};
+use crate::extensions::{
+    CaptureContent, ModelOverride, NoPropagation, ProviderOverride, SkipTracing, SpanName,
+};
+use crate::redact::{Target, target};
+use crate::span::{self, CallStart};
+use crate::stream::{CallGuard, Ending, TracedBody};
+
+/// Default bound of each captured content value, in bytes.
+const DEFAULT_MAX_CONTENT_BYTES: usize = 16 * 1024;
+
+/// The price catalogue: the built-in one, shared, or the user's.
+#[derive(Debug, Clone)]
+enum Prices {
+    Builtin,
+    Custom(Arc<PriceCatalogue>),
+}
+
+impl Prices {
+    fn get(&self) -> Arc<PriceCatalogue> {
+        match self {
+            // Cloned once per process: `builtin()` is `&'static`, the guard
+            // wants an owned handle it can keep past the middleware call.
+            Self::Builtin => {
+                static SHARED: std::sync::OnceLock<Arc<PriceCatalogue>> =
+                    std::sync::OnceLock::new();
+                SHARED
+                    .get_or_init(|| Arc::new(PriceCatalogue::builtin().clone()))
+                    .clone()
+            }
+            Self::Custom(p) => p.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Config {
+    registry: ProviderRegistry,
+    prices: Prices,
+    capture_content: bool,
+    max_content_bytes: usize,
+    inject_stream_usage: bool,
+    http_spans: bool,
+    auto_root: bool,
+    redactor: Arc<dyn Redact>,
+}
+
+/// A [`reqwest_middleware::Middleware`] that turns every call to a known LLM
+/// or vector-database provider into a priced client span.
+///
+/// See the [crate docs](crate) for what is recorded and when.
+///
+/// # Examples
+///
+/// Defaults:
+///
+/// ```
+/// use tokentrace_reqwest::LlmMiddleware;
+///
+/// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(LlmMiddleware::new())
+///     .build();
+/// # let _ = http;
+/// ```
+///
+/// Customised:
+///
+/// ```
+/// use tokentrace_core::detect::ProviderRegistry;
+/// use tokentrace_reqwest::LlmMiddleware;
+///
+/// let mw = LlmMiddleware::new()
+///     .registry(ProviderRegistry::new())
+///     .capture_content(true)
+///     .max_content_bytes(4096)
+///     .inject_stream_usage(true)
+///     .http_spans(true)
+///     .auto_root(false);
+/// let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(mw)
+///     .build();
+/// # let _ = http;
+/// ```
+///
+/// # Placement relative to reqwest-retry
+///
+/// Middleware runs in the order it is added. Added **before**
+/// `RetryTransientMiddleware` (outside it), one span covers all attempts and
+/// the response that reaches the application; added **after** it (inside),
+/// each attempt gets its own span. Outside is the usual choice: the cost
+/// recorded is the one the application pays for the answer it got.
+#[derive(Clone)]
+#[must_use]
+pub struct LlmMiddleware {
+    config: Arc<Config>,
+}
+
+impl std::fmt::Debug for LlmMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.config;
+        f.debug_struct("LlmMiddleware")
+            .field("registry", &c.registry)
+            .field("capture_content", &c.capture_content)
+            .field("max_content_bytes", &c.max_content_bytes)
+            .field("inject_stream_usage", &c.inject_stream_usage)
+            .field("http_spans", &c.http_spans)
+            .field("auto_root", &c.auto_root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LlmMiddleware {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LlmMiddleware {
+    /// A middleware with the built-in provider detection and price catalogue.
+    pub fn new() -> Self {
+        Self {
+            config: Arc::new(Config {
+                registry: ProviderRegistry::new(),
+                prices: Prices::Builtin,
+                capture_content: false,
+                max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
+                inject_stream_usage: false,
+                http_spans: false,
+                auto_root: true,
+                redactor: Arc::new(DefaultRedact),
+            }),
+        }
+    }
+
+    fn with(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// Detect providers with this registry (built-in hosts plus your
+    /// registrations: gateways, Azure deployments, self-hosted servers).
+    /// Defaults to [`ProviderRegistry::new()`].
+    pub fn registry(self, registry: ProviderRegistry) -> Self {
+        self.with(|c| c.registry = registry)
+    }
+
+    /// Price calls with this catalogue (for instance one with a user price
+    /// file merged in). Defaults to [`PriceCatalogue::builtin()`].
+    pub fn prices(self, prices: Arc<PriceCatalogue>) -> Self {
+        self.with(|c| c.prices = Prices::Custom(prices))
+    }
+
+    /// Record prompts and completions (bounded, through the
+    /// [redactor](Self::redactor)). A [`CaptureContent`] extension overrides it
+    /// per request, and
+    /// [`set_content_capture_allowed(false)`](crate::set_content_capture_allowed)
+    /// overrides both. Defaults to `false`.
+    pub fn capture_content(self, enabled: bool) -> Self {
+        self.with(|c| c.capture_content = enabled)
+    }
+
+    /// The largest captured content value, in bytes; longer JSON is cut so it
+    /// stays valid. Defaults to 16 KiB.
+    pub fn max_content_bytes(self, max: usize) -> Self {
+        self.with(|c| c.max_content_bytes = max)
+    }
+
+    /// Add `stream_options.include_usage = true` to OpenAI-style streaming
+    /// chat requests that lack it, so the stream ends with a usage chunk. This
+    /// is the one case where the middleware changes request bytes; the span
+    /// then carries `tokentrace.stream.usage_injected = true`. Only bodies held
+    /// in memory are changed. Defaults to `false`.
+    pub fn inject_stream_usage(self, enabled: bool) -> Self {
+        self.with(|c| c.inject_stream_usage = enabled)
+    }
+
+    /// Give calls to hosts that are not LLM or vector providers a plain HTTP
+    /// client span (`tokentrace.span.type = "http"`). Defaults to `false`:
+    /// such calls pass through untouched.
+    pub fn http_spans(self, enabled: bool) -> Self {
+        self.with(|c| c.http_spans = enabled)
+    }
+
+    /// Open an `auto.workflow.{provider}` root span for a call made outside
+    /// any span, so it is never an orphan. Defaults to `true`.
+    pub fn auto_root(self, enabled: bool) -> Self {
+        self.with(|c| c.auto_root = enabled)
+    }
+
+    /// Pass captured content through this hook before it is recorded.
+    /// Defaults to [`DefaultRedact`]; `()` records content unchanged.
+    pub fn redactor(self, redactor: impl Redact) -> Self {
+        let redactor: Arc<dyn Redact> = Arc::new(redactor);
+        self.with(|c| c.redactor = redactor)
+    }
+}
+
+/// Writes propagation fields into request headers; invalid ones are skipped.
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Inject W3C trace context (https://www.w3.org/TR/trace-context/) for `span`
+/// with the globally installed propagator (a no-op until one is installed).
+fn inject(span: &Span, headers: &mut HeaderMap) {
+    let cx = span.context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut HeaderInjector(headers));
+    });
+}
+
+#[async_trait::async_trait]
+impl Middleware for LlmMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        if extensions.get::<SkipTracing>().is_some() {
+            return next.run(req, extensions).await;
+        }
+        let target = target(req.url());
+        let detection = detect(&self.config.registry, &req, &target, extensions);
+        match detection {
+            Some(d) => self.traced(req, extensions, next, d, target).await,
+            None if self.config.http_spans => {
+                self.http_traced(req, extensions, next, &target).await
+            }
+            None => next.run(req, extensions).await,
+        }
+    }
+}
+
+fn detect(
+    registry: &ProviderRegistry,
+    req: &Request,
+    target: &Target,
+    extensions: &Extensions,
+) -> Option<Detection> {
+    let url = req.url();
+    let endpoint = Endpoint {
+        method: req.method().as_str(),
+        scheme: url.scheme(),
+        host: &target.host,
+        port: url.port(),
+        path: url.path(),
+        query: url.query(),
+    };
+    let detected = registry.detect(&endpoint);
+    match (detected, extensions.get::<ProviderOverride>()) {
+        (Some(mut d), Some(o)) => {
+            d.provider = o.0;
+            Some(d)
+        }
+        (Some(d), None) => Some(d),
+        (None, Some(o)) => Some(Detection {
+            provider: o.0,
+            operation: Operation::Chat,
+            flavor: Flavor::OpenAiChat,
+            model: None,
+            collection: None,
+            stream: None,
+            format: None,
+            deployment: None,
+            namespace: None,
+        }),
+        (None, None) => None,
+    }
+}
+
+impl LlmMiddleware {
+    async fn traced(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+        d: Detection,
+        target: Target,
+    ) -> Result<Response> {
+        let config = &self.config;
+        let body = req.body().and_then(reqwest::Body::as_bytes);
+        let mut info = body.map(|b| peek_request(d.flavor, b)).unwrap_or_default();
+
+        let mut usage_injected = false;
+        if config.inject_stream_usage
+            && d.flavor == Flavor::OpenAiChat
+            && info.stream == Some(true)
+            && info.include_usage != Some(true)
+            && let Some(new_body) = body.and_then(inject_include_usage)
+        {
+            *req.body_mut() = Some(reqwest::Body::from(new_body));
+            usage_injected = true;
+        }
+
+        let capture = content_capture_allowed()
+            && extensions
+                .get::<CaptureContent>()
+                .map_or(config.capture_content, |c| c.0);
+
+        // An Azure body's `model` is the deployment name; the registry's
+        // resolution of it (in `d.model`) names the real model.
+        let url_first = d.deployment.is_some() && d.model.is_some();
+        let request_model: Option<String> = extensions
+            .get::<ModelOverride>()
+            .map(|m| m.0.to_string())
+            .or_else(|| if url_first { d.model.clone() } else { None })
+            .or_else(|| info.model.clone())
+            .or_else(|| d.model.clone());
+        if info.namespace.is_none() {
+            info.namespace.clone_from(&d.namespace);
+        }
+        let collection = d.collection.clone().or_else(|| info.collection.clone());
+        let vector = d.provider.is_vector_db() || d.operation.is_vector();
+        let name = span_name(
+            extensions,
+            &d,
+            vector,
+            request_model.as_deref(),
+            collection.as_deref(),
+        );
+        let stream = d.stream.or(info.stream);
+
+        let root =
+            (config.auto_root && Span::current().is_none()).then(|| span::auto_root(d.provider));
+        let llm = span::llm_span(
+            &CallStart {
+                name: &name,
+                provider: d.provider,
+                operation: d.operation,
+                request_model: request_model.as_deref(),
+                collection: collection.as_deref(),
+                method: req.method().as_str(),
+                host: &target.host,
+                port: target.port,
+                url: &target.url,
+                stream,
+                usage_injected,
+                request: &info,
+            },
+            root.as_ref(),
+        );
+        if llm.is_disabled() {
+            // No subscriber wants the span: skip the parsing work, change nothing.
+            return next.run(req, extensions).await;
+        }
+        let capture = capture.then(|| Capture {
+            max_bytes: config.max_content_bytes,
+            redactor: config.redactor.clone(),
+        });
+        if let (Some(c), Some(b)) = (&capture, req.body().and_then(reqwest::Body::as_bytes)) {
+            c.record_request(&llm, b);
+        }
+        if extensions.get::<NoPropagation>().is_none() {
+            inject(&llm, req.headers_mut());
+        }
+
+        let mut guard = CallGuard {
+            span: llm.clone(),
+            root,
+            parser: None,
+            output: None,
+            prices: config.prices.get(),
+            provider: d.provider,
+            request_model,
+            status: 0,
+            streaming: stream == Some(true),
+            start: Instant::now(),
+            first_chunk: None,
+            bytes: 0,
+            finished: false,
+        };
+        let result = next.run(req, extensions).instrument(llm.clone()).await;
+        let response = match result {
+            Ok(r) => r,
+            Err(err) => {
+                guard.finish(Ending::Error(span::classify_middleware(&err)));
+                return Err(err);
+            }
+        };
+        guard.status = response.status().as_u16();
+        llm.record(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(guard.status));
+
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let format = content_type
+            .and_then(BodyFormat::from_content_type)
+            .or(d.format);
+        if let Some(format) = format {
+            let mut parser = ResponseParser::new(d.provider, d.flavor, format);
+            for (name, value) in response.headers() {
+                if let Ok(value) = value.to_str() {
+                    parser.observe_header(name.as_str(), value);
+                }
+            }
+            guard.streaming |= format != BodyFormat::Json;
+            guard.parser = Some(parser);
+        }
+        guard.output = capture.map(|c| OutputCapture::new(c, guard.streaming));
+        Ok(wrap(response, guard))
+    }
+
+    async fn http_traced(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+        target: &Target,
+    ) -> Result<Response> {
+        let span = span::http_span(
+            req.method().as_str(),
+            &target.host,
+            target.port,
+            &target.url,
+        );
+        if extensions.get::<NoPropagation>().is_none() {
+            inject(&span, req.headers_mut());
+        }
+        let result = next.run(req, extensions).instrument(span.clone()).await;
+        match &result {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                span.record(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(status));
+                if status >= 400 {
+                    span::record_error(&span, &status.to_string());
+                }
+            }
+            Err(e) => span::record_error(&span, span::classify_middleware(e)),
+        }
+        result
+    }
+}
+
+fn span_name(
+    extensions: &Extensions,
+    d: &Detection,
+    vector: bool,
+    model: Option<&str>,
+    collection: Option<&str>,
+) -> String {
+    if let Some(n) = extensions.get::<SpanName>() {
+        return n.0.to_string();
+    }
+    let op = d.operation.name();
+    // https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/:
+    // "{gen_ai.operation.name} {gen_ai.request.model}"; database spans use
+    // "{db.operation.name} {db.collection.name}".
+    let suffix = if vector { collection } else { model };
+    match suffix {
+        Some(s) => format!("{op} {}", tokentrace_core::bound::truncate_utf8(s, 128)),
+        None => op.to_owned(),
+    }
+}
+
+/// Swap the response body for a [`TracedBody`]; status, version, headers,
+/// extensions and `Response::url()` are carried over.
+fn wrap(response: Response, guard: CallGuard) -> Response {
+    // `reqwest::Response` keeps its URL outside `http` extensions, and the
+    // conversion to `http::Response` drops it; the `ResponseBuilderExt::url`
+    // extension is what the conversion back reads.
+    let url = response.url().clone();
+    let (mut parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(carrier.into_parts().0.extensions);
+    }
+    let body = reqwest::Body::wrap(TracedBody::new(body, guard));
+    Response::from(http::Response::from_parts(parts, body))
+}

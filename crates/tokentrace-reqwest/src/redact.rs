@@ -1,0 +1,64 @@
+//! What of a request URL may be recorded. Thin on purpose: the rules live in
+//! [`tokentrace_core::bound`].
+//!
+//! Header values are never recorded by this crate at all, so
+//! `Authorization`, `api-key`, `x-api-key`, `x-goog-api-key` and `Api-Key`
+//! cannot leak; the only URL parts recorded are host, port and path
+//! (`url.full` without userinfo, query or fragment, passed through
+//! [`redact_url`] as a second line of defence), so `?key=` and
+//! `user:password@` cannot either.
+
+use tokentrace_core::bound::redact_url;
+
+/// The recordable parts of a request URL.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// Lowercase host without port (IPv6 in brackets).
+    pub(crate) host: String,
+    /// Port, explicit or the scheme's default.
+    pub(crate) port: Option<u16>,
+    /// `scheme://host[:port]/path`: no userinfo, query or fragment.
+    pub(crate) url: String,
+}
+
+pub(crate) fn target(url: &reqwest::Url) -> Target {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let port = url.port_or_known_default();
+    let bare = match url.port() {
+        Some(p) => format!("{}://{host}:{p}{}", url.scheme(), url.path()),
+        None => format!("{}://{host}{}", url.scheme(), url.path()),
+    };
+    Target {
+        host,
+        port,
+        url: redact_url(&bare),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_query_and_fragment_are_never_kept() {
+        let url = reqwest::Url::parse(
+            "https://user:hunter2@Generativelanguage.googleapis.com:8443/v1beta/models/x:generateContent?key=AIzaSECRET#frag",
+        )
+        .unwrap();
+        let t = target(&url);
+        assert_eq!(t.host, "generativelanguage.googleapis.com");
+        assert_eq!(t.port, Some(8443));
+        assert_eq!(
+            t.url,
+            "https://generativelanguage.googleapis.com:8443/v1beta/models/x:generateContent"
+        );
+        assert!(!t.url.contains("hunter2") && !t.url.contains("AIza"));
+    }
+
+    #[test]
+    fn default_port_is_reported_but_not_written_into_the_url() {
+        let t = target(&reqwest::Url::parse("https://api.openai.com/v1/chat/completions").unwrap());
+        assert_eq!(t.port, Some(443));
+        assert_eq!(t.url, "https://api.openai.com/v1/chat/completions");
+    }
+}

@@ -1,0 +1,510 @@
+//! Failure paths, propagation, overrides, secrets and content capture.
+
+use std::time::Duration;
+
+use opentelemetry::trace::TraceContextExt as _;
+use tokentrace_core::semconv as sc;
+use tokentrace_reqwest::{
+    CaptureContent, LlmMiddleware, ModelOverride, NoPropagation, SkipTracing, SpanName,
+};
+use tokio::io::AsyncWriteExt;
+use tracing::Instrument;
+
+use crate::support::*;
+
+const OPENAI: &str = "api.openai.com";
+
+fn chat_body(stream: bool) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "model": "gpt-4o-mini",
+        "stream": stream,
+        "max_tokens": 64,
+        "temperature": 0.5,
+        "messages": [{"role": "user", "content": "PROMPT-TEXT-7731"}],
+    }))
+    .unwrap()
+}
+
+fn sse_reply(delay_ms: u64) -> Reply {
+    let f = fixture("openai/test_chat_tools_streaming");
+    let mut r = Reply::from_fixture(&f);
+    r.splits = (1..20).map(|i| i * f.body.len() / 20).collect();
+    r.delay = Duration::from_millis(delay_ms);
+    r
+}
+
+fn json_reply() -> Reply {
+    Reply::from_fixture(&fixture("openai/test_chat_reasoning_0"))
+}
+
+fn url(mock: &Mock, path: &str) -> String {
+    format!("http://{OPENAI}:{}{path}", mock.addr.port())
+}
+
+fn llm_spans(otel: &Otel) -> Vec<opentelemetry_sdk::trace::SpanData> {
+    otel.spans()
+        .into_iter()
+        .filter(|s| attr_str(s, sc::TOKENTRACE_SPAN_TYPE).as_deref() == Some("llm"))
+        .collect()
+}
+
+#[tokio::test]
+async fn request_attributes_are_on_the_span_from_creation() {
+    let otel = Otel::install();
+    let mock = mock(json_reply()).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let resp = client
+        .post(url(&mock, "/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .instrument(tracing::info_span!("parent"))
+        .await
+        .unwrap();
+    // The head has arrived but the body is unread: the span is still open.
+    assert!(llm_spans(&otel).is_empty(), "span ended before the body");
+    drop(resp);
+    let s = &llm_spans(&otel)[0];
+    assert_eq!(s.name, "chat gpt-4o-mini");
+    assert_eq!(
+        attr_str(s, sc::GEN_AI_REQUEST_MODEL).as_deref(),
+        Some("gpt-4o-mini")
+    );
+    assert_eq!(attr_i64(s, sc::GEN_AI_REQUEST_MAX_TOKENS), Some(64));
+    assert_eq!(attr_f64(s, sc::GEN_AI_REQUEST_TEMPERATURE), Some(0.5));
+    assert_eq!(attr_bool(s, sc::GEN_AI_REQUEST_STREAM), Some(false));
+    assert_eq!(
+        attr_str(s, sc::OPENINFERENCE_SPAN_KIND).as_deref(),
+        Some("LLM")
+    );
+    assert_eq!(attr_str(s, sc::LLM_PROVIDER).as_deref(), Some("openai"));
+    assert_eq!(
+        attr_i64(s, sc::SERVER_PORT),
+        Some(i64::from(mock.addr.port()))
+    );
+    // Dropped unread: whatever arrived is recorded and the cut is flagged.
+    assert_eq!(attr_bool(s, sc::TOKENTRACE_STREAM_INCOMPLETE), Some(true));
+}
+
+#[tokio::test]
+async fn stream_dropped_early_ends_the_span_once_and_flags_it() {
+    let otel = Otel::install();
+    let mock = mock(sse_reply(30)).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    async {
+        let mut resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(true))
+            .send()
+            .await
+            .unwrap();
+        let first = resp.chunk().await.unwrap().unwrap();
+        assert!(!first.is_empty());
+        drop(resp);
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let spans = llm_spans(&otel);
+    assert_eq!(spans.len(), 1, "span ended exactly once");
+    let s = &spans[0];
+    assert_eq!(attr_bool(s, sc::TOKENTRACE_STREAM_INCOMPLETE), Some(true));
+    assert!(attr_f64(s, sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK).unwrap() > 0.0);
+    assert!(attr_i64(s, sc::TOKENTRACE_RESPONSE_BYTES).unwrap() > 0);
+    // The usage chunk comes last, so none had arrived.
+    assert_eq!(attr_i64(s, sc::GEN_AI_USAGE_OUTPUT_TOKENS), None);
+}
+
+#[tokio::test]
+async fn connection_refused_is_returned_untouched_and_recorded() {
+    let otel = Otel::install();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let inner = reqwest::Client::builder()
+        .resolve(OPENAI, addr)
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(inner)
+        .with(LlmMiddleware::new())
+        .build();
+    let err = client
+        .post(format!(
+            "http://{OPENAI}:{}/v1/chat/completions",
+            addr.port()
+        ))
+        .body(chat_body(false))
+        .send()
+        .instrument(tracing::info_span!("parent"))
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    let s = &llm_spans(&otel)[0];
+    assert_eq!(
+        attr_str(s, sc::ERROR_TYPE).as_deref(),
+        Some("connection_error")
+    );
+    assert!(matches!(
+        s.status,
+        opentelemetry::trace::Status::Error { .. }
+    ));
+}
+
+#[tokio::test]
+async fn connection_reset_mid_stream_fails_the_body_and_the_span() {
+    let otel = Otel::install();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let _ = tokio::io::AsyncReadExt::read(&mut sock, &mut buf).await;
+        sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: 5000\r\n\r\ndata: {\"id\":\"x\",\"choices\":[]}\n\n")
+            .await
+            .unwrap();
+        sock.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(sock);
+    });
+    let inner = reqwest::Client::builder()
+        .resolve(OPENAI, addr)
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(inner)
+        .with(LlmMiddleware::new())
+        .build();
+    let result = async {
+        let resp = client
+            .post(format!(
+                "http://{OPENAI}:{}/v1/chat/completions",
+                addr.port()
+            ))
+            .body(chat_body(true))
+            .send()
+            .await
+            .unwrap();
+        resp.bytes().await
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    let err = result.unwrap_err();
+    assert!(err.is_decode() || err.is_body(), "{err:?}");
+    let s = &llm_spans(&otel)[0];
+    assert_eq!(attr_str(s, sc::ERROR_TYPE).as_deref(), Some("body_error"));
+    assert_eq!(attr_bool(s, sc::TOKENTRACE_STREAM_INCOMPLETE), Some(true));
+}
+
+#[tokio::test]
+async fn timeout_is_recorded_as_error_type_timeout() {
+    let otel = Otel::install();
+    let mock = mock(sse_reply(400)).await;
+    let inner = reqwest::Client::builder()
+        .resolve(OPENAI, mock.addr)
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(inner)
+        .with(LlmMiddleware::new())
+        .build();
+    let result = async {
+        let resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(true))
+            .send()
+            .await?;
+        resp.bytes().await.map_err(reqwest_middleware::Error::from)
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    let err = result.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let s = &llm_spans(&otel)[0];
+    assert_eq!(attr_str(s, sc::ERROR_TYPE).as_deref(), Some("timeout"));
+}
+
+#[tokio::test]
+async fn orphan_call_gets_an_auto_workflow_root() {
+    let otel = Otel::install();
+    let mock = mock(json_reply()).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let resp = client
+        .post(url(&mock, "/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    resp.bytes().await.unwrap();
+    let root = otel.span("auto.workflow.openai");
+    assert_eq!(attr_bool(&root, sc::TOKENTRACE_AUTO_ROOT), Some(true));
+    assert_eq!(
+        attr_str(&root, sc::TOKENTRACE_SPAN_TYPE).as_deref(),
+        Some("workflow")
+    );
+    assert_eq!(
+        attr_str(&root, sc::GEN_AI_WORKFLOW_NAME).as_deref(),
+        Some("auto.workflow.openai")
+    );
+    assert_eq!(root.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    let s = &llm_spans(&otel)[0];
+    assert_eq!(s.parent_span_id, root.span_context.span_id());
+    assert!(root.end_time >= s.end_time, "root closes with the call");
+
+    // With auto_root(false) the call is a root itself.
+    let otel2 = Otel::install();
+    let client = crate::support::client(LlmMiddleware::new().auto_root(false), OPENAI, &mock);
+    let resp = client
+        .post(url(&mock, "/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    resp.bytes().await.unwrap();
+    assert_eq!(otel2.spans().len(), 1);
+    drop(otel);
+}
+
+#[tokio::test]
+async fn traceparent_is_injected_unless_opted_out() {
+    let otel = Otel::install();
+    let mock = mock(json_reply()).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    async {
+        client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(false))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        client
+            .post(url(&mock, "/v1/chat/completions"))
+            .with_extension(NoPropagation)
+            .body(chat_body(false))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    let reqs = mock.requests.lock().unwrap().clone();
+    let tp = reqs[0].0.get("traceparent").expect("traceparent injected");
+    let spans = llm_spans(&otel);
+    let first = spans
+        .iter()
+        .min_by_key(|s| s.start_time)
+        .unwrap()
+        .span_context
+        .clone();
+    assert_eq!(
+        tp.to_str().unwrap(),
+        format!("00-{}-{}-01", first.trace_id(), first.span_id())
+    );
+    assert!(reqs[1].0.get("traceparent").is_none(), "opt-out honoured");
+    let _ = opentelemetry::Context::current()
+        .span()
+        .span_context()
+        .is_valid();
+}
+
+#[tokio::test]
+async fn secrets_never_reach_any_exported_attribute() {
+    let otel = Otel::install();
+    let mock = mock(json_reply()).await;
+    let inner = reqwest::Client::builder()
+        .resolve(OPENAI, mock.addr)
+        .resolve("generativelanguage.googleapis.com", mock.addr)
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(inner)
+        .with(LlmMiddleware::new().http_spans(true))
+        .build();
+    let port = mock.addr.port();
+    let targets = [
+        format!("http://user:SECRET-USERINFO@{OPENAI}:{port}/v1/chat/completions?key=SECRET-QUERY"),
+        format!(
+            "http://generativelanguage.googleapis.com:{port}/v1beta/models/gemini-2.5-flash:generateContent?key=SECRET-GKEY"
+        ),
+        format!("http://{OPENAI}:{port}/not-an-llm?api_key=SECRET-HTTP"),
+    ];
+    async {
+        for t in &targets {
+            client
+                .post(t.as_str())
+                .header("authorization", "Bearer SECRET-AUTH")
+                .header("x-api-key", "SECRET-XAPI")
+                .header("api-key", "SECRET-AZURE")
+                .header("x-goog-api-key", "SECRET-GOOG")
+                .header("Api-Key", "SECRET-PINECONE")
+                .body(chat_body(false))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+        }
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    let spans = otel.spans();
+    assert_eq!(spans.len(), 4, "three client spans and the parent");
+    for s in &spans {
+        assert!(!s.name.contains("SECRET"), "secret in span name {}", s.name);
+        for kv in &s.attributes {
+            let v = format!("{:?}", kv.value);
+            assert!(!v.contains("SECRET"), "secret in {} = {v}", kv.key);
+        }
+    }
+}
+
+#[tokio::test]
+async fn content_capture_is_off_by_default_and_bounded_when_on() {
+    let otel = Otel::install();
+    let mock = mock(json_reply()).await;
+    let send = |mw: LlmMiddleware, capture: Option<bool>| {
+        let client = client(mw, OPENAI, &mock);
+        let url = url(&mock, "/v1/chat/completions");
+        async move {
+            let mut b = client.post(url).body(chat_body(false));
+            if let Some(c) = capture {
+                b = b.with_extension(CaptureContent(c));
+            }
+            b.send().await.unwrap().bytes().await.unwrap();
+        }
+        .instrument(tracing::info_span!("parent"))
+    };
+    send(LlmMiddleware::new(), None).await;
+    send(
+        LlmMiddleware::new()
+            .capture_content(true)
+            .max_content_bytes(4096),
+        None,
+    )
+    .await;
+    send(LlmMiddleware::new().capture_content(true), Some(false)).await;
+    let mut spans = llm_spans(&otel);
+    spans.sort_by_key(|s| s.start_time);
+    let has_content = |s: &opentelemetry_sdk::trace::SpanData| {
+        s.attributes.iter().any(|kv| {
+            let k = kv.key.as_str();
+            k == sc::GEN_AI_INPUT_MESSAGES
+                || k == sc::INPUT_VALUE
+                || k == sc::OUTPUT_VALUE
+                || k == sc::GEN_AI_OUTPUT_MESSAGES
+                || format!("{:?}", kv.value).contains("PROMPT-TEXT-7731")
+        })
+    };
+    assert!(!has_content(&spans[0]), "captured without opt-in");
+    assert!(has_content(&spans[1]));
+    let input = attr_str(&spans[1], sc::GEN_AI_INPUT_MESSAGES).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
+    assert_eq!(parsed[0]["content"], "PROMPT-TEXT-7731");
+    let output = attr_str(&spans[1], sc::GEN_AI_OUTPUT_MESSAGES).unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(&output).is_ok());
+    assert!(
+        !has_content(&spans[2]),
+        "per-request opt-out beats the client"
+    );
+}
+
+#[tokio::test]
+async fn overrides_and_pass_through() {
+    let otel = Otel::install();
+    let mock = mock(json_reply()).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let (resp_url, ct) = async {
+        let resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .with_extension(SpanName::new("summarise"))
+            .with_extension(ModelOverride::new("gpt-4o"))
+            .body(chat_body(false))
+            .send()
+            .await
+            .unwrap();
+        let out = (
+            resp.url().clone(),
+            resp.headers().get("content-type").cloned(),
+        );
+        resp.bytes().await.unwrap();
+        client
+            .post(url(&mock, "/v1/chat/completions"))
+            .with_extension(SkipTracing)
+            .body(chat_body(false))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        client
+            .get(url(&mock, "/elsewhere"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        out
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    assert_eq!(resp_url.as_str(), url(&mock, "/v1/chat/completions"));
+    assert_eq!(ct.unwrap(), "application/json");
+    let spans = otel.spans();
+    assert_eq!(spans.len(), 2, "skipped and undetected calls make no span");
+    let s = otel.span("summarise");
+    assert_eq!(
+        attr_str(&s, sc::GEN_AI_REQUEST_MODEL).as_deref(),
+        Some("gpt-4o")
+    );
+    let reqs = mock.requests.lock().unwrap();
+    assert!(
+        reqs[1].0.get("traceparent").is_none(),
+        "skip injects nothing"
+    );
+    assert!(
+        reqs[2].0.get("traceparent").is_none(),
+        "pass-through untouched"
+    );
+}
+
+#[tokio::test]
+async fn stream_usage_injection_is_opt_in_and_marked() {
+    let otel = Otel::install();
+    let mock = mock(sse_reply(0)).await;
+    for inject in [false, true] {
+        let client = client(
+            LlmMiddleware::new().inject_stream_usage(inject),
+            OPENAI,
+            &mock,
+        );
+        client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(true))
+            .send()
+            .instrument(tracing::info_span!("parent"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+    let reqs = mock.requests.lock().unwrap();
+    assert_eq!(reqs[0].1, chat_body(true), "bytes untouched by default");
+    let sent: serde_json::Value = serde_json::from_slice(&reqs[1].1).unwrap();
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    let mut spans = llm_spans(&otel);
+    spans.sort_by_key(|s| s.start_time);
+    assert_eq!(
+        attr_bool(&spans[0], sc::TOKENTRACE_STREAM_USAGE_INJECTED),
+        None
+    );
+    assert_eq!(
+        attr_bool(&spans[1], sc::TOKENTRACE_STREAM_USAGE_INJECTED),
+        Some(true)
+    );
+}

@@ -1,0 +1,6 @@
+//! Loopback tests of `LlmMiddleware` against mock providers replaying real
+//! recordings, asserted through an in-memory OpenTelemetry exporter.
+
+mod behaviour;
+mod replay;
+mod support;

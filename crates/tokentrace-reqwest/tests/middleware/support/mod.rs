@@ -1,0 +1,242 @@
+//! Shared test support: an in-memory OpenTelemetry pipeline, a fixture
+//! loader and an axum mock provider on 127.0.0.1:0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use serde_json::Value as Json;
+use tracing::subscriber::DefaultGuard;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// An in-memory exporter installed as the thread's default subscriber.
+pub(crate) struct Otel {
+    pub(crate) exporter: InMemorySpanExporter,
+    _provider: SdkTracerProvider,
+    _guard: DefaultGuard,
+}
+
+impl Otel {
+    pub(crate) fn install() -> Self {
+        static PROPAGATOR: OnceLock<()> = OnceLock::new();
+        PROPAGATOR.get_or_init(|| {
+            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        });
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = provider.tracer("test");
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+        let guard = tracing::subscriber::set_default(subscriber);
+        Self {
+            exporter,
+            _provider: provider,
+            _guard: guard,
+        }
+    }
+
+    pub(crate) fn spans(&self) -> Vec<SpanData> {
+        self.exporter.get_finished_spans().unwrap()
+    }
+
+    /// The one finished span with this name.
+    pub(crate) fn span(&self, name: &str) -> SpanData {
+        let spans = self.spans();
+        let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one span named {name:?}, got {:?}",
+            spans.iter().map(|s| s.name.to_string()).collect::<Vec<_>>()
+        );
+        found[0].clone()
+    }
+}
+
+pub(crate) fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+    span.attributes
+        .iter()
+        .find(|kv: &&KeyValue| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
+pub(crate) fn attr_i64(span: &SpanData, key: &str) -> Option<i64> {
+    match attr(span, key) {
+        Some(Value::I64(v)) => Some(*v),
+        Some(other) => panic!("{key} is not an int: {other:?}"),
+        None => None,
+    }
+}
+
+pub(crate) fn attr_f64(span: &SpanData, key: &str) -> Option<f64> {
+    match attr(span, key) {
+        Some(Value::F64(v)) => Some(*v),
+        Some(other) => panic!("{key} is not a double: {other:?}"),
+        None => None,
+    }
+}
+
+pub(crate) fn attr_str(span: &SpanData, key: &str) -> Option<String> {
+    attr(span, key).map(|v| v.as_str().into_owned())
+}
+
+pub(crate) fn attr_bool(span: &SpanData, key: &str) -> Option<bool> {
+    match attr(span, key) {
+        Some(Value::Bool(v)) => Some(*v),
+        Some(other) => panic!("{key} is not a bool: {other:?}"),
+        None => None,
+    }
+}
+
+/// One recorded provider exchange from `tokentrace-core/tests/fixtures`.
+#[derive(Debug, Clone)]
+pub(crate) struct Fixture {
+    pub(crate) meta: Json,
+    pub(crate) body: Vec<u8>,
+    pub(crate) expected: Json,
+}
+
+pub(crate) fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tokentrace-core/tests/fixtures")
+}
+
+pub(crate) fn fixture(name: &str) -> Fixture {
+    let dir = fixtures_dir();
+    let meta: Json =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.meta.json"))).unwrap())
+            .unwrap();
+    let ext = match meta["format"].as_str().unwrap() {
+        "json" => "json",
+        "sse" => "sse",
+        "ndjson" => "ndjson",
+        _ => "bin",
+    };
+    let body = std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap();
+    let expected: Json =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.expected.json"))).unwrap())
+            .unwrap();
+    Fixture {
+        meta,
+        body,
+        expected,
+    }
+}
+
+/// What the mock serves.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: Vec<u8>,
+    /// Split the body at these offsets, sleeping `delay` between parts.
+    pub(crate) splits: Vec<usize>,
+    pub(crate) delay: Duration,
+}
+
+impl Reply {
+    pub(crate) fn from_fixture(f: &Fixture) -> Self {
+        let streamed = f.meta["format"] != "json";
+        let n = f.body.len();
+        Self {
+            status: f.meta["status"].as_u64().unwrap() as u16,
+            // Some cassettes lost the header; serve what the provider sends.
+            content_type: f.meta["content_type"]
+                .as_str()
+                .unwrap_or(match f.meta["format"].as_str() {
+                    Some("sse") => "text/event-stream",
+                    Some("ndjson") => "application/x-ndjson",
+                    Some("aws_eventstream") => "application/vnd.amazon.eventstream",
+                    _ => "application/json",
+                })
+                .to_owned(),
+            body: f.body.clone(),
+            splits: if streamed {
+                vec![n / 5, n / 3, n / 2, 2 * n / 3]
+            } else {
+                Vec::new()
+            },
+            delay: Duration::from_millis(if streamed { 2 } else { 0 }),
+        }
+    }
+}
+
+/// A mock provider: serves `reply` for every request and keeps the headers
+/// and bodies it received.
+#[derive(Clone)]
+pub(crate) struct Mock {
+    pub(crate) addr: SocketAddr,
+    pub(crate) requests: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+}
+
+pub(crate) async fn mock(reply: Reply) -> Mock {
+    let requests: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>> = Arc::default();
+    let seen = requests.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
+        let reply = reply.clone();
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push((headers, body.to_vec()));
+            respond(reply)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Mock { addr, requests }
+}
+
+fn respond(reply: Reply) -> Response {
+    let mut parts = Vec::new();
+    let mut last = 0;
+    for s in reply.splits.iter().copied().chain([reply.body.len()]) {
+        if s > last && s <= reply.body.len() {
+            parts.push(reply.body[last..s].to_vec());
+            last = s;
+        }
+    }
+    let delay = reply.delay;
+    let stream = futures_util::stream::unfold(parts.into_iter(), move |mut it| async move {
+        let next = it.next()?;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        Some((Ok::<_, std::io::Error>(next), it))
+    });
+    let body = if reply.splits.is_empty() {
+        Body::from(reply.body)
+    } else {
+        Body::from_stream(stream)
+    };
+    Response::builder()
+        .status(StatusCode::from_u16(reply.status).unwrap())
+        .header("content-type", reply.content_type)
+        .body(body)
+        .unwrap()
+}
+
+/// A client whose requests for `host` go to the mock.
+pub(crate) fn client(
+    mw: tokentrace_reqwest::LlmMiddleware,
+    host: &str,
+    mock: &Mock,
+) -> reqwest_middleware::ClientWithMiddleware {
+    let inner = reqwest::Client::builder()
+        .resolve(host, mock.addr)
+        .build()
+        .unwrap();
+    reqwest_middleware::ClientBuilder::new(inner)
+        .with(mw)
+        .build()
+}
