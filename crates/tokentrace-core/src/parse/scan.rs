@@ -87,6 +87,92 @@ impl Default for Limits {
 }
 
 const MAX_KEY: usize = 64;
+/// Deepest pattern path supported.
+const MAX_PATH: usize = 8;
+
+/// Pattern lookup tables, built once per scanner so a value start costs a few
+/// mask operations instead of comparing every pattern's key.
+#[derive(Debug)]
+struct Plan {
+    /// First pattern with an empty path (matches a whole document).
+    root_full: Option<usize>,
+    /// Patterns with a non-empty path.
+    root_mask: u64,
+    /// Path length of each pattern.
+    lens: Vec<usize>,
+    /// (depth, key, patterns whose segment at that depth is that key).
+    keys: Vec<(usize, &'static [u8], u64)>,
+    /// Patterns whose segment at depth d (index d-1) is `AnyIndex` / `AnyKey`.
+    any_index: [u64; MAX_PATH],
+    any_key: [u64; MAX_PATH],
+}
+
+impl Plan {
+    fn new(patterns: &'static [Pattern]) -> Self {
+        let mut plan = Self {
+            root_full: None,
+            root_mask: 0,
+            lens: patterns.iter().map(|p| p.path.len()).collect(),
+            keys: Vec::new(),
+            any_index: [0; MAX_PATH],
+            any_key: [0; MAX_PATH],
+        };
+        for (i, p) in patterns.iter().enumerate().take(64) {
+            let bit = 1u64 << i;
+            if p.path.is_empty() {
+                plan.root_full.get_or_insert(i);
+                continue;
+            }
+            if p.path.len() > MAX_PATH {
+                continue;
+            }
+            plan.root_mask |= bit;
+            for (d, seg) in p.path.iter().enumerate() {
+                match *seg {
+                    Seg::Key(k) => {
+                        let k = k.as_bytes();
+                        match plan
+                            .keys
+                            .iter_mut()
+                            .find(|(dd, kk, _)| *dd == d + 1 && *kk == k)
+                        {
+                            Some(e) => e.2 |= bit,
+                            None => plan.keys.push((d + 1, k, bit)),
+                        }
+                    }
+                    Seg::AnyIndex => plan.any_index[d] |= bit,
+                    Seg::AnyKey => plan.any_key[d] |= bit,
+                }
+            }
+        }
+        plan
+    }
+
+    /// Patterns whose segment at `depth` accepts object member `key`.
+    fn key_mask(&self, depth: usize, key: Option<&[u8]>) -> u64 {
+        if depth == 0 || depth > MAX_PATH {
+            return 0;
+        }
+        let mut m = self.any_key[depth - 1];
+        if let Some(key) = key {
+            for (d, k, bits) in &self.keys {
+                if *d == depth && k.len() == key.len() && *k == key {
+                    m |= bits;
+                }
+            }
+        }
+        m
+    }
+
+    /// Patterns whose segment at `depth` accepts an array element.
+    fn index_mask(&self, depth: usize) -> u64 {
+        if depth == 0 || depth > MAX_PATH {
+            0
+        } else {
+            self.any_index[depth - 1]
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum St {
@@ -127,6 +213,9 @@ struct Frame {
     key_long: bool,
     /// Bit i set when this frame's path is a prefix of pattern i.
     mask: u64,
+    /// Patterns whose next segment accepts the current member key (objects),
+    /// computed once when the key ends.
+    seg_mask: u64,
     /// Count mode: the pattern index being counted at this frame, if any.
     counting: Option<usize>,
     count: u64,
@@ -141,6 +230,7 @@ impl Frame {
             key_len: 0,
             key_long: false,
             mask,
+            seg_mask: 0,
             counting,
             count: 0,
         }
@@ -159,6 +249,7 @@ impl Frame {
 #[derive(Debug)]
 pub(crate) struct Scanner {
     patterns: &'static [Pattern],
+    plan: Plan,
     limits: Limits,
     st: St,
     /// Open containers of the current document; index 0 is the document's own root container.
@@ -201,6 +292,7 @@ impl Scanner {
         };
         Self {
             patterns,
+            plan: Plan::new(patterns),
             limits,
             st: St::Start,
             stack: Vec::with_capacity(8),
@@ -288,18 +380,6 @@ impl Scanner {
         }
     }
 
-    /// Does the segment match the innermost frame's current member/element?
-    fn seg_matches(&self, seg: Seg) -> bool {
-        let Some(f) = self.stack.last() else {
-            return false;
-        };
-        match seg {
-            Seg::Key(k) => f.is_obj && f.key() == Some(k.as_bytes()),
-            Seg::AnyKey => f.is_obj,
-            Seg::AnyIndex => !f.is_obj,
-        }
-    }
-
     /// First array position on the current path.
     fn position(&self) -> u32 {
         let skip = usize::from(self.root_array);
@@ -318,35 +398,21 @@ impl Scanner {
             return (0, None);
         }
         if depth == 0 {
-            // The document root itself: only the empty path matches here.
-            let mut full = None;
-            for (i, p) in self.patterns.iter().enumerate() {
-                if p.path.is_empty() && full.is_none() {
-                    full = Some(i);
-                }
-            }
-            let mask = self
-                .patterns
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| !p.path.is_empty())
-                .fold(0u64, |m, (i, _)| m | (1 << i));
-            return (mask, full);
+            return (self.plan.root_mask, self.plan.root_full);
         }
+        let seg = match self.stack.last() {
+            Some(f) if f.is_obj => f.seg_mask,
+            Some(_) => self.plan.index_mask(depth),
+            None => 0,
+        };
+        let mut bits = parent & seg;
         let mut mask = 0u64;
         let mut full = None;
-        let mut bits = parent;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let p = &self.patterns[i];
-            if p.path.len() < depth || !self.seg_matches(p.path[depth - 1]) {
-                continue;
-            }
-            if p.path.len() == depth {
-                if full.is_none() {
-                    full = Some(i);
-                }
+            if self.plan.lens[i] == depth {
+                full.get_or_insert(i);
             } else {
                 mask |= 1 << i;
             }
@@ -389,6 +455,7 @@ impl Scanner {
                                 }
                             } else if self.st == St::KeyStr {
                                 self.st = St::Colon;
+                                self.key_done();
                             } else {
                                 self.st = St::After;
                                 self.value_end(chunk, i + 1, &mut cap_from, sink);
@@ -524,6 +591,21 @@ impl Scanner {
         // Chunk ends inside a captured value: keep what we have so far.
         if let (Some(from), Some(_)) = (cap_from, self.cap) {
             self.cap_extend(&chunk[from..]);
+        }
+    }
+
+    /// A member key ended: resolve which patterns it continues, once.
+    fn key_done(&mut self) {
+        let depth = self.doc_depth();
+        if let Some(f) = self.stack.last() {
+            let m = if f.mask == 0 && depth > 0 {
+                0
+            } else {
+                self.plan.key_mask(depth, f.key())
+            };
+            if let Some(f) = self.stack.last_mut() {
+                f.seg_mask = m;
+            }
         }
     }
 
@@ -697,10 +779,10 @@ fn unreachable_state() {
 mod tests {
     use super::*;
 
-    #[derive(Default)]
     /// Captures with their bytes copied out: (slot, position, raw, count).
     type Owned = (u8, u32, Vec<u8>, u64);
 
+    #[derive(Default)]
     #[derive(Default)]
     struct Docs(Vec<Vec<Owned>>);
     impl Sink for Docs {
