@@ -1,1 +1,99 @@
-//! placeholder
+//! Make the LLM work of async Rust services visible and priced.
+//!
+//! One call sets up tracing: spans from your inbound requests
+//! ([`WorkflowLayer`]), your workflow functions ([`workflow`](macro@workflow),
+//! [`traced_run`]) and your outbound LLM calls ([`LlmMiddleware`]) are enriched
+//! with prompt templates and metadata, priced, and exported to an embedded
+//! SQLite store (browse it with the `tokentrace` CLI) and, when configured, to
+//! any OpenTelemetry collector over OTLP.
+//!
+//! # Minimal example
+//!
+//! ```no_run
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Embedded store at .tokentrace/traces.db; OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+//!     let _telemetry = tokentrace::init()?;
+//!     tracing::info_span!("work").in_scope(|| { /* ... */ });
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Customised
+//!
+//! ```no_run
+//! let telemetry = tokentrace::Telemetry::builder()
+//!     .service_name("support-bot")
+//!     .store(".tokentrace/traces.db")
+//!     .otlp_endpoint("http://127.0.0.1:4318")
+//!     .sample_ratio(0.5)
+//!     .from_env()
+//!     .install()?;
+//! // ... run ...
+//! telemetry.flush();
+//! eprintln!("spans lost: {}", telemetry.dropped_spans());
+//! # Ok::<(), tokentrace::TelemetryError>(())
+//! ```
+//!
+//! Every setting and environment variable is listed on [`Telemetry`].
+//!
+//! # Feature flags
+//!
+//! | feature | enables | default |
+//! |---|---|---|
+//! | `tower` | [`WorkflowLayer`] for inbound requests (axum, hyper, tonic) | yes |
+//! | `reqwest` | [`LlmMiddleware`] for outbound LLM and vector-DB calls | yes |
+//! | `macros` | the `#[workflow]` attribute | yes |
+//! | `store` | the embedded SQLite store and [`store`] (queries) | yes |
+//! | `otlp` | OTLP/HTTP (protobuf) export of spans and metrics | yes |
+//! | `tokio` | `spawn`, a task that carries the current span | yes |
+//! | `full` | all of the above | yes |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
+
+// ---- workflows and context (issue 4) ----
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+mod context;
+mod workflow;
+
+#[cfg(feature = "tokio")]
+pub use context::spawn;
+pub use context::{
+    Carrier, CarrierMut, ContextGuard, ContextSnapshot, EnvCarrier, RemoteContext, extract, inject,
+    link_to,
+};
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use tokentrace_macros::workflow;
+#[cfg(feature = "tower")]
+#[doc(inline)]
+pub use tokentrace_tower::{ExtractMetadata, WorkflowLayer, WorkflowMetadata};
+pub use workflow::{
+    AttributeValue, TracedRun, UnknownWorkflowKind, WorkflowFilter, WorkflowKind,
+    set_workflow_filter, traced_run,
+};
+
+// ---- set-up, store and re-exports (issue 6) ----
+mod config;
+mod pipeline;
+mod telemetry;
+
+pub use telemetry::{
+    DEFAULT_STORE_PATH, Telemetry, TelemetryError, TelemetryGuard, capture_content_enabled, init,
+    prices,
+};
+#[cfg(feature = "reqwest")]
+#[doc(inline)]
+pub use tokentrace_reqwest::LlmMiddleware;
+#[doc(inline)]
+pub use tokentrace_subscriber::{
+    EnrichLayer, WorkflowInfo, current_workflow, metadata, prompt_template,
+};
+
+/// The embedded SQLite store: open it and query traces, stats and sessions.
+#[cfg(feature = "store")]
+pub mod store {
+    #[doc(inline)]
+    pub use tokentrace_store::*;
+}

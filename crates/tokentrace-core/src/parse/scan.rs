@@ -783,7 +783,6 @@ mod tests {
     type Owned = (u8, u32, Vec<u8>, u64);
 
     #[derive(Default)]
-    #[derive(Default)]
     struct Docs(Vec<Vec<Owned>>);
     impl Sink for Docs {
         fn document(&mut self, captures: &[Capture], arena: &[u8]) {

@@ -1,0 +1,229 @@
+//! Command-line arguments (clap derive). Each field's doc comment is its `--help` text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands::demo::DemoArgs;
+
+/// See what the LLM work of your services cost: traces, stats, prices and a web dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "tokentrace", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve the web dashboard over a trace store.
+    Serve(ServeArgs),
+    /// List traces, newest first.
+    Traces(TracesArgs),
+    /// Show one trace as a span tree with latency, tokens and cost per span.
+    Show(ShowArgs),
+    /// Aggregate cost, tokens, latency and errors by workflow, model, provider, user, session or day.
+    Stats(StatsArgs),
+    /// Delete every stored span.
+    Clear(ClearArgs),
+    /// Look up what a model costs, or check the store for models without a price.
+    Prices(PricesArgs),
+    /// Run a self-contained demo: mock providers, an example agent service, traffic, the dashboard.
+    Demo(DemoArgs),
+}
+
+/// Where the trace store is.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArgs {
+    /// Path of the SQLite trace store.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "TOKENTRACE_STORE",
+        default_value = ".tokentrace/traces.db"
+    )]
+    pub(crate) store: PathBuf,
+}
+
+/// `tokentrace serve`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Address to listen on. Anything but a loopback address requires --token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
+    pub(crate) bind: SocketAddr,
+    /// Access token every request must carry (`Authorization: Bearer <T>` or `?token=<T>`).
+    #[arg(
+        long,
+        value_name = "T",
+        env = "TOKENTRACE_TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
+}
+
+/// `tokentrace traces`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TracesArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Only traces of this workflow.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) workflow: Option<String>,
+    /// Only traces of this user (`user.id`).
+    #[arg(long, value_name = "ID")]
+    pub(crate) user: Option<String>,
+    /// Only traces of this session (`session.id`).
+    #[arg(long, value_name = "ID")]
+    pub(crate) session: Option<String>,
+    /// Only traces with a call to this model.
+    #[arg(long, value_name = "MODEL")]
+    pub(crate) model: Option<String>,
+    /// Only traces with a call to this provider (`gen_ai.provider.name`).
+    #[arg(long, value_name = "PROVIDER")]
+    pub(crate) provider: Option<String>,
+    /// Only traces that started in the last duration (`30m`, `1h`, `7d`) or since a UTC date (`2026-11-01`, `2026-11-01T09:30:00Z`).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) since: Option<String>,
+    /// Only traces with at least one error.
+    #[arg(long)]
+    pub(crate) errors: bool,
+    /// Only traces whose span names or attributes contain this text.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) search: Option<String>,
+    /// Rows to show (at most 1000).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub(crate) limit: u32,
+    /// Rows to skip, newest first.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) offset: u64,
+    /// Print JSON (one page object with `items` and `total`) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `tokentrace show`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ShowArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The trace id: 32 lowercase hex digits.
+    #[arg(value_name = "TRACE_ID")]
+    pub(crate) trace_id: String,
+    /// Print the trace with every span and attribute as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// What `tokentrace stats` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum By {
+    /// Per workflow (counts traces).
+    Workflow,
+    /// Per model (counts LLM calls).
+    Model,
+    /// Per provider (counts LLM calls).
+    Provider,
+    /// Per user (counts traces).
+    User,
+    /// Per session (counts traces).
+    Session,
+    /// Per UTC day (counts traces).
+    Day,
+}
+
+/// `tokentrace stats`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StatsArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// What to group by.
+    #[arg(long, value_enum, default_value_t = By::Workflow)]
+    pub(crate) by: By,
+    /// Print JSON rows instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `tokentrace clear`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ClearArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+/// `tokentrace prices`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct PricesArgs {
+    /// `check`: list models seen in the store that have no price.
+    #[command(subcommand)]
+    pub(crate) command: Option<PricesCommand>,
+    /// The model to look up, as the provider reports it (`gpt-4o-mini-2024-07-18`).
+    #[arg(value_name = "MODEL", required = true)]
+    pub(crate) model: Option<String>,
+    /// The provider the model is called through (`openai`, `azure`, `anthropic`, `aws.bedrock`, ...).
+    #[arg(long, value_name = "P")]
+    pub(crate) provider: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `tokentrace prices check`.
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum PricesCommand {
+    /// List models seen in the store that have no price in the catalogue.
+    Check(PricesCheckArgs),
+}
+
+/// `tokentrace prices check`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PricesCheckArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn prices_check_is_a_subcommand_and_a_model_is_a_lookup() {
+        let cli = Cli::try_parse_from(["tokentrace", "prices", "check"]).unwrap();
+        let Command::Prices(p) = cli.command else {
+            panic!("expected prices")
+        };
+        assert!(matches!(p.command, Some(PricesCommand::Check(_))));
+        let cli = Cli::try_parse_from(["tokentrace", "prices", "gpt-4o", "--provider", "openai"])
+            .unwrap();
+        let Command::Prices(p) = cli.command else {
+            panic!("expected prices")
+        };
+        assert_eq!(p.model.as_deref(), Some("gpt-4o"));
+        assert_eq!(p.provider.as_deref(), Some("openai"));
+        assert!(Cli::try_parse_from(["tokentrace", "prices"]).is_err());
+    }
+
+    #[test]
+    fn bind_must_be_a_socket_address() {
+        assert!(Cli::try_parse_from(["tokentrace", "serve", "--bind", "nonsense"]).is_err());
+    }
+}

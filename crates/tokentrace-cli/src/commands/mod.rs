@@ -1,0 +1,72 @@
+//! One module per subcommand (the sqlx-cli layout), plus what they share:
+//! opening the store with friendly errors and writing to stdout.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use tokentrace_store::Store;
+
+use crate::cli::{Cli, Command};
+
+pub(crate) mod clear;
+pub(crate) mod demo;
+pub(crate) mod prices;
+pub(crate) mod serve;
+pub(crate) mod show;
+pub(crate) mod stats;
+pub(crate) mod traces;
+
+/// Runs the parsed command line.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Traces(args) => traces::run(&args),
+        Command::Show(args) => show::run(&args),
+        Command::Stats(args) => stats::run(&args),
+        Command::Clear(args) => clear::run(&args),
+        Command::Prices(args) => prices::run(&args),
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// Opens an existing store; a missing file is an error that says how to make one
+/// (`Store::open` alone would silently create an empty store).
+pub(crate) fn open_store(path: &Path) -> anyhow::Result<Store> {
+    if !path.exists() {
+        anyhow::bail!(
+            "no trace store at {}\n  hint: run `tokentrace demo` to record some traces, \
+             or point --store (or TOKENTRACE_STORE) at an existing store",
+            path.display()
+        );
+    }
+    if path.is_dir() {
+        anyhow::bail!(
+            "{} is a directory, not a trace store (try {})",
+            path.display(),
+            path.join("traces.db").display()
+        );
+    }
+    Store::open(path).with_context(|| {
+        format!(
+            "cannot open the trace store at {} (is it a tokentrace SQLite database, and not corrupt?)",
+            path.display()
+        )
+    })
+}
+
+/// Writes `text` to stdout. A closed pipe (`tokentrace traces | head`) is not an error.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}
+
+/// Writes `value` as pretty JSON and a newline to stdout.
+pub(crate) fn emit_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).context("cannot serialise JSON output")?;
+    text.push('\n');
+    emit(&text)
+}

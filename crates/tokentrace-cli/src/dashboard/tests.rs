@@ -1,0 +1,318 @@
+//! Handler tests: the router called with `tower::ServiceExt::oneshot` over a seeded store.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value as Json;
+use tokentrace_store::{Page, Store, Trace, TraceSummary};
+use tower::ServiceExt as _;
+
+use super::{AppState, CONTENT_SECURITY_POLICY, router};
+use crate::test_support::{XSS_IMG, XSS_SCRIPT, seed};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: axum::Router,
+    seed: Vec<crate::test_support::SeedTrace>,
+    now_ns: i64,
+}
+
+fn fixture(token: Option<&str>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let (seed, now_ns) = seed(&path);
+    let state = AppState::new(Store::open(&path).unwrap()).unwrap();
+    Fixture {
+        _dir: dir,
+        app: router(state, token),
+        seed,
+        now_ns,
+    }
+}
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn send(
+    app: &axum::Router,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn traces_page_lists_every_seeded_trace_newest_first() {
+    let f = fixture(None);
+    let (status, headers, body) = get(&f.app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let mut positions = Vec::new();
+    for t in &f.seed {
+        let pos = body
+            .find(&format!("data-trace-id=\"{}\"", t.trace_id()))
+            .unwrap_or_else(|| panic!("trace {} missing", t.trace_id()));
+        positions.push((t.age_ns, pos));
+    }
+    // Younger traces (smaller age) come first.
+    positions.sort_by_key(|(age, _)| *age);
+    assert!(
+        positions.windows(2).all(|w| w[0].1 < w[1].1),
+        "{positions:?}"
+    );
+    assert_eq!(body.matches("class=\"trace-row").count(), f.seed.len());
+}
+
+#[tokio::test]
+async fn traces_page_filters_and_paginates() {
+    let f = fixture(None);
+    let (_, _, body) = get(&f.app, "/?workflow=summarise").await;
+    assert_eq!(body.matches("class=\"trace-row").count(), 2);
+    let (_, _, body) = get(&f.app, "/?errors=1").await;
+    let failing = f.seed.iter().filter(|t| t.errors() > 0).count();
+    assert!(failing > 0);
+    assert_eq!(body.matches("class=\"trace-row").count(), failing);
+    let (_, _, body) = get(&f.app, "/?limit=2").await;
+    assert_eq!(body.matches("class=\"trace-row").count(), 2);
+    // minijinja escapes `/` as well; the browser decodes it back.
+    assert!(
+        body.contains("href=\"&#x2f;?limit=2&amp;offset=2\""),
+        "next link keeps the filters"
+    );
+    let (_, _, body) = get(&f.app, "/?q=Globex").await;
+    assert_eq!(body.matches("class=\"trace-row").count(), 1);
+    let (status, _, _) = get(&f.app, "/?since=yesterday-ish").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn trace_page_draws_one_bar_per_span_and_escapes_everything() {
+    let f = fixture(None);
+    for t in &f.seed {
+        let (status, _, body) = get(&f.app, &format!("/traces/{}", t.trace_id())).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body.matches("<rect class=\"bar ").count(),
+            t.span_count(),
+            "{}",
+            t.trace_id()
+        );
+        assert_eq!(
+            body.matches("class=\"span-detail\"").count(),
+            t.span_count()
+        );
+        assert_eq!(
+            body.matches("<span class=\"tag llm\">").count(),
+            t.calls.len()
+        );
+        for c in &t.calls {
+            assert!(body.contains(c.model));
+        }
+    }
+    let hostile = f.seed.iter().find(|t| t.template == XSS_SCRIPT).unwrap();
+    let (_, _, body) = get(&f.app, &format!("/traces/{}", hostile.trace_id())).await;
+    assert!(!body.contains(XSS_SCRIPT), "raw script in the page");
+    assert!(!body.contains("<img"), "injected element in the page");
+    assert!(!body.contains("<script>"), "raw script tag in the page");
+    assert!(
+        body.contains("&lt;script&gt;document.title="),
+        "template shown as text"
+    );
+    assert!(!body.contains(XSS_IMG));
+    assert!(body.contains("class=\"prompt-template\""));
+    // The only script tag is the external one.
+    assert_eq!(body.matches("<script").count(), 1);
+    assert!(body.contains("<script src=\"/assets/app.js\" defer></script>"));
+}
+
+#[tokio::test]
+async fn bad_and_unknown_trace_ids_are_400_and_404() {
+    let f = fixture(None);
+    let (status, _, body) = get(&f.app, "/traces/not-an-id").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("invalid trace id"));
+    let (status, _, _) = get(&f.app, &format!("/traces/{:032x}", 0xdead_u128)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, body) = get(&f.app, "/api/traces/not-an-id").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(serde_json::from_str::<Json>(&body).unwrap()["error"].is_string());
+    let (status, _, _) = get(&f.app, "/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn stats_page_renders_every_chart() {
+    let f = fixture(None);
+    let (status, _, body) = get(&f.app, "/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    for id in [
+        "cost-over-time",
+        "cost-by-model",
+        "tokens-by-model",
+        "cost-by-workflow",
+        "latency-by-workflow",
+        "errors-by-workflow",
+        "cost-by-user",
+        "cost-by-session",
+    ] {
+        assert!(body.contains(&format!("id=\"{id}\"")), "chart {id} missing");
+    }
+    assert_eq!(body.matches("<svg class=\"chart").count(), 13);
+    // One column per UTC day with traces.
+    let days: std::collections::BTreeSet<String> = f
+        .seed
+        .iter()
+        .map(|t| crate::timefmt::format_ns(f.now_ns - t.age_ns)[..10].to_owned())
+        .collect();
+    assert_eq!(body.matches("<rect class=\"col cost\"").count(), days.len());
+    assert!(!body.contains("<img"));
+    assert!(!body.contains("<script>"));
+}
+
+#[tokio::test]
+async fn sessions_pages_list_sessions_and_a_sessions_traces_in_order() {
+    let f = fixture(None);
+    let (status, _, body) = get(&f.app, "/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.matches("class=\"session-row\"").count(), 4);
+    let (status, _, body) = get(&f.app, "/sessions/sess-1").await;
+    assert_eq!(status, StatusCode::OK);
+    let a1 = body.find(&format!("{:032x}", 0xa1)).unwrap();
+    let a3 = body.find(&format!("{:032x}", 0xa3)).unwrap();
+    assert!(a1 < a3, "oldest first");
+    assert_eq!(body.matches("class=\"trace-row").count(), 2);
+}
+
+#[tokio::test]
+async fn api_returns_the_store_model_types() {
+    let f = fixture(None);
+    let (status, headers, body) = get(&f.app, "/api/traces?limit=3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let page: Page<TraceSummary> = serde_json::from_str(&body).unwrap();
+    assert_eq!(page.total, f.seed.len() as u64);
+    assert_eq!(page.items.len(), 3);
+    let t = &f.seed[1];
+    let (_, _, body) = get(&f.app, &format!("/api/traces/{}", t.trace_id())).await;
+    let trace: Trace = serde_json::from_str(&body).unwrap();
+    assert_eq!(trace.spans.len(), t.span_count());
+    assert_eq!(trace.total_tokens, t.total_tokens());
+    assert!((trace.cost_usd - t.cost()).abs() < 1e-12);
+    let (_, _, body) = get(&f.app, "/api/stats?by=model").await;
+    let rows: Vec<Json> = serde_json::from_str(&body).unwrap();
+    assert!(rows.iter().any(|r| r["key"] == "gpt-4o-mini"));
+    let (status, _, _) = get(&f.app, "/api/stats?by=colour").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, _, body) = get(&f.app, "/api/changes").await;
+    assert!(serde_json::from_str::<Json>(&body).unwrap()["version"].is_string());
+    let (status, _, _) = get(&f.app, "/api/models").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = get(&f.app, "/api/export-stats").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sql_in_filter_values_is_data() {
+    let f = fixture(None);
+    for q in [
+        "workflow=%27%20OR%201%3D1%20--",
+        "user=%27%20OR%201%3D1%20--",
+        "session=%27%20OR%20%271%27%3D%271",
+        "model=x%27%3B%20DROP%20TABLE%20spans%3B%20--",
+        "q=%27%20OR%201%3D1%20--",
+        "q=%25",
+    ] {
+        let (status, _, body) = get(&f.app, &format!("/api/traces?{q}")).await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        let page: Page<TraceSummary> = serde_json::from_str(&body).unwrap();
+        assert_eq!(page.total, 0, "{q} matched {page:?}");
+    }
+    let (status, _, _) = get(&f.app, "/api/sessions/%27%20OR%201%3D1%20--").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Still all there.
+    let (_, _, body) = get(&f.app, "/api/traces").await;
+    let page: Page<TraceSummary> = serde_json::from_str(&body).unwrap();
+    assert_eq!(page.total, f.seed.len() as u64);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let f = fixture(None);
+    for uri in ["/", "/stats", "/api/traces", "/nope", "/assets/app.js"] {
+        let (_, headers, _) = get(&f.app, uri).await;
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY,
+            "{uri}"
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+    }
+    assert!(!CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
+    let (_, headers, body) = get(&f.app, "/assets/app.js").await;
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(body.contains("/api/changes"));
+    let (_, headers, _) = get(&f.app, "/assets/app.css").await;
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+}
+
+#[tokio::test]
+async fn with_a_token_every_request_must_carry_it() {
+    let f = fixture(Some("s3cret-token"));
+    for uri in ["/", "/api/traces", "/assets/app.js", "/stats"] {
+        let (status, headers, _) = get(&f.app, uri).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+    }
+    let (status, _, _) = get(&f.app, "/?token=wrong").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let bearer = |t: &str| {
+        Request::get("/api/traces")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&f.app, bearer("s3cret-token")).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&f.app, bearer("s3cret-tokeN")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, headers, _) = get(&f.app, "/?token=s3cret-token").await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("tokentrace_token=s3cret-token;"));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let with_cookie = Request::get("/stats")
+        .header(header::COOKIE, "other=1; tokentrace_token=s3cret-token")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&f.app, with_cookie).await.0, StatusCode::OK);
+}

@@ -1,0 +1,6 @@
+#[tokentrace::workflow(kind = "wizard")]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,8 @@
+#[tokentrace::workflow]
+const fn f() -> u8 {
+    1
+}
+
+fn main() {
+    let _ = f();
+}

@@ -1,0 +1,6 @@
+#[tokentrace::workflow(name = "a", name = "b")]
+fn f() {}
+
+fn main() {
+    f();
+}

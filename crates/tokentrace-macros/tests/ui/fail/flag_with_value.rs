@@ -1,0 +1,6 @@
+#[tokentrace::workflow(capture_args = true)]
+fn f() {}
+
+fn main() {
+    f();
+}

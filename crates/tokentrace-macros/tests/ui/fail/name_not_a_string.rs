@@ -1,0 +1,6 @@
+#[tokentrace::workflow(name = answer)]
+fn f() {}
+
+fn main() {
+    f();
+}

@@ -1,0 +1,6 @@
+#[tokentrace::workflow]
+struct NotAFunction;
+
+fn main() {
+    let _ = NotAFunction;
+}

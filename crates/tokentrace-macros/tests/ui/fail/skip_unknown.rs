@@ -1,0 +1,8 @@
+#[tokentrace::workflow(capture_args, skip(password))]
+fn f(user: &str) -> usize {
+    user.len()
+}
+
+fn main() {
+    f("u");
+}

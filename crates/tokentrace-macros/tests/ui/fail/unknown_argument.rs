@@ -1,0 +1,6 @@
+#[tokentrace::workflow(colour = "red")]
+fn f() {}
+
+fn main() {
+    f();
+}

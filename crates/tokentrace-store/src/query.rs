@@ -1,0 +1,658 @@
+//! Read queries (and `clear`/retention) over the store.
+//!
+//! Every statement is a constant string or assembled from constant fragments;
+//! user input only ever travels as bound parameters.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params_from_iter};
+
+use crate::error::{StoreError, check_trace_id};
+use crate::model::{
+    ExportStats, GroupBy, ModelSeen, Page, Retention, SessionSummary, SpanRow, StatsRow, Trace,
+    TraceFilter, TraceSummary,
+};
+use crate::schema;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 1000;
+
+/// A handle on a tokentrace SQLite database, for reading (and clearing) it.
+///
+/// Opening never blocks the exporter: the database is in WAL mode, so readers
+/// and the writer proceed concurrently. `Store` is `Send + Sync`; its one
+/// connection is behind a mutex (open several `Store`s for parallel readers).
+///
+/// ```no_run
+/// use tokentrace_store::{GroupBy, Store, TraceFilter};
+///
+/// let store = Store::open(".tokentrace/traces.db")?;
+/// let page = store.traces(&TraceFilter::new().errors_only(true))?;
+/// for t in &page.items {
+///     let trace = store.get_trace(&t.trace_id)?;
+///     println!("{} {:.1} ms ${:.4}", trace.name, trace.latency_ms, trace.cost_usd);
+/// }
+/// let by_model = store.stats(GroupBy::Model)?;
+/// # Ok::<(), tokentrace_store::StoreError>(())
+/// ```
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating the file, its parent
+    /// directories and the schema when missing.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be created or opened ([`Io`](crate::StoreErrorKind::Io),
+    /// [`Sqlite`](crate::StoreErrorKind::Sqlite)) or has a newer schema
+    /// ([`Schema`](crate::StoreErrorKind::Schema)).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let conn = schema::open(path.as_ref(), Duration::from_secs(5))?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic mid-query leaves no partial state in the connection that
+        // matters to the next query.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One trace: totals and every span in tree order.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidTraceId`](crate::StoreErrorKind::InvalidTraceId) unless
+    /// `trace_id` is 32 lowercase hex digits;
+    /// [`NotFound`](crate::StoreErrorKind::NotFound) when no span has it.
+    pub fn get_trace(&self, trace_id: &str) -> Result<Trace, StoreError> {
+        check_trace_id(trace_id)?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT trace_id, span_id, parent_span_id, name, kind, status_code, status_message,
+                    start_ns, end_ns, duration_ms, service_name, attributes, events, workflow,
+                    span_type, provider, model, input_tokens, output_tokens, total_tokens,
+                    cost_usd
+             FROM spans WHERE trace_id = ?1 ORDER BY start_ns, span_id",
+        )?;
+        let rows = stmt
+            .query_map([trace_id], span_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
+            return Err(StoreError::not_found("trace", trace_id));
+        }
+        let mut spans = Vec::with_capacity(rows.len());
+        for (row, attributes, events) in rows {
+            spans.push(SpanRow {
+                attributes: serde_json::from_str(&attributes)?,
+                events: serde_json::from_str(&events)?,
+                ..row
+            });
+        }
+        Ok(build_trace(trace_id, spans))
+    }
+
+    /// Traces matching `filter`, newest first, one page at a time.
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn traces(&self, filter: &TraceFilter) -> Result<Page<TraceSummary>, StoreError> {
+        let mut clauses: Vec<&'static str> = Vec::new();
+        let mut args: Vec<Sql> = Vec::new();
+        let mut push = |clause: &'static str, v: Sql| {
+            clauses.push(clause);
+            args.push(v);
+        };
+        if let Some(v) = &filter.workflow {
+            push("t.workflow = ?", Sql::Text(v.clone()));
+        }
+        if let Some(v) = &filter.user_id {
+            push(
+                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.user_id = ?)",
+                Sql::Text(v.clone()),
+            );
+        }
+        if let Some(v) = &filter.session_id {
+            push(
+                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.session_id = ?)",
+                Sql::Text(v.clone()),
+            );
+        }
+        if let Some(v) = &filter.model {
+            push(
+                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.model = ?)",
+                Sql::Text(v.clone()),
+            );
+        }
+        if let Some(v) = &filter.provider {
+            push(
+                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.provider = ?)",
+                Sql::Text(v.clone()),
+            );
+        }
+        if let Some(v) = filter.since_ns {
+            push("t.start_ns >= ?", Sql::Integer(v));
+        }
+        if let Some(v) = filter.until_ns {
+            push("t.start_ns < ?", Sql::Integer(v));
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            let pattern = format!("%{}%", escape_like(text));
+            clauses.push(
+                "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
+                 AND (s.name LIKE ? ESCAPE '\\' OR s.attributes LIKE ? ESCAPE '\\'))",
+            );
+            args.push(Sql::Text(pattern.clone()));
+            args.push(Sql::Text(pattern));
+        }
+        if filter.errors_only {
+            clauses.push("t.error_count > 0");
+        }
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let limit = match filter.limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let conn = self.conn();
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM traces t{where_sql}"))?
+            .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+        let mut page_args = args;
+        page_args.push(Sql::Integer(i64::from(limit)));
+        page_args.push(Sql::Integer(
+            i64::try_from(filter.offset).unwrap_or(i64::MAX),
+        ));
+        let sql = format!(
+            "SELECT {TRACE_COLUMNS} FROM traces t{where_sql}
+             ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?"
+        );
+        let items = conn
+            .prepare_cached(&sql)?
+            .query_map(params_from_iter(page_args.iter()), trace_summary)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            limit,
+            offset: filter.offset,
+        })
+    }
+
+    /// Aggregates per group: count, error rate, latency p50/p95, tokens, cost,
+    /// ordered by key.
+    ///
+    /// Workflow, user, session and day group traces; model and provider group
+    /// LLM spans (spans with a model or provider).
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn stats(&self, group_by: GroupBy) -> Result<Vec<StatsRow>, StoreError> {
+        let sql = match group_by {
+            GroupBy::Workflow => trace_stats_sql("workflow"),
+            GroupBy::User => trace_stats_sql("user_id"),
+            GroupBy::Session => trace_stats_sql("session_id"),
+            GroupBy::Day => {
+                trace_stats_sql("strftime('%Y-%m-%d', start_ns / 1000000000, 'unixepoch')")
+            }
+            GroupBy::Model => span_stats_sql("model"),
+            GroupBy::Provider => span_stats_sql("provider"),
+        };
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<StatsRow> = Vec::new();
+        let mut latencies: Vec<f64> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let key: String = r.get(0)?;
+            if out.last().is_none_or(|s| s.key != key) {
+                if let Some(last) = out.last_mut() {
+                    finish_group(last, &mut latencies);
+                }
+                out.push(StatsRow {
+                    key,
+                    count: 0,
+                    errors: 0,
+                    error_rate: 0.0,
+                    latency_p50_ms: 0.0,
+                    latency_p95_ms: 0.0,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    total_tokens: 0,
+                    cost_usd: 0.0,
+                });
+            }
+            let s = out.last_mut().expect("a group was pushed above");
+            s.count += 1;
+            s.errors += u64::from(r.get::<_, bool>(2)?);
+            s.input_tokens += u64_col(r, 3)?;
+            s.output_tokens += u64_col(r, 4)?;
+            s.total_tokens += u64_col(r, 5)?;
+            s.cost_usd += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
+            latencies.push(r.get(1)?);
+        }
+        if let Some(last) = out.last_mut() {
+            finish_group(last, &mut latencies);
+        }
+        Ok(out)
+    }
+
+    /// Workflows ordered by p95 latency, slowest first.
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn slowest_workflows(&self, limit: usize) -> Result<Vec<StatsRow>, StoreError> {
+        let mut rows = self.stats(GroupBy::Workflow)?;
+        rows.sort_by(|a, b| {
+            b.latency_p95_ms
+                .total_cmp(&a.latency_p95_ms)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    /// Every session, most recently active first.
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn sessions(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT session_id, MAX(user_id), COUNT(*), MIN(start_ns), MAX(start_ns),
+                    SUM(total_tokens), SUM(cost_usd)
+             FROM traces WHERE session_id IS NOT NULL
+             GROUP BY session_id ORDER BY MAX(start_ns) DESC, session_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SessionSummary {
+                    session_id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    trace_count: u64_col(r, 2)?,
+                    first_start_ns: r.get(3)?,
+                    last_start_ns: r.get(4)?,
+                    total_tokens: u64_col(r, 5)?,
+                    cost_usd: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// A session's traces in the order they started.
+    ///
+    /// # Errors
+    ///
+    /// [`NotFound`](crate::StoreErrorKind::NotFound) when no trace has that session id.
+    pub fn session(&self, session_id: &str) -> Result<Vec<TraceSummary>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {TRACE_COLUMNS} FROM traces t WHERE t.trace_id IN
+             (SELECT s.trace_id FROM spans s WHERE s.session_id = ?1)
+             ORDER BY t.start_ns, t.trace_id"
+        );
+        let rows = conn
+            .prepare_cached(&sql)?
+            .query_map([session_id], trace_summary)?
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
+            return Err(StoreError::not_found("session", session_id));
+        }
+        Ok(rows)
+    }
+
+    /// Models seen on stored spans with their span counts, for checking the price catalogue.
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn models_seen(&self) -> Result<Vec<ModelSeen>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT provider, model, COUNT(*),
+                    SUM(json_extract(attributes, '$.\"cost.unknown_model\"') = 1)
+             FROM spans WHERE model IS NOT NULL
+             GROUP BY provider, model ORDER BY model, provider",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ModelSeen {
+                    provider: r.get(0)?,
+                    model: r.get(1)?,
+                    spans: u64_col(r, 2)?,
+                    unpriced_spans: u64_col(r, 3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The exporter counters persisted in the `meta` table (summed over every
+    /// process that wrote to this file).
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn export_stats(&self) -> Result<ExportStats, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT key, value FROM meta")?;
+        let map = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, u64_col(r, 1)?)))?
+            .collect::<Result<HashMap<_, _>, _>>()?;
+        let get = |k: &str| map.get(k).copied().unwrap_or(0);
+        Ok(ExportStats {
+            written_spans: get("written_spans"),
+            dropped_spans: get("dropped_spans"),
+            failed_spans: get("failed_spans"),
+            failed_batches: get("failed_batches"),
+            upstream_dropped_spans: get("upstream_dropped_spans"),
+            retention_deleted_spans: get("retention_deleted_spans"),
+        })
+    }
+
+    /// Number of spans stored.
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn span_count(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        Ok(conn.query_row("SELECT COUNT(*) FROM spans", [], |r| u64_col(r, 0))?)
+    }
+
+    /// Deletes every span and trace; returns the number of spans deleted.
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails (for example the writer holds the lock past the busy timeout).
+    pub fn clear(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute("DELETE FROM spans", [])?;
+        tx.execute("DELETE FROM traces", [])?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// Applies `retention` now; returns the number of spans deleted. The
+    /// exporter does this in the background when given a retention.
+    ///
+    /// # Errors
+    ///
+    /// When SQLite fails.
+    pub fn apply_retention(&self, retention: &Retention) -> Result<u64, StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        Ok(apply_retention(&mut self.conn(), retention, now)?)
+    }
+}
+
+/// Deletes whole traces: those that ended before `now - max_age`, then the
+/// oldest until at most `max_spans` spans remain.
+pub(crate) fn apply_retention(
+    conn: &mut Connection,
+    retention: &Retention,
+    now_ns: i64,
+) -> rusqlite::Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut deleted = 0u64;
+    if let Some(age) = retention.max_age {
+        let age_ns = i64::try_from(age.as_nanos()).unwrap_or(i64::MAX);
+        let cutoff = now_ns.saturating_sub(age_ns);
+        deleted += tx.execute(
+            "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE end_ns < ?1)",
+            [cutoff],
+        )? as u64;
+        tx.execute("DELETE FROM traces WHERE end_ns < ?1", [cutoff])?;
+    }
+    if let Some(max) = retention.max_spans {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        // Start time of the newest trace that no longer fits: it and every
+        // older trace go, so traces are never cut in half.
+        let cutoff: Option<i64> = tx
+            .query_row(
+                "SELECT start_ns FROM (
+                    SELECT start_ns, SUM(span_count) OVER (ORDER BY start_ns DESC, trace_id DESC) AS kept
+                    FROM traces)
+                 WHERE kept > ?1 ORDER BY start_ns DESC LIMIT 1",
+                [max],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(cutoff) = cutoff {
+            deleted += tx.execute(
+                "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE start_ns <= ?1)",
+                [cutoff],
+            )? as u64;
+            tx.execute("DELETE FROM traces WHERE start_ns <= ?1", [cutoff])?;
+        }
+    }
+    tx.commit()?;
+    Ok(deleted)
+}
+
+const TRACE_COLUMNS: &str = "t.trace_id, t.name, t.workflow, t.service_name, t.start_ns,
+    t.duration_ms, t.span_count, t.error_count, t.input_tokens, t.output_tokens,
+    t.total_tokens, t.cost_usd, t.user_id, t.session_id, t.model, t.provider";
+
+fn trace_summary(r: &Row<'_>) -> rusqlite::Result<TraceSummary> {
+    Ok(TraceSummary {
+        trace_id: r.get(0)?,
+        name: r.get(1)?,
+        workflow: r.get(2)?,
+        service_name: r.get(3)?,
+        start_ns: r.get(4)?,
+        latency_ms: r.get(5)?,
+        span_count: u64_col(r, 6)?,
+        error_count: u64_col(r, 7)?,
+        input_tokens: u64_col(r, 8)?,
+        output_tokens: u64_col(r, 9)?,
+        total_tokens: u64_col(r, 10)?,
+        cost_usd: r.get(11)?,
+        user_id: r.get(12)?,
+        session_id: r.get(13)?,
+        model: r.get(14)?,
+        provider: r.get(15)?,
+    })
+}
+
+fn trace_stats_sql(key: &'static str) -> String {
+    format!(
+        "SELECT key, duration_ms, error_count > 0, input_tokens, output_tokens, total_tokens, cost_usd
+         FROM (SELECT {key} AS key, * FROM traces) WHERE key IS NOT NULL
+         ORDER BY key, duration_ms"
+    )
+}
+
+fn span_stats_sql(key: &'static str) -> String {
+    format!(
+        "SELECT {key}, duration_ms, status_code = 'error', input_tokens, output_tokens,
+                total_tokens, cost_usd
+         FROM spans WHERE {key} IS NOT NULL ORDER BY {key}, duration_ms"
+    )
+}
+
+/// Fills in the rate and percentiles; `sorted` holds the group's latencies ascending.
+fn finish_group(row: &mut StatsRow, sorted: &mut Vec<f64>) {
+    row.error_rate = if row.count == 0 {
+        0.0
+    } else {
+        row.errors as f64 / row.count as f64
+    };
+    row.latency_p50_ms = percentile(sorted, 0.50);
+    row.latency_p95_ms = percentile(sorted, 0.95);
+    sorted.clear();
+}
+
+/// Nearest-rank percentile of an ascending slice.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn u64_col(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(r.get::<_, Option<i64>>(i)?
+        .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+}
+
+fn opt_u64(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
+    Ok(r.get::<_, Option<i64>>(i)?
+        .map(|v| u64::try_from(v).unwrap_or(0)))
+}
+
+fn span_row(r: &Row<'_>) -> rusqlite::Result<(SpanRow, String, String)> {
+    Ok((
+        SpanRow {
+            trace_id: r.get(0)?,
+            span_id: r.get(1)?,
+            parent_span_id: r.get(2)?,
+            depth: 0,
+            name: r.get(3)?,
+            kind: r.get(4)?,
+            status_code: r.get(5)?,
+            status_message: r.get(6)?,
+            start_ns: r.get(7)?,
+            end_ns: r.get(8)?,
+            duration_ms: r.get(9)?,
+            service_name: r.get(10)?,
+            attributes: serde_json::Value::Null,
+            events: serde_json::Value::Null,
+            workflow: r.get(13)?,
+            span_type: r.get(14)?,
+            provider: r.get(15)?,
+            model: r.get(16)?,
+            input_tokens: opt_u64(r, 17)?,
+            output_tokens: opt_u64(r, 18)?,
+            total_tokens: opt_u64(r, 19)?,
+            cost_usd: r.get(20)?,
+        },
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
+/// Orders `spans` (sorted by start) depth first and computes the totals.
+fn build_trace(trace_id: &str, spans: Vec<SpanRow>) -> Trace {
+    let index: HashMap<&str, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_id.as_str(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let mut roots = Vec::new();
+    for (i, s) in spans.iter().enumerate() {
+        match s.parent_span_id.as_deref().and_then(|p| index.get(p)) {
+            Some(&p) if p != i => children[p].push(i),
+            // No parent, a remote parent, or a parent not (yet) stored.
+            _ => roots.push(i),
+        }
+    }
+    let mut order: Vec<(usize, u32)> = Vec::with_capacity(spans.len());
+    let mut visited = vec![false; spans.len()];
+    let mut stack: Vec<(usize, u32)> = roots.iter().rev().map(|&r| (r, 0)).collect();
+    while let Some((i, depth)) = stack.pop() {
+        if std::mem::replace(&mut visited[i], true) {
+            continue;
+        }
+        order.push((i, depth));
+        for &c in children[i].iter().rev() {
+            stack.push((c, depth + 1));
+        }
+    }
+    // A parent cycle (corrupt data) leaves spans unvisited: list them as roots.
+    for (i, seen) in visited.iter().enumerate() {
+        if !seen {
+            order.push((i, 0));
+        }
+    }
+    let start_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+    let end_ns = spans.iter().map(|s| s.end_ns).max().unwrap_or(start_ns);
+    let not_workflow = |s: &&SpanRow| s.span_type.as_deref() != Some("workflow");
+    let total_tokens = spans
+        .iter()
+        .filter(not_workflow)
+        .filter_map(|s| s.total_tokens)
+        .sum();
+    let cost_usd = spans
+        .iter()
+        .filter(not_workflow)
+        .filter_map(|s| s.cost_usd)
+        .sum();
+    let error_count = spans.iter().filter(|s| s.status_code == "error").count() as u64;
+    let (name, workflow) = roots
+        .first()
+        .map(|&r| (spans[r].name.clone(), spans[r].workflow.clone()))
+        .unwrap_or_default();
+    let mut slots: Vec<Option<SpanRow>> = spans.into_iter().map(Some).collect();
+    let ordered = order
+        .into_iter()
+        .filter_map(|(i, depth)| {
+            slots[i].take().map(|mut s| {
+                s.depth = depth;
+                s
+            })
+        })
+        .collect();
+    Trace {
+        trace_id: trace_id.to_owned(),
+        name,
+        workflow,
+        start_ns,
+        latency_ms: (end_ns - start_ns) as f64 / 1_000_000.0,
+        total_tokens,
+        cost_usd,
+        error_count,
+        spans: ordered,
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.5), 50.0);
+        assert_eq!(percentile(&v, 0.95), 95.0);
+        assert_eq!(percentile(&[7.0], 0.95), 7.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+}

@@ -1,0 +1,115 @@
+//! Connection setup and schema migrations.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{StoreError, StoreErrorKind};
+
+/// Migrations in order; the index + 1 is the schema version each produces.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens (creating if needed) the database at `path`, in WAL mode, migrated.
+pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::with_source(
+                StoreErrorKind::Io,
+                format!("cannot create directory {}", parent.display()),
+                e,
+            )
+        })?;
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(busy_timeout)?;
+    // WAL lets readers (dashboard, sqlite3 CLI) run while the exporter writes.
+    // synchronous=NORMAL in WAL mode is durable across a process crash (the
+    // WAL is in the OS cache); only a power loss can lose the last commits.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let current = current_version(conn)?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // IMMEDIATE serialises two processes opening a fresh file at once; the
+    // version is re-read under the lock.
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let current = current_version(&tx)?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::new(
+            StoreErrorKind::Schema,
+            format!(
+                "database schema version {current} is newer than this build's {SCHEMA_VERSION}"
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version > current {
+            tx.execute_batch(sql)?;
+        }
+    }
+    tx.execute("DELETE FROM schema_version", [])?;
+    tx.execute(
+        "INSERT INTO schema_version (version) VALUES (?1)",
+        [SCHEMA_VERSION],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+    let v: Option<i64> =
+        conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?;
+    Ok(v.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_twice_keeps_one_schema_version_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dir/t.db");
+        drop(open(&path, Duration::from_secs(1)).unwrap());
+        let conn = open(&path, Duration::from_secs(1)).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        assert_eq!(current_version(&conn).unwrap(), SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = open(&path, Duration::from_secs(1)).unwrap();
+        conn.execute("UPDATE schema_version SET version = 99", [])
+            .unwrap();
+        drop(conn);
+        let err = open(&path, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Schema);
+    }
+}

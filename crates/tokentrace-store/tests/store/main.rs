@@ -1,0 +1,9 @@
+//! Integration tests of the SQLite store: queries over seeded data, the
+//! exporter's fault handling, a SIGKILL mid-write, and a round trip from real
+//! `tracing` spans.
+
+mod faults;
+mod kill;
+mod queries;
+mod roundtrip;
+mod support;

@@ -1,0 +1,184 @@
+//! WorkflowLayer vs bare axum vs tower-http `TraceLayer`, in process.
+//!
+//! Every variant is an axum `Router` driven with `tower::ServiceExt::oneshot`
+//! and its body collected, on a current-thread runtime. The traced variants
+//! share one subscriber: registry + tracing-opentelemetry + an SDK tracer
+//! whose processor drops finished spans (no hyper, so no hyper/h2 internals
+//! to filter). Two responses: a small JSON body and a 50-chunk SSE stream.
+//!
+//! First an interleaved run (variants alternate in rounds, so drift hits
+//! them all alike) prints medians and the added-time ratio
+//! `(WorkflowLayer - bare) / (TraceLayer - bare)`; then criterion measures
+//! each variant on its own. `cargo bench -p tokentrace-tower --bench layer`.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::sse::{Event, Sse};
+use axum::routing::get;
+use criterion::Criterion;
+use http::Request;
+use http_body_util::BodyExt;
+use opentelemetry::Context;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use tokentrace_tower::WorkflowLayer;
+use tower::ServiceExt;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Debug)]
+struct DropProcessor;
+
+impl SpanProcessor for DropProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route(
+            "/chat/{id}",
+            get(|| async {
+                axum::Json(serde_json::json!({"id": "c-1", "answer": "hello", "tokens": 42}))
+            }),
+        )
+        .route(
+            "/stream",
+            get(|| async {
+                let events = futures_util::stream::iter(
+                    (0..50)
+                        .map(|i| Ok::<_, Infallible>(Event::default().data(format!("chunk {i}")))),
+                );
+                Sse::new(events)
+            }),
+        )
+}
+
+fn variants() -> Vec<(&'static str, Router)> {
+    vec![
+        ("bare", routes()),
+        (
+            "WorkflowLayer",
+            routes().layer(
+                WorkflowLayer::new()
+                    .user_header("x-user-id")
+                    .session_header("x-session-id"),
+            ),
+        ),
+        (
+            "TraceLayer",
+            routes().layer(tower_http::trace::TraceLayer::new_for_http()),
+        ),
+        (
+            "WorkflowLayer (body not entered)",
+            routes().layer(
+                WorkflowLayer::new()
+                    .user_header("x-user-id")
+                    .session_header("x-session-id")
+                    .enter_span_in_body(false),
+            ),
+        ),
+    ]
+}
+
+fn request(path: &str) -> Request<Body> {
+    Request::builder()
+        .uri(path)
+        .header("x-user-id", "u-17")
+        .header("x-session-id", "s-9")
+        .body(Body::empty())
+        .expect("valid request")
+}
+
+async fn call(app: &Router, path: &str) -> usize {
+    let res = app
+        .clone()
+        .oneshot(request(path))
+        .await
+        .expect("infallible");
+    res.into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .len()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn interleaved(rt: &tokio::runtime::Runtime, apps: &[(&'static str, Router)]) {
+    const ROUNDS: usize = 31;
+    for (path, label, iters) in [("/chat/7", "JSON", 2_000), ("/stream", "SSE x50", 300)] {
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); apps.len()];
+        for _ in 0..ROUNDS {
+            for (i, (_, app)) in apps.iter().enumerate() {
+                let start = Instant::now();
+                rt.block_on(async {
+                    for _ in 0..iters {
+                        black_box(call(app, path).await);
+                    }
+                });
+                samples[i].push(start.elapsed().as_secs_f64() * 1e9 / f64::from(iters));
+            }
+        }
+        let medians: Vec<f64> = samples.into_iter().map(median).collect();
+        println!("interleaved {label} ({ROUNDS} rounds, median ns/request):");
+        for ((name, _), m) in apps.iter().zip(&medians) {
+            println!(
+                "  {name:<34} {m:>10.0} ns  (+{:>7.0} ns over bare)",
+                m - medians[0]
+            );
+        }
+        let added_trace = medians[2] - medians[0];
+        for i in [1, 3] {
+            println!(
+                "  added-time ratio {} / TraceLayer = {:.2}",
+                apps[i].0,
+                (medians[i] - medians[0]) / added_trace
+            );
+        }
+    }
+}
+
+fn main() {
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(DropProcessor)
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let apps = variants();
+
+    interleaved(&rt, &apps);
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for (path, group) in [("/chat/7", "json"), ("/stream", "sse50")] {
+        let mut g = c.benchmark_group(group);
+        for (name, app) in &apps {
+            g.bench_function(*name, |b| b.iter(|| rt.block_on(call(app, path))));
+        }
+        g.finish();
+    }
+    c.final_summary();
+}

@@ -1,0 +1,112 @@
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokentrace_core::semconv;
+use tracing::Span;
+
+use crate::service::record_error;
+
+pin_project! {
+    /// Response body of [`WorkflowService`](crate::WorkflowService).
+    ///
+    /// Forwards every frame untouched and holds the workflow span until the
+    /// body ends: at its last frame, at an error, or when it is dropped
+    /// before the end (the client went away), whichever comes first; the
+    /// span ends exactly once.
+    pub struct WorkflowBody<B> {
+        #[pin]
+        inner: B,
+        span: Option<Span>,
+        enter: bool,
+    }
+
+    impl<B> PinnedDrop for WorkflowBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Every normal end takes the span in `poll_frame` (or earlier, in
+            // the response future, for a body that is empty from the start),
+            // so a span still here means the body was dropped mid-way.
+            if let Some(span) = this.span.take() {
+                span.record(semconv::TOKENTRACE_CLIENT_DISCONNECTED, true);
+            }
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for WorkflowBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowBody")
+            .field("span", &self.span)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> WorkflowBody<B> {
+    pub(crate) fn untraced(inner: B) -> Self {
+        Self {
+            inner,
+            span: None,
+            enter: false,
+        }
+    }
+
+    pub(crate) fn traced(inner: B, span: Span, enter: bool) -> Self {
+        Self {
+            inner,
+            span: Some(span),
+            enter,
+        }
+    }
+}
+
+impl<B> Body for WorkflowBody<B>
+where
+    B: Body,
+    B::Error: std::fmt::Display,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let entered = if *this.enter {
+            this.span.as_ref().map(Span::enter)
+        } else {
+            None
+        };
+        let frame = this.inner.as_mut().poll_frame(cx);
+        drop(entered);
+        match &frame {
+            Poll::Ready(None) => {
+                this.span.take();
+            }
+            Poll::Ready(Some(Ok(_))) => {
+                // End at the last frame rather than waiting for a poll that
+                // hyper may never make.
+                if this.inner.is_end_stream() {
+                    this.span.take();
+                }
+            }
+            Poll::Ready(Some(Err(err))) => {
+                if let Some(span) = this.span.take() {
+                    record_error(&span, "body_error", err);
+                }
+            }
+            Poll::Pending => {}
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,324 @@
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use http::HeaderName;
+use http::request::Parts;
+use tower::Layer;
+
+use crate::extract::Bounds;
+use crate::service::WorkflowService;
+
+static GLOBALLY_ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns every [`WorkflowLayer`] in the process on or off, on top of each
+/// layer's own [`WorkflowLayer::enabled`].
+///
+/// The `tokentrace` facade calls it when `TOKENTRACE_WORKFLOWS=off`; this
+/// crate never reads the environment itself.
+pub fn set_enabled_globally(enabled: bool) {
+    GLOBALLY_ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+pub(crate) fn enabled_globally() -> bool {
+    GLOBALLY_ENABLED.load(Ordering::Relaxed)
+}
+
+/// A hook that names the route template of a request (`/users/{id}`).
+pub(crate) type RouteFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
+
+/// Shared, read-only configuration of a [`WorkflowLayer`] and its services.
+pub(crate) struct Config {
+    pub(crate) enabled: bool,
+    pub(crate) user_header: Option<HeaderName>,
+    pub(crate) session_header: Option<HeaderName>,
+    pub(crate) tags_header: Option<HeaderName>,
+    pub(crate) metadata_headers: Vec<(HeaderName, String)>,
+    pub(crate) workflow_name: Option<String>,
+    pub(crate) bounds: Bounds,
+    pub(crate) read_baggage: bool,
+    pub(crate) continue_trace: bool,
+    pub(crate) trace_id_header: Option<HeaderName>,
+    pub(crate) enter_in_body: bool,
+    /// Exact paths that get no span (health checks). A short list compared
+    /// linearly: cheaper than hashing for the handful of entries apps use.
+    pub(crate) skip_paths: Vec<String>,
+    pub(crate) route: Option<RouteFn>,
+    /// Values dropped for breaking [`Bounds`], across every request of this
+    /// layer and its clones.
+    pub(crate) dropped: Arc<AtomicU64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            user_header: None,
+            session_header: None,
+            tags_header: None,
+            metadata_headers: Vec::new(),
+            workflow_name: None,
+            bounds: Bounds::DEFAULT,
+            read_baggage: false,
+            continue_trace: true,
+            trace_id_header: None,
+            enter_in_body: true,
+            skip_paths: Vec::new(),
+            route: None,
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Clone for Config {
+    fn clone(&self) -> Self {
+        Self {
+            enabled: self.enabled,
+            user_header: self.user_header.clone(),
+            session_header: self.session_header.clone(),
+            tags_header: self.tags_header.clone(),
+            metadata_headers: self.metadata_headers.clone(),
+            workflow_name: self.workflow_name.clone(),
+            bounds: self.bounds,
+            read_baggage: self.read_baggage,
+            continue_trace: self.continue_trace,
+            trace_id_header: self.trace_id_header.clone(),
+            enter_in_body: self.enter_in_body,
+            skip_paths: self.skip_paths.clone(),
+            route: self.route.clone(),
+            dropped: Arc::clone(&self.dropped),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("enabled", &self.enabled)
+            .field("user_header", &self.user_header)
+            .field("session_header", &self.session_header)
+            .field("tags_header", &self.tags_header)
+            .field("metadata_headers", &self.metadata_headers)
+            .field("workflow_name", &self.workflow_name)
+            .field("bounds", &self.bounds)
+            .field("read_baggage", &self.read_baggage)
+            .field("continue_trace", &self.continue_trace)
+            .field("trace_id_header", &self.trace_id_header)
+            .field("enter_in_body", &self.enter_in_body)
+            .field("skip_paths", &self.skip_paths)
+            .field("route", &self.route.as_ref().map(|_| "<fn>"))
+            .field("dropped", &self.dropped.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A [`Layer`] that opens one workflow span per inbound request.
+///
+/// See the [crate docs](crate) for the span's shape and when it ends.
+///
+/// Cloning is cheap: the configuration is shared behind an [`Arc`], and so is
+/// the [dropped-values counter](Self::dropped_values).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct WorkflowLayer<E = ()> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) extract: E,
+}
+
+impl Default for WorkflowLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WorkflowLayer {
+    /// A layer with the defaults: every request traced, no metadata headers,
+    /// inbound `traceparent` continued, `baggage` ignored.
+    pub fn new() -> Self {
+        Self {
+            config: Arc::new(Config::default()),
+            extract: (),
+        }
+    }
+}
+
+fn header(name: &str) -> Option<HeaderName> {
+    // An invalid header name can never match a request header, so it is
+    // treated as "not configured" rather than failing the builder.
+    HeaderName::from_bytes(name.as_bytes()).ok()
+}
+
+impl<E> WorkflowLayer<E> {
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Reads `user.id` from the header `name`.
+    ///
+    /// Defaults to no header.
+    pub fn user_header(mut self, name: &str) -> Self {
+        self.config_mut().user_header = header(name);
+        self
+    }
+
+    /// Reads `session.id` from the header `name`.
+    ///
+    /// Defaults to no header.
+    pub fn session_header(mut self, name: &str) -> Self {
+        self.config_mut().session_header = header(name);
+        self
+    }
+
+    /// Reads `tag.tags` from the header `name`: every occurrence, each split
+    /// on commas.
+    ///
+    /// Defaults to no header.
+    pub fn tags_header(mut self, name: &str) -> Self {
+        self.config_mut().tags_header = header(name);
+        self
+    }
+
+    /// Records the header `name` as the `metadata` entry `key`. May be called
+    /// several times.
+    ///
+    /// Defaults to no metadata headers.
+    pub fn metadata_header(mut self, name: &str, key: impl Into<String>) -> Self {
+        if let Some(h) = header(name) {
+            self.config_mut().metadata_headers.push((h, key.into()));
+        }
+        self
+    }
+
+    /// Sets `gen_ai.workflow.name` for every request.
+    ///
+    /// Defaults to the span name, `{METHOD} {route}`.
+    pub fn workflow_name(mut self, name: impl Into<String>) -> Self {
+        self.config_mut().workflow_name = Some(name.into());
+        self
+    }
+
+    /// Longest accepted header value, in bytes; longer values are dropped.
+    ///
+    /// Defaults to 256.
+    pub fn max_value_len(mut self, len: usize) -> Self {
+        self.config_mut().bounds.max_value_len = len;
+        self
+    }
+
+    /// Most tags recorded per request.
+    ///
+    /// Defaults to 16.
+    pub fn max_tags(mut self, n: usize) -> Self {
+        self.config_mut().bounds.max_tags = n;
+        self
+    }
+
+    /// Most `metadata` entries recorded per request.
+    ///
+    /// Defaults to 16.
+    pub fn max_metadata_entries(mut self, n: usize) -> Self {
+        self.config_mut().bounds.max_metadata_entries = n;
+        self
+    }
+
+    /// Copies the W3C `baggage` header's entries into `metadata`. Baggage is
+    /// set by the client, so only turn this on behind a trusted proxy.
+    ///
+    /// Defaults to `false`.
+    pub fn read_baggage(mut self, read: bool) -> Self {
+        self.config_mut().read_baggage = read;
+        self
+    }
+
+    /// Continues the trace named by an inbound W3C `traceparent` header.
+    ///
+    /// Defaults to `true`.
+    pub fn continue_trace(mut self, continue_trace: bool) -> Self {
+        self.config_mut().continue_trace = continue_trace;
+        self
+    }
+
+    /// Returns the trace id (32 lowercase hex digits) to the client in the
+    /// response header `name`. The only change the layer ever makes to a
+    /// response, so it is opt-in.
+    ///
+    /// Defaults to no header.
+    pub fn trace_id_response_header(mut self, name: &str) -> Self {
+        self.config_mut().trace_id_header = header(name);
+        self
+    }
+
+    /// Enters the span while the response body is polled, so work done
+    /// lazily inside a streaming body (an SSE stream that calls an LLM when
+    /// first polled) is parented to the request. Entering costs about as much
+    /// per chunk as tower-http's `TraceLayer` does; turn it off for streams
+    /// that only forward bytes produced elsewhere.
+    ///
+    /// Defaults to `true`.
+    pub fn enter_span_in_body(mut self, enter: bool) -> Self {
+        self.config_mut().enter_in_body = enter;
+        self
+    }
+
+    /// Opens no span for requests whose path is exactly `path` (health
+    /// checks, metrics). May be called several times.
+    ///
+    /// Defaults to tracing every path.
+    pub fn skip_path(mut self, path: impl Into<String>) -> Self {
+        self.config_mut().skip_paths.push(path.into());
+        self
+    }
+
+    /// Turns the layer on or off; off, requests pass straight through.
+    ///
+    /// Defaults to `true`.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.config_mut().enabled = enabled;
+        self
+    }
+
+    /// Names the route template of a request, for the span name and
+    /// `http.route`. Overrides the built-in lookup.
+    ///
+    /// Defaults to axum's `MatchedPath` when the `axum` feature is on (the
+    /// facade turns it on) and the layer runs inside the router
+    /// (`Router::layer`), else to no route: the span is named by the method.
+    pub fn route_with<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    {
+        self.config_mut().route = Some(Arc::new(f));
+        self
+    }
+
+    /// Fills user, session, tags and metadata from the request head with a
+    /// hook, after the configured headers were read. See [`ExtractMetadata`].
+    ///
+    /// Defaults to `()`, no hook.
+    ///
+    /// [`ExtractMetadata`]: crate::ExtractMetadata
+    pub fn extract_with<E2>(self, extract: E2) -> WorkflowLayer<E2> {
+        WorkflowLayer {
+            config: self.config,
+            extract,
+        }
+    }
+
+    /// Values dropped so far for breaking the bounds, across every request
+    /// served through this layer and its clones.
+    pub fn dropped_values(&self) -> u64 {
+        self.config.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl<S, E: Clone> Layer<S> for WorkflowLayer<E> {
+    type Service = WorkflowService<S, E>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WorkflowService {
+            inner,
+            config: Arc::clone(&self.config),
+            extract: self.extract.clone(),
+        }
+    }
+}

@@ -1,0 +1,773 @@
+//! One-call set-up: [`init`] and the [`Telemetry`] builder.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanExporter};
+use tokentrace_core::price::{PriceCatalogue, PriceError};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::config::{EnvConfig, SamplerSetting, StoreSetting};
+use crate::pipeline::{
+    BlockingExporter, KeepErrorsSampler, PipelineStats, QueueConfig, QueueProcessor,
+};
+
+/// Default store path, relative to the working directory.
+pub const DEFAULT_STORE_PATH: &str = ".tokentrace/traces.db";
+const DEFAULT_SERVICE_NAME: &str = "unknown_service";
+const DEFAULT_QUEUE_SIZE: usize = 2048;
+const DEFAULT_MAX_BATCH: usize = 512;
+const DEFAULT_EXPORT_DELAY: Duration = Duration::from_secs(1);
+const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(60);
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Targets whose spans and events never reach tokentrace: HTTP and OTel
+/// internals, including those of the OTLP exporter's own HTTP client.
+/// `Targets` matches by string prefix, so `reqwest::` keeps
+/// `reqwest_middleware`/`reqwest_tracing` spans while dropping reqwest's own.
+const EXCLUDED_TARGETS: &[&str] = &[
+    "hyper",
+    "h2",
+    "reqwest::",
+    "tower::",
+    "rustls",
+    "opentelemetry",
+    "tokentrace_store",
+];
+
+/// Set-up failed; nothing was installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    /// An environment variable had a value tokentrace cannot use.
+    #[error("{var}={value:?} is invalid: {expected}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value (first 100 characters).
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A builder setting was invalid.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The setter.
+        setting: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The SQLite store could not be opened.
+    #[cfg(feature = "store")]
+    #[error("cannot open the trace store")]
+    Store(#[from] tokentrace_store::StoreError),
+    /// The OTLP exporter could not be built.
+    #[cfg(feature = "otlp")]
+    #[error("cannot build the OTLP exporter")]
+    Otlp(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// The price file could not be read.
+    #[error("cannot load the price file")]
+    Prices(#[from] PriceError),
+    /// The layers were composed wrongly (a bug in tokentrace).
+    #[error("subscriber layers are misordered")]
+    LayerOrder(#[from] tokentrace_subscriber::LayerOrderError),
+    /// A global subscriber was already installed.
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled(#[source] tracing::subscriber::SetGlobalDefaultError),
+}
+
+/// Sets tokentrace up from the environment: `Telemetry::builder().from_env().install()`.
+///
+/// Spans go to the SQLite store at `.tokentrace/traces.db` (unless
+/// `TOKENTRACE_STORE=off`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
+/// over OTLP/HTTP. Keep the guard alive for the life of the program.
+///
+/// ```no_run
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let _telemetry = tokentrace::init()?;
+///     // ... the application ...
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// See [`Telemetry::install`].
+pub fn init() -> Result<TelemetryGuard, TelemetryError> {
+    Telemetry::builder().from_env().install()
+}
+
+/// Builder for tokentrace's tracing and metrics pipeline.
+///
+/// ```no_run
+/// let _telemetry = tokentrace::Telemetry::builder()
+///     .service_name("support-bot")
+///     .store(".tokentrace/traces.db")          // or .no_store()
+///     .otlp_endpoint("http://127.0.0.1:4318")  // optional
+///     .prices_file("prices.toml")              // optional
+///     .sample_ratio(0.25)
+///     .always_keep_errors(true)
+///     .from_env()                              // setters above win over the environment
+///     .install()?;
+/// # Ok::<(), tokentrace::TelemetryError>(())
+/// ```
+///
+/// What [`install`](Self::install) sets up: a global `tracing` subscriber
+/// (registry + [`EnrichLayer`](tokentrace_subscriber::EnrichLayer) +
+/// `tracing-opentelemetry`, with HTTP-client and OpenTelemetry internals
+/// filtered out), an OpenTelemetry tracer provider whose span processor keeps
+/// one bounded queue per exporter (a full queue drops and counts, never
+/// blocks), the W3C TraceContext + Baggage propagators, and a meter provider
+/// for the GenAI client metrics (exported over OTLP when configured).
+///
+/// # Environment
+///
+/// Read only by [`from_env`](Self::from_env) (and [`init`]); explicit setters win.
+///
+/// | variable | effect |
+/// |---|---|
+/// | `OTEL_SDK_DISABLED` | `true`: install nothing, return an inert guard |
+/// | `OTEL_SERVICE_NAME` | `service.name` (as [`service_name`](Self::service_name)) |
+/// | `OTEL_RESOURCE_ATTRIBUTES` | extra resource attributes, `k=v,k2=v2` |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL; `/v1/traces` and `/v1/metrics` are appended |
+/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | OTLP/HTTP traces URL, used as is |
+/// | `OTEL_EXPORTER_OTLP_HEADERS` | headers for the collector, `k=v,k2=v2` |
+/// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` |
+/// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, 0 to 1 |
+/// | `TOKENTRACE_STORE` | store path, or `off` |
+/// | `TOKENTRACE_CAPTURE_CONTENT` | `true`: record prompt and completion text |
+/// | `TOKENTRACE_PRICES_FILE` | a price file merged over the built-in prices |
+/// | `TOKENTRACE_WORKFLOWS` | which workflows record (see [`WorkflowFilter`](crate::WorkflowFilter)) |
+/// | `TOKENTRACE_EXCLUDE_MODULES` | module paths whose workflows never record |
+/// | `TOKENTRACE_KEEP_ERRORS` | `true`: keep error spans of sampled-out traces |
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Telemetry {
+    service_name: Option<String>,
+    store: Option<StoreSetting>,
+    otlp_endpoint: Option<String>,
+    otlp_headers: Vec<(String, String)>,
+    otlp_timeout: Option<Duration>,
+    prices_file: Option<PathBuf>,
+    sampler: Option<SamplerSetting>,
+    keep_errors: Option<bool>,
+    capture_content: Option<bool>,
+    queue_size: Option<usize>,
+    export_delay: Option<Duration>,
+    metrics_interval: Option<Duration>,
+    env: Option<EnvConfig>,
+    read_env: bool,
+    extra: Vec<Box<dyn BlockingExporter>>,
+}
+
+impl Telemetry {
+    /// A builder with every setting at its default and the environment not read.
+    pub fn builder() -> Self {
+        Self::default()
+    }
+
+    /// The `service.name` resource attribute. Defaults to `OTEL_SERVICE_NAME`,
+    /// else `unknown_service`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Store spans in the SQLite database at `path` (created with its
+    /// directories). Defaults to `TOKENTRACE_STORE`, else `.tokentrace/traces.db`.
+    pub fn store(mut self, path: impl AsRef<Path>) -> Self {
+        self.store = Some(StoreSetting::Path(path.as_ref().to_owned()));
+        self
+    }
+
+    /// Do not store spans locally. Defaults to storing them.
+    pub fn no_store(mut self) -> Self {
+        self.store = Some(StoreSetting::Off);
+        self
+    }
+
+    /// Export over OTLP/HTTP (protobuf) to this base URL (`/v1/traces` and
+    /// `/v1/metrics` are appended). Defaults to `OTEL_EXPORTER_OTLP_ENDPOINT`;
+    /// no OTLP export when neither is set.
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Add a header to OTLP requests (an API key, say). Defaults to the
+    /// headers of `OTEL_EXPORTER_OTLP_HEADERS`.
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.otlp_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Time limit of one OTLP export request. Defaults to 10 seconds.
+    pub fn otlp_timeout(mut self, timeout: Duration) -> Self {
+        self.otlp_timeout = Some(timeout);
+        self
+    }
+
+    /// Merge this price file over the built-in catalogue (see `docs/pricing.md`).
+    /// Defaults to `TOKENTRACE_PRICES_FILE`, else none.
+    pub fn prices_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.prices_file = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Keep this fraction of new traces (parent-based: a child follows its
+    /// parent's decision, including a remote parent's). Defaults to
+    /// `OTEL_TRACES_SAMPLER`/`_ARG`, else keeping every trace.
+    pub fn sample_ratio(mut self, ratio: f64) -> Self {
+        self.sampler = Some(SamplerSetting::ParentBasedRatio(ratio));
+        self
+    }
+
+    /// Keep spans that end with an error even in sampled-out traces, plus
+    /// every span of that trace that ends after the error (its ancestors and
+    /// root). Spans of the trace that ended earlier are not recoverable with
+    /// head sampling. Costs: sampled-out spans are still recorded in memory
+    /// until they end. Defaults to `TOKENTRACE_KEEP_ERRORS`, else `true`.
+    pub fn always_keep_errors(mut self, keep: bool) -> Self {
+        self.keep_errors = Some(keep);
+        self
+    }
+
+    /// Record prompt and completion text (bounded, redacted by the
+    /// middleware's hook). Defaults to `TOKENTRACE_CAPTURE_CONTENT`, else off.
+    pub fn capture_content(mut self, capture: bool) -> Self {
+        self.capture_content = Some(capture);
+        self
+    }
+
+    /// Spans each exporter's queue holds before new spans are dropped and
+    /// counted in [`TelemetryGuard::dropped_spans`]. Defaults to 2048.
+    pub fn queue_size(mut self, spans: usize) -> Self {
+        self.queue_size = Some(spans.max(1));
+        self
+    }
+
+    /// Longest a finished span waits before it is exported. Defaults to 1 second.
+    pub fn export_delay(mut self, delay: Duration) -> Self {
+        self.export_delay = Some(delay);
+        self
+    }
+
+    /// How often metrics are exported over OTLP. Defaults to 60 seconds.
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = Some(interval);
+        self
+    }
+
+    /// Also export spans to `exporter` (any OpenTelemetry span exporter), on
+    /// its own queue and worker thread. Defaults to none.
+    pub fn span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
+        self.extra.push(Box::new(exporter));
+        self
+    }
+
+    /// Fill every setting not set explicitly from the environment (the table
+    /// above). Read when [`install`](Self::install)/[`build`](Self::build) runs.
+    pub fn from_env(mut self) -> Self {
+        self.read_env = true;
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_env(mut self, env: EnvConfig) -> Self {
+        self.env = Some(env);
+        self.read_env = true;
+        self
+    }
+
+    fn resolve(&mut self) -> Result<Resolved, TelemetryError> {
+        let env = if self.read_env {
+            match self.env.take() {
+                Some(env) => env,
+                None => EnvConfig::from_process_env()?,
+            }
+        } else {
+            EnvConfig::default()
+        };
+        let traces_endpoint = match (&self.otlp_endpoint, &env.otlp_traces_endpoint) {
+            (Some(base), _) => Some(signal_url(base, "traces")),
+            (None, Some(full)) => Some(full.clone()),
+            (None, None) => env
+                .otlp_endpoint
+                .as_deref()
+                .map(|b| signal_url(b, "traces")),
+        };
+        let metrics_endpoint = self
+            .otlp_endpoint
+            .as_deref()
+            .or(env.otlp_endpoint.as_deref())
+            .map(|b| signal_url(b, "metrics"));
+        let mut headers = env.otlp_headers;
+        headers.append(&mut self.otlp_headers);
+        let sampler = self
+            .sampler
+            .or(env.sampler)
+            .unwrap_or(SamplerSetting::ParentBasedAlwaysOn);
+        if let SamplerSetting::Ratio(r) | SamplerSetting::ParentBasedRatio(r) = sampler
+            && !(0.0..=1.0).contains(&r)
+        {
+            return Err(TelemetryError::InvalidSetting {
+                setting: "sample_ratio",
+                reason: format!("{r} is not in [0, 1]"),
+            });
+        }
+        let service_name = self
+            .service_name
+            .take()
+            .or(env.service_name)
+            .or_else(|| {
+                env.resource_attributes
+                    .iter()
+                    .find(|(k, _)| k == "service.name")
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
+        Ok(Resolved {
+            disabled: env.sdk_disabled,
+            service_name,
+            resource_attributes: env.resource_attributes,
+            store: self
+                .store
+                .take()
+                .or(env.store)
+                .unwrap_or_else(|| StoreSetting::Path(PathBuf::from(DEFAULT_STORE_PATH))),
+            traces_endpoint,
+            metrics_endpoint,
+            headers,
+            otlp_timeout: self.otlp_timeout.unwrap_or(DEFAULT_OTLP_TIMEOUT),
+            prices_file: self.prices_file.take().or(env.prices_file),
+            sampler,
+            keep_errors: self.keep_errors.or(env.keep_errors).unwrap_or(true),
+            capture_content: self
+                .capture_content
+                .or(env.capture_content)
+                .unwrap_or(false),
+            workflows: env.workflows,
+            exclude_modules: env.exclude_modules,
+            queue: QueueConfig {
+                capacity: self.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE),
+                max_batch: DEFAULT_MAX_BATCH.min(self.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE)),
+                delay: self.export_delay.unwrap_or(DEFAULT_EXPORT_DELAY),
+            },
+            metrics_interval: self.metrics_interval.unwrap_or(DEFAULT_METRICS_INTERVAL),
+        })
+    }
+
+    /// Builds the pipeline without touching any global: a [`tracing::Dispatch`]
+    /// to use with `tracing::dispatcher::with_default` (tests, plugins), and
+    /// the guard that flushes it. [`install`](Self::install) is this plus the globals.
+    ///
+    /// ```no_run
+    /// let (dispatch, guard) = tokentrace::Telemetry::builder()
+    ///     .store("/tmp/test-traces.db")
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     tracing::info_span!("work").in_scope(|| {});
+    /// });
+    /// guard.flush();
+    /// # Ok::<(), tokentrace::TelemetryError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// See [`install`](Self::install), except `AlreadyInstalled`.
+    pub fn build(mut self) -> Result<(tracing::Dispatch, TelemetryGuard), TelemetryError> {
+        let cfg = self.resolve()?;
+        if cfg.disabled {
+            return Ok((tracing::Dispatch::none(), TelemetryGuard::inert()));
+        }
+        let prices = match &cfg.prices_file {
+            Some(path) => Some(Arc::new(PriceCatalogue::with_overrides_file(path)?)),
+            None => None,
+        };
+        let mut resource = Resource::builder_empty().with_service_name(cfg.service_name.clone());
+        for (k, v) in &cfg.resource_attributes {
+            if k != "service.name" {
+                resource = resource.with_attribute(KeyValue::new(k.clone(), v.clone()));
+            }
+        }
+        let resource = resource.build();
+
+        let stats = Arc::new(PipelineStats::default());
+        let mut exporters: Vec<Box<dyn BlockingExporter>> = Vec::new();
+        #[cfg(feature = "store")]
+        let mut store_stats = None;
+        #[cfg(feature = "store")]
+        if let StoreSetting::Path(path) = &cfg.store {
+            let exporter = tokentrace_store::StoreExporter::builder(path)
+                .upstream_dropped(Arc::clone(&stats.queue_dropped))
+                .build()?;
+            store_stats = Some(exporter.stats_handle());
+            exporters.push(Box::new(exporter));
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(endpoint) = &cfg.traces_endpoint {
+            use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(endpoint.clone())
+                .with_timeout(cfg.otlp_timeout)
+                .with_headers(cfg.headers.iter().cloned().collect())
+                .build()?;
+            exporters.push(Box::new(exporter));
+        }
+        exporters.append(&mut self.extra);
+
+        let head = match cfg.sampler {
+            SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
+            SamplerSetting::AlwaysOff => Sampler::AlwaysOff,
+            SamplerSetting::Ratio(r) => Sampler::TraceIdRatioBased(r),
+            SamplerSetting::ParentBasedAlwaysOn => {
+                Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+            }
+            SamplerSetting::ParentBasedAlwaysOff => {
+                Sampler::ParentBased(Box::new(Sampler::AlwaysOff))
+            }
+            SamplerSetting::ParentBasedRatio(r) => {
+                Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+            }
+        };
+        let processor = QueueProcessor::new(exporters, cfg.queue, cfg.keep_errors, &stats);
+        let mut tracer_builder = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(resource.clone());
+        tracer_builder = if cfg.keep_errors {
+            tracer_builder.with_sampler(KeepErrorsSampler { inner: head })
+        } else {
+            tracer_builder.with_sampler(head)
+        };
+        let tracer_provider = tracer_builder.build();
+
+        #[allow(unused_mut)] // only the `otlp` feature adds a reader
+        let mut meter_builder = SdkMeterProvider::builder().with_resource(resource);
+        #[cfg(feature = "otlp")]
+        if let Some(endpoint) = &cfg.metrics_endpoint {
+            use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+            let exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_endpoint(endpoint.clone())
+                .with_timeout(cfg.otlp_timeout)
+                .with_headers(cfg.headers.iter().cloned().collect())
+                .build()?;
+            meter_builder = meter_builder.with_reader(
+                opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+                    .with_interval(cfg.metrics_interval)
+                    .build(),
+            );
+        }
+        #[cfg(not(feature = "otlp"))]
+        let _ = (&cfg.metrics_endpoint, cfg.metrics_interval);
+        let meter_provider = meter_builder.build();
+
+        let mut targets = Targets::new().with_default(LevelFilter::TRACE);
+        for t in EXCLUDED_TARGETS {
+            targets = targets.with_target(*t, LevelFilter::OFF);
+        }
+        let enrich =
+            tokentrace_subscriber::EnrichLayer::new().meter(meter_provider.meter("tokentrace"));
+        let otel = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("tokentrace"));
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(enrich)
+                .with(otel)
+                .with(targets),
+        );
+        tokentrace_subscriber::verify_layer_order(&dispatch)?;
+
+        let guard = TelemetryGuard {
+            inner: Some(GuardInner {
+                tracer_provider,
+                meter_provider,
+                stats,
+                #[cfg(feature = "store")]
+                store_stats,
+            }),
+            settings: Some(Settings {
+                prices,
+                capture_content: cfg.capture_content,
+                workflows: cfg.workflows,
+                exclude_modules: cfg.exclude_modules,
+            }),
+        };
+        Ok((dispatch, guard))
+    }
+
+    /// Builds the pipeline and installs it process-wide: the global `tracing`
+    /// subscriber, OpenTelemetry tracer and meter providers, the W3C
+    /// TraceContext + Baggage propagators, the workflow filter, the price
+    /// catalogue (see [`prices`]) and the content-capture switch (see
+    /// [`capture_content_enabled`]).
+    ///
+    /// # Errors
+    ///
+    /// An invalid environment value or setting, a store that cannot be opened,
+    /// an OTLP exporter that cannot be built, an unreadable price file, or a
+    /// global subscriber already installed. Nothing is installed then.
+    pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
+        let (dispatch, mut guard) = self.build()?;
+        let Some(inner) = &guard.inner else {
+            return Ok(guard);
+        };
+        tracing::dispatcher::set_global_default(dispatch)
+            .map_err(TelemetryError::AlreadyInstalled)?;
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            ]),
+        );
+        opentelemetry::global::set_tracer_provider(inner.tracer_provider.clone());
+        opentelemetry::global::set_meter_provider(inner.meter_provider.clone());
+        if let Some(settings) = guard.settings.take() {
+            crate::workflow::set_workflow_filter(crate::workflow::WorkflowFilter::from_env_values(
+                settings.workflows.as_deref(),
+                settings.exclude_modules.as_deref(),
+            ));
+            if let Some(prices) = settings.prices {
+                let _ = PRICES.set(prices);
+            }
+            CAPTURE_CONTENT.store(settings.capture_content, Ordering::Relaxed);
+        }
+        Ok(guard)
+    }
+}
+
+fn signal_url(base: &str, signal: &str) -> String {
+    format!("{}/v1/{signal}", base.trim_end_matches('/'))
+}
+
+// Without `store`/`otlp` some settings have no consumer.
+#[cfg_attr(not(all(feature = "store", feature = "otlp")), allow(dead_code))]
+#[derive(Debug)]
+struct Resolved {
+    disabled: bool,
+    service_name: String,
+    resource_attributes: Vec<(String, String)>,
+    store: StoreSetting,
+    traces_endpoint: Option<String>,
+    metrics_endpoint: Option<String>,
+    headers: Vec<(String, String)>,
+    otlp_timeout: Duration,
+    prices_file: Option<PathBuf>,
+    sampler: SamplerSetting,
+    keep_errors: bool,
+    capture_content: bool,
+    workflows: Option<String>,
+    exclude_modules: Option<String>,
+    queue: QueueConfig,
+    metrics_interval: Duration,
+}
+
+static PRICES: OnceLock<Arc<PriceCatalogue>> = OnceLock::new();
+static CAPTURE_CONTENT: AtomicBool = AtomicBool::new(false);
+
+/// The price catalogue [`install`](Telemetry::install) loaded (built-in
+/// prices merged with the price file), or the built-in one. Pass it to
+/// `LlmMiddleware::prices` to price with the user's file.
+#[must_use]
+pub fn prices() -> Arc<PriceCatalogue> {
+    PRICES
+        .get_or_init(|| Arc::new(PriceCatalogue::builtin().clone()))
+        .clone()
+}
+
+/// Whether [`install`](Telemetry::install) turned content capture on
+/// (`TOKENTRACE_CAPTURE_CONTENT` or [`Telemetry::capture_content`]).
+#[must_use]
+pub fn capture_content_enabled() -> bool {
+    CAPTURE_CONTENT.load(Ordering::Relaxed)
+}
+
+#[derive(Debug)]
+struct Settings {
+    prices: Option<Arc<PriceCatalogue>>,
+    capture_content: bool,
+    workflows: Option<String>,
+    exclude_modules: Option<String>,
+}
+
+#[derive(Debug)]
+struct GuardInner {
+    tracer_provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+    stats: Arc<PipelineStats>,
+    #[cfg(feature = "store")]
+    store_stats: Option<tokentrace_store::StoreStatsHandle>,
+}
+
+/// Keeps telemetry running. Dropping it flushes every exporter, then shuts
+/// the tracer and meter providers down (waiting up to 30 seconds per exporter).
+#[derive(Debug)]
+#[must_use = "dropping the guard flushes and shuts telemetry down at once"]
+pub struct TelemetryGuard {
+    inner: Option<GuardInner>,
+    settings: Option<Settings>,
+}
+
+impl TelemetryGuard {
+    fn inert() -> Self {
+        Self {
+            inner: None,
+            settings: None,
+        }
+    }
+
+    /// Exports every finished span and pending metric now and waits for it
+    /// (for short-lived programs). Failures are counted, not returned.
+    pub fn flush(&self) {
+        if let Some(inner) = &self.inner {
+            let _ = inner.tracer_provider.force_flush();
+            let _ = inner.meter_provider.force_flush();
+            #[cfg(feature = "store")]
+            if let Some(s) = &inner.store_stats {
+                let _ = s.flush(FLUSH_TIMEOUT);
+            }
+        }
+    }
+
+    /// Spans lost so far: dropped on a full queue (per exporter), in batches
+    /// an exporter failed (collector down, store locked or full), or dropped
+    /// by the store's own queue.
+    #[must_use]
+    pub fn dropped_spans(&self) -> u64 {
+        let Some(inner) = &self.inner else {
+            return 0;
+        };
+        #[allow(unused_mut)]
+        let mut n = inner.stats.lost();
+        #[cfg(feature = "store")]
+        if let Some(s) = &inner.store_stats {
+            let s = s.get();
+            // Store batches that failed to commit were accepted by `export`,
+            // so the pipeline did not count them.
+            n += s.failed_spans;
+        }
+        n
+    }
+
+    /// `false` when `OTEL_SDK_DISABLED` made set-up a no-op.
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let _ = inner.tracer_provider.force_flush();
+            let _ = inner.tracer_provider.shutdown_with_timeout(FLUSH_TIMEOUT);
+            let _ = inner.meter_provider.shutdown();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EnvConfig;
+
+    #[test]
+    fn setters_win_over_the_environment() {
+        let env = EnvConfig {
+            service_name: Some("from-env".to_owned()),
+            store: Some(StoreSetting::Path("env.db".into())),
+            otlp_endpoint: Some("http://env:4318".to_owned()),
+            sampler: Some(SamplerSetting::AlwaysOff),
+            capture_content: Some(true),
+            keep_errors: Some(false),
+            ..EnvConfig::default()
+        };
+        let r = Telemetry::builder()
+            .service_name("from-code")
+            .no_store()
+            .otlp_endpoint("http://code:4318/")
+            .sample_ratio(0.5)
+            .capture_content(false)
+            .with_env(env.clone())
+            .resolve()
+            .unwrap();
+        assert_eq!(r.service_name, "from-code");
+        assert_eq!(r.store, StoreSetting::Off);
+        assert_eq!(
+            r.traces_endpoint.as_deref(),
+            Some("http://code:4318/v1/traces")
+        );
+        assert_eq!(
+            r.metrics_endpoint.as_deref(),
+            Some("http://code:4318/v1/metrics")
+        );
+        assert_eq!(r.sampler, SamplerSetting::ParentBasedRatio(0.5));
+        assert!(!r.capture_content);
+        assert!(!r.keep_errors, "unset in code: the environment applies");
+
+        let r = Telemetry::builder().with_env(env).resolve().unwrap();
+        assert_eq!(r.service_name, "from-env");
+        assert_eq!(r.store, StoreSetting::Path("env.db".into()));
+        assert_eq!(
+            r.traces_endpoint.as_deref(),
+            Some("http://env:4318/v1/traces")
+        );
+        assert_eq!(r.sampler, SamplerSetting::AlwaysOff);
+    }
+
+    #[test]
+    fn defaults_without_environment() {
+        let r = Telemetry::builder().resolve().unwrap();
+        assert_eq!(r.service_name, DEFAULT_SERVICE_NAME);
+        assert_eq!(r.store, StoreSetting::Path(DEFAULT_STORE_PATH.into()));
+        assert_eq!(r.traces_endpoint, None);
+        assert_eq!(r.sampler, SamplerSetting::ParentBasedAlwaysOn);
+        assert!(r.keep_errors);
+        assert!(!r.capture_content);
+    }
+
+    #[test]
+    fn the_traces_endpoint_variable_is_used_as_is() {
+        let env = EnvConfig {
+            otlp_traces_endpoint: Some("http://c:4318/custom".to_owned()),
+            otlp_endpoint: Some("http://c:4318".to_owned()),
+            resource_attributes: vec![("service.name".to_owned(), "attr-svc".to_owned())],
+            ..EnvConfig::default()
+        };
+        let r = Telemetry::builder().with_env(env).resolve().unwrap();
+        assert_eq!(r.traces_endpoint.as_deref(), Some("http://c:4318/custom"));
+        assert_eq!(
+            r.metrics_endpoint.as_deref(),
+            Some("http://c:4318/v1/metrics")
+        );
+        assert_eq!(r.service_name, "attr-svc");
+    }
+
+    #[test]
+    fn an_out_of_range_ratio_is_refused() {
+        assert!(matches!(
+            Telemetry::builder().sample_ratio(2.0).resolve(),
+            Err(TelemetryError::InvalidSetting { .. })
+        ));
+    }
+
+    #[test]
+    fn a_disabled_sdk_builds_an_inert_guard() {
+        let env = EnvConfig {
+            sdk_disabled: true,
+            ..EnvConfig::default()
+        };
+        let (_dispatch, guard) = Telemetry::builder().with_env(env).build().unwrap();
+        assert!(!guard.is_enabled());
+        assert_eq!(guard.dropped_spans(), 0);
+    }
+}

@@ -1,0 +1,9 @@
+//! `Telemetry` set-up: the store round trip, OTLP on the wire against an
+//! in-test receiver, collector faults, error-keeping sampling, and `init()`
+//! itself in a child process.
+
+mod install;
+mod otlp;
+mod receiver;
+mod sampling;
+mod store;
