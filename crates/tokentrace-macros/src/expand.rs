@@ -1,7 +1,7 @@
 //! Rewriting the annotated function.
 
 use proc_macro2::{TokenStream, TokenTree};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type, TypeParamBound};
 
@@ -130,12 +130,16 @@ fn expand_fn(args: &Args, mut func: ItemFn) -> syn::Result<TokenStream> {
 
     let capture_args = if args.capture_args {
         let idents = captured_args(&func, args)?;
-        let labels = idents.iter().map(|i| i.unraw().to_string());
+        // Spanned at each argument, so a missing `Debug` is reported there.
+        let pairs = idents.iter().map(|i| {
+            let label = i.unraw().to_string();
+            quote_spanned!(i.span()=> (#label, &#i as &dyn ::core::fmt::Debug))
+        });
         quote! {
             if !__tokentrace_span.is_disabled() {
                 ::tokentrace::__private::record_args(
                     &__tokentrace_span,
-                    &[#( (#labels, &#idents as &dyn ::core::fmt::Debug) ),*],
+                    &[#(#pairs),*],
                 );
             }
         }

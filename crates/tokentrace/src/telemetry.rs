@@ -1,8 +1,7 @@
 //! One-call set-up: [`init`] and the [`Telemetry`] builder.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -537,9 +536,9 @@ impl Telemetry {
                 settings.exclude_modules.as_deref(),
             ));
             if let Some(prices) = settings.prices {
-                let _ = PRICES.set(prices);
+                tokentrace_core::defaults::set_price_catalogue(prices);
             }
-            CAPTURE_CONTENT.store(settings.capture_content, Ordering::Relaxed);
+            tokentrace_core::defaults::set_capture_content(settings.capture_content);
         }
         Ok(guard)
     }
@@ -571,24 +570,20 @@ struct Resolved {
     metrics_interval: Duration,
 }
 
-static PRICES: OnceLock<Arc<PriceCatalogue>> = OnceLock::new();
-static CAPTURE_CONTENT: AtomicBool = AtomicBool::new(false);
-
 /// The price catalogue [`install`](Telemetry::install) loaded (built-in
-/// prices merged with the price file), or the built-in one. Pass it to
-/// `LlmMiddleware::prices` to price with the user's file.
+/// prices merged with the price file), or the built-in one. `LlmMiddleware`
+/// uses it unless given its own.
 #[must_use]
 pub fn prices() -> Arc<PriceCatalogue> {
-    PRICES
-        .get_or_init(|| Arc::new(PriceCatalogue::builtin().clone()))
-        .clone()
+    tokentrace_core::defaults::price_catalogue()
 }
 
 /// Whether [`install`](Telemetry::install) turned content capture on
-/// (`TOKENTRACE_CAPTURE_CONTENT` or [`Telemetry::capture_content`]).
+/// (`TOKENTRACE_CAPTURE_CONTENT` or [`Telemetry::capture_content`]);
+/// `LlmMiddleware` follows it unless told otherwise.
 #[must_use]
 pub fn capture_content_enabled() -> bool {
-    CAPTURE_CONTENT.load(Ordering::Relaxed)
+    tokentrace_core::defaults::capture_content()
 }
 
 #[derive(Debug)]

@@ -109,7 +109,7 @@ impl FromStr for WorkflowKind {
 /// | `TOKENTRACE_WORKFLOWS` | unset, empty or `on` | every workflow records |
 /// | | `off` (or `false`, `0`) | no workflow span at all: `#[workflow]`, `traced_run` and `WorkflowLayer` |
 /// | | `*_workflow,*_agent` | only workflows whose name matches one pattern (`*` matches any run of characters) |
-/// | `TOKENTRACE_WORKFLOWS_EXCLUDE_MODULES` | `my_app::noisy,other_crate` | `#[workflow]` functions in these modules (and their submodules) do not record |
+/// | `TOKENTRACE_EXCLUDE_MODULES` | `my_app::noisy,other_crate` | `#[workflow]` functions in these modules (and their submodules) do not record |
 ///
 /// A filtered-out workflow opens no span: its children attach to the
 /// enclosing span, and the call costs one atomic load.
@@ -136,7 +136,7 @@ impl WorkflowFilter {
     }
 
     /// Parses the values of `TOKENTRACE_WORKFLOWS` and
-    /// `TOKENTRACE_WORKFLOWS_EXCLUDE_MODULES` (see the table above). Never
+    /// `TOKENTRACE_EXCLUDE_MODULES` (see the table above). Never
     /// fails: empty list items are ignored.
     pub fn from_env_values(workflows: Option<&str>, exclude_modules: Option<&str>) -> Self {
         let mut filter = Self::default();
