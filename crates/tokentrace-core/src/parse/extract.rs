@@ -238,6 +238,161 @@ const MILVUS: &[Pattern] = pats![
     WRITTEN, CS, [K("data"), K("upsertCount")];
 ];
 
+/// What makes a stream event worth parsing (see `Extractor::interesting`).
+#[derive(Debug, Clone, Copy)]
+enum Needle {
+    /// A member whose value is neither `null` nor `false` (`"usage":{…}` but
+    /// not `"usage":null`; `"done":true` but not `"done":false`).
+    Key(&'static [u8]),
+    /// The text anywhere: a member name or a string value (`"message_stop"`).
+    Any(&'static [u8]),
+    /// Like `Key`, but only until the response model / id / tier is known
+    /// (they repeat unchanged on every chunk).
+    Sticky(&'static [u8], Sticky),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Sticky {
+    Model,
+    Id,
+    Tier,
+}
+
+/// Needles for a flavour's stream events: every captured member that can
+/// change the result, by its last key.
+fn needles(flavor: Flavor) -> &'static [Needle] {
+    use Needle::{Any, Key, Sticky as S};
+    match flavor {
+        Flavor::OpenAiChat | Flavor::OpenAiEmbeddings => &[
+            Any(b"\"error\""),
+            Key(b"\"usage\""),
+            Key(b"\"finish_reason\""),
+            S(b"\"model\"", Sticky::Model),
+            S(b"\"id\"", Sticky::Id),
+            S(b"\"service_tier\"", Sticky::Tier),
+        ],
+        Flavor::OpenAiResponses => &[
+            Any(b"\"error\""),
+            Any(b"\"response.completed\""),
+            Any(b"\"response.failed\""),
+            Any(b"\"response.incomplete\""),
+            Key(b"\"usage\""),
+            Key(b"\"reason\""),
+            S(b"\"model\"", Sticky::Model),
+            S(b"\"id\"", Sticky::Id),
+            S(b"\"service_tier\"", Sticky::Tier),
+        ],
+        Flavor::Anthropic | Flavor::BedrockInvoke => &[
+            Any(b"\"error\""),
+            Any(b"\"message_stop\""),
+            Key(b"\"usage\""),
+            Key(b"\"stop_reason\""),
+            Key(b"\"stopReason\""),
+            Key(b"\"amazon-bedrock-invocationMetrics\""),
+            Key(b"\"bytes\""),
+            Key(b"\"prompt_token_count\""),
+            Key(b"\"generation_token_count\""),
+            Key(b"\"tokenCount\""),
+            Key(b"\"completionReason\""),
+            S(b"\"model\"", Sticky::Model),
+            S(b"\"id\"", Sticky::Id),
+        ],
+        Flavor::Gemini => &[
+            Any(b"\"error\""),
+            Key(b"\"usageMetadata\""),
+            Key(b"\"finishReason\""),
+            S(b"\"modelVersion\"", Sticky::Model),
+            S(b"\"responseId\"", Sticky::Id),
+        ],
+        Flavor::CohereChat => &[
+            Any(b"\"message-end\""),
+            Key(b"\"message\""),
+            Key(b"\"usage\""),
+            Key(b"\"finish_reason\""),
+            Key(b"\"meta\""),
+            S(b"\"id\"", Sticky::Id),
+        ],
+        Flavor::CohereV1 => &[
+            Any(b"\"stream-end\""),
+            Key(b"\"message\""),
+            Key(b"\"meta\""),
+            Key(b"\"finish_reason\""),
+            Key(b"\"is_finished\""),
+            S(b"\"generation_id\"", Sticky::Id),
+            S(b"\"response_id\"", Sticky::Id),
+        ],
+        Flavor::Ollama => &[
+            Any(b"\"error\""),
+            Key(b"\"prompt_eval_count\""),
+            Key(b"\"eval_count\""),
+            Key(b"\"done\""),
+            Key(b"\"done_reason\""),
+            Key(b"\"usage\""),
+            Key(b"\"finish_reason\""),
+            S(b"\"model\"", Sticky::Model),
+        ],
+        // Not streamed (or streamed only as AWS event streams, which are not
+        // prefiltered): parse every document.
+        Flavor::CohereMeta
+        | Flavor::BedrockConverse
+        | Flavor::Pinecone
+        | Flavor::Qdrant
+        | Flavor::Weaviate
+        | Flavor::Chroma
+        | Flavor::Milvus => &[],
+    }
+}
+
+/// Prebuilt substring finders for a flavour's needles;
+/// building a finder costs more than searching a small event, so it is done
+/// once per process.
+fn finders(flavor: Flavor) -> &'static [(memchr::memmem::Finder<'static>, Needle)] {
+    use std::sync::OnceLock;
+    static ALL: OnceLock<Vec<Vec<(memchr::memmem::Finder<'static>, Needle)>>> = OnceLock::new();
+    let all = ALL.get_or_init(|| {
+        Flavor::ALL
+            .iter()
+            .map(|f| {
+                let list = needles(*f);
+                if list.is_empty() {
+                    return Vec::new();
+                }
+                list.iter()
+                    .map(|n| {
+                        let text = match *n {
+                            Needle::Key(t) | Needle::Any(t) | Needle::Sticky(t, _) => t,
+                        };
+                        (memchr::memmem::Finder::new(text), *n)
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    Flavor::ALL
+        .iter()
+        .position(|f| *f == flavor)
+        .and_then(|i| all.get(i))
+        .map_or(&[], Vec::as_slice)
+}
+
+/// After a member name at `at`, is its value something other than `null`/`false`?
+/// `None` when the text at `at` is not followed by `:` (so it is a value).
+fn member_value_set(data: &[u8], mut at: usize) -> Option<bool> {
+    let skip_ws = |mut i: usize| {
+        while i < data.len() && matches!(data[i], b' ' | b'\t' | b'\r' | b'\n') {
+            i += 1;
+        }
+        i
+    };
+    at = skip_ws(at);
+    if data.get(at) != Some(&b':') {
+        return None;
+    }
+    let v = skip_ws(at + 1);
+    let rest = &data[v.min(data.len())..];
+    Some(!(rest.starts_with(b"null") || rest.starts_with(b"false")))
+}
+
 /// Patterns for a flavour.
 pub(crate) fn patterns(flavor: Flavor) -> &'static [Pattern] {
     match flavor {
@@ -547,6 +702,8 @@ pub(crate) struct Extractor {
     inner: Option<Box<Scanner>>,
     pub(crate) terminal: bool,
     pub(crate) bedrock_error_header: Option<String>,
+    /// Skip stream events that carry none of the flavour's needles.
+    pub(crate) prefilter: bool,
 }
 
 impl Extractor {
@@ -564,6 +721,7 @@ impl Extractor {
             inner: None,
             terminal: false,
             bedrock_error_header: None,
+            prefilter: true,
         }
     }
 
@@ -581,6 +739,42 @@ impl Extractor {
             .iter()
             .map(|s| s.as_ref().map_or(0, String::capacity))
             .sum::<usize>()
+    }
+
+    /// Can this complete stream event change the result? Events that carry
+    /// none of the flavour's needles (most content chunks) are skipped without
+    /// being parsed. Conservative: a needle inside a string value only costs
+    /// a parse. Error responses and `event: error` are always parsed.
+    pub(crate) fn interesting(&self, data: &[u8]) -> bool {
+        let list = finders(self.flavor);
+        if !self.prefilter
+            || list.is_empty()
+            || self.error_status()
+            || self.event.as_deref() == Some("error")
+        {
+            return true;
+        }
+        let found = |finder: &memchr::memmem::Finder<'_>, key_only: bool| {
+            let len = finder.needle().len();
+            finder
+                .find_iter(data)
+                .any(|at| match member_value_set(data, at + len) {
+                    Some(set) => set,
+                    None => !key_only,
+                })
+        };
+        list.iter().any(|(finder, n)| match *n {
+            Needle::Key(_) => found(finder, true),
+            Needle::Any(_) => found(finder, false),
+            Needle::Sticky(_, which) => {
+                let known = match which {
+                    Sticky::Model => self.info.response_model.is_some(),
+                    Sticky::Id => self.info.response_id.is_some(),
+                    Sticky::Tier => self.info.service_tier.is_some(),
+                };
+                !known && found(finder, true)
+            }
+        })
     }
 
     pub(crate) fn status(&mut self, status: u16) {

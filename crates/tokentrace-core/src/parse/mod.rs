@@ -47,6 +47,11 @@ pub struct ResponseParser {
     events: u64,
     /// An NDJSON line held nothing but whitespace so far.
     line_blank: bool,
+    /// The current NDJSON line while it fits in `event_limit` (see `sse.rs`).
+    line: Vec<u8>,
+    /// The current NDJSON line outgrew `line`: it streams into the scanner.
+    line_streaming: bool,
+    event_limit: usize,
     done: bool,
     bytes: u64,
     finished: Option<ResponseInfo>,
@@ -80,6 +85,10 @@ impl SseSink for Route<'_> {
             .set_event(Some(String::from_utf8_lossy(name).into_owned()));
     }
 
+    fn interesting(&mut self, data: &[u8]) -> bool {
+        self.ex.interesting(data)
+    }
+
     fn event_end(&mut self, done: bool, incomplete: bool) {
         *self.events += 1;
         if done {
@@ -108,12 +117,27 @@ impl FrameSink for Route<'_> {
 impl ResponseParser {
     /// A parser for one response body.
     pub fn new(provider: Provider, flavor: Flavor, format: BodyFormat) -> Self {
+        Self::with_event_buffer(provider, flavor, format, sse::EVENT_BUFFER)
+    }
+
+    /// A parser that holds at most `limit` bytes of a stream event for the
+    /// skip prefilter (0 parses every event in full). For tests and tuning.
+    #[doc(hidden)]
+    pub fn with_event_buffer(
+        provider: Provider,
+        flavor: Flavor,
+        format: BodyFormat,
+        limit: usize,
+    ) -> Self {
         let patterns = extract::patterns(flavor);
         let scanner = Scanner::new(patterns, Limits::default());
         let (scanner, framing) = match format {
             BodyFormat::Json => (scanner, Framing::Json),
             BodyFormat::Ndjson => (scanner.no_root_array(), Framing::Ndjson),
-            BodyFormat::Sse => (scanner.no_root_array(), Framing::Sse(SseFramer::new())),
+            BodyFormat::Sse => (
+                scanner.no_root_array(),
+                Framing::Sse(SseFramer::with_limit(limit)),
+            ),
             BodyFormat::AwsEventStream => (
                 scanner.no_root_array(),
                 Framing::EventStream(EventStreamFramer::new()),
@@ -126,10 +150,22 @@ impl ResponseParser {
             ex: Extractor::new(provider, flavor),
             events: 0,
             line_blank: true,
+            line: Vec::new(),
+            line_streaming: false,
+            event_limit: limit,
             done: false,
             bytes: 0,
             finished: None,
         }
+    }
+
+    /// Parse every stream event in full instead of skipping the ones the
+    /// prefilter proves cannot change the result. For tests and debugging.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_prefilter(mut self) -> Self {
+        self.ex.prefilter = false;
+        self
     }
 
     /// The response's HTTP status; a 4xx/5xx body is read as an error body.
@@ -151,7 +187,7 @@ impl ResponseParser {
             Framing::Sse(f) => f.retained_bytes(),
             Framing::EventStream(f) => f.retained_bytes(),
         };
-        self.scanner.retained_bytes() + framing + self.ex.retained_bytes()
+        self.scanner.retained_bytes() + framing + self.ex.retained_bytes() + self.line.capacity()
     }
 
     /// Bytes pushed so far.
@@ -181,14 +217,26 @@ impl ResponseParser {
                 let mut rest = chunk;
                 while !rest.is_empty() {
                     let end = memchr::memchr(b'\n', rest);
-                    let line = &rest[..end.unwrap_or(rest.len())];
-                    if self.line_blank && line.iter().any(|b| !b.is_ascii_whitespace()) {
+                    let seg = &rest[..end.unwrap_or(rest.len())];
+                    if self.line_blank && seg.iter().any(|b| !b.is_ascii_whitespace()) {
                         self.line_blank = false;
                     }
-                    self.scanner.push(line, &mut route);
+                    if self.line_streaming {
+                        self.scanner.push(seg, &mut route);
+                    } else if self.line.len() + seg.len() <= self.event_limit {
+                        self.line.extend_from_slice(seg);
+                    } else {
+                        self.line_streaming = true;
+                        self.scanner.push(&self.line, &mut route);
+                        self.line.clear();
+                        self.scanner.push(seg, &mut route);
+                    }
                     let Some(end) = end else { break };
                     if !self.line_blank {
                         *route.events += 1;
+                        if !self.line_streaming && route.ex.interesting(&self.line) {
+                            self.scanner.push(&self.line, &mut route);
+                        }
                         if !self.scanner.idle() {
                             // A line that is not one whole JSON value: drop it, keep going.
                             *route.partial = true;
@@ -197,6 +245,11 @@ impl ResponseParser {
                     }
                     self.scanner.reset();
                     self.line_blank = true;
+                    self.line_streaming = false;
+                    if self.line.capacity() > self.event_limit {
+                        self.line = Vec::new();
+                    }
+                    self.line.clear();
                     rest = &rest[end + 1..];
                 }
             }
@@ -233,6 +286,10 @@ impl ResponseParser {
             Framing::Ndjson => {
                 if !self.line_blank {
                     *route.events += 1;
+                    // The body ended inside this line: parse it regardless of the prefilter.
+                    if !self.line_streaming {
+                        self.scanner.push(&self.line, &mut route);
+                    }
                     if !self.scanner.idle() {
                         clean_end = false;
                         self.scanner.flush_partial(&mut route);

@@ -3,14 +3,17 @@
 //! Lines end in CR, LF or CRLF (a CR at a chunk's end waits for the next
 //! chunk's first byte); `field: value` with one optional space after the
 //! colon; lines starting with `:` are comments; a blank line dispatches the
-//! event. `data` values stream straight into the JSON scanner, with `\n`
-//! between the lines of one event as the spec joins them, so an event of any
-//! size costs no buffer. The only bytes held back are up to six at the start
-//! of each event's data, to recognise OpenAI's `[DONE]` terminator.
+//! event. An event's data (its lines joined with `\n`, as the spec says) is
+//! held up to [`EVENT_BUFFER`] bytes so the sink's prefilter can skip events
+//! that cannot change the result (most stream chunks) with a SIMD substring
+//! search instead of a JSON walk; an event larger than that streams straight
+//! into the JSON scanner, so memory stays bounded whatever the event size.
 
 use super::scan::{Scanner, Sink};
 
 const DONE: &[u8] = b"[DONE]";
+/// Largest event data held for the prefilter; larger events are scanned as they stream.
+pub(crate) const EVENT_BUFFER: usize = 16 * 1024;
 const MAX_FIELD: usize = 8;
 const MAX_EVENT_NAME: usize = 64;
 
@@ -43,10 +46,13 @@ pub(crate) struct SseFramer {
     event_name: Vec<u8>,
     has_data: bool,
     data_lines: u32,
-    /// Start-of-data probe for `[DONE]`.
-    probe: [u8; 6],
-    probe_len: usize,
-    probing: bool,
+    /// The current event's data while it fits in `limit`.
+    buf: Vec<u8>,
+    limit: usize,
+    /// The event outgrew `buf`: its data goes straight to the scanner.
+    streaming: bool,
+    /// Parse the next dispatched event even if the prefilter would skip it.
+    force: bool,
 }
 
 /// Callbacks the framer needs beyond the scanner's document sink.
@@ -56,10 +62,14 @@ pub(crate) trait SseSink: Sink {
     /// An event was dispatched. `done` is true for `data: [DONE]`; `incomplete`
     /// when its data did not hold one whole JSON value.
     fn event_end(&mut self, done: bool, incomplete: bool);
+    /// Can this event's data (complete, at most [`EVENT_BUFFER`] bytes) change
+    /// the result? `false` lets the framer skip parsing it.
+    fn interesting(&mut self, data: &[u8]) -> bool;
 }
 
 impl SseFramer {
-    pub(crate) fn new() -> Self {
+    /// A framer holding at most `limit` bytes of an event (tests use tiny limits).
+    pub(crate) fn with_limit(limit: usize) -> Self {
         Self {
             line: Line::Start,
             after_cr: false,
@@ -69,15 +79,16 @@ impl SseFramer {
             event_name: Vec::new(),
             has_data: false,
             data_lines: 0,
-            probe: [0; 6],
-            probe_len: 0,
-            probing: true,
+            buf: Vec::new(),
+            limit,
+            streaming: false,
+            force: false,
         }
     }
 
     /// Heap bytes held.
     pub(crate) fn retained_bytes(&self) -> usize {
-        self.event_name.capacity()
+        self.event_name.capacity() + self.buf.capacity()
     }
 
     /// Feed bytes.
@@ -176,6 +187,9 @@ impl SseFramer {
             self.line_end(scanner, sink);
         }
         if self.has_data {
+            // The body ended inside this event: parse it whatever the
+            // prefilter says, so a cut-short event is reported as such.
+            self.force = true;
             self.dispatch(scanner, sink);
         }
     }
@@ -212,25 +226,17 @@ impl SseFramer {
         if bytes.is_empty() {
             return;
         }
-        if self.probing {
-            let room = DONE.len() - self.probe_len;
-            let take = room.min(bytes.len());
-            let candidate = &bytes[..take];
-            if DONE[self.probe_len..].starts_with(candidate) && take == bytes.len() {
-                self.probe[self.probe_len..self.probe_len + take].copy_from_slice(candidate);
-                self.probe_len += take;
-                return;
-            }
-            // Not (only) `[DONE]`: release what was held and stream on.
-            self.probing = false;
-            let held = self.probe;
-            let n = self.probe_len;
-            self.probe_len = 0;
-            if n > 0 {
-                scanner.push(&held[..n], sink);
-            }
+        if self.streaming {
+            scanner.push(bytes, sink);
+        } else if self.buf.len() + bytes.len() <= self.limit {
+            self.buf.extend_from_slice(bytes);
+        } else {
+            // Too big to hold: parse it as it streams (it cannot be `[DONE]`).
+            self.streaming = true;
+            scanner.push(&self.buf, sink);
+            self.buf.clear();
+            scanner.push(bytes, sink);
         }
-        scanner.push(bytes, sink);
     }
 
     fn line_end<S: SseSink>(&mut self, scanner: &mut Scanner, sink: &mut S) {
@@ -263,10 +269,13 @@ impl SseFramer {
     }
 
     fn dispatch<S: SseSink>(&mut self, scanner: &mut Scanner, sink: &mut S) {
-        let done = self.probing && self.probe_len == DONE.len();
-        if self.probing && !done && self.probe_len > 0 {
-            let held = self.probe;
-            scanner.push(&held[..self.probe_len], sink);
+        let mut done = false;
+        if !self.streaming {
+            if self.buf == DONE {
+                done = true;
+            } else if std::mem::take(&mut self.force) || sink.interesting(&self.buf) {
+                scanner.push(&self.buf, sink);
+            }
         }
         let incomplete = !done && !scanner.idle();
         if incomplete {
@@ -276,8 +285,11 @@ impl SseFramer {
         sink.event_end(done, incomplete);
         self.has_data = false;
         self.data_lines = 0;
-        self.probing = true;
-        self.probe_len = 0;
+        self.streaming = false;
+        if self.buf.capacity() > self.limit {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
         self.event_name.clear();
     }
 }

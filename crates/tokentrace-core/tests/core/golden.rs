@@ -101,6 +101,17 @@ impl Fixture {
     fn parse_whole(&self) -> ResponseInfo {
         self.parse_chunks([self.body.as_slice()])
     }
+
+    /// Every stream event parsed in full: no skip prefilter.
+    fn parse_unfiltered(&self) -> ResponseInfo {
+        let mut parser =
+            ResponseParser::new(self.provider, self.flavor, self.format).without_prefilter();
+        for (name, value) in &self.headers {
+            parser.observe_header(name, value);
+        }
+        parser.push(&self.body);
+        parser.finish()
+    }
 }
 
 fn fixtures_dir() -> PathBuf {
@@ -372,6 +383,21 @@ fn split_offsets(f: &Fixture, exhaustive: bool) -> BTreeSet<usize> {
     let spread = max_splits.saturating_sub(set.len()).max(16);
     set.extend((0..spread).map(|i| i * len / spread));
     set
+}
+
+/// The stream-event prefilter (skip events that cannot change the result)
+/// agrees with parsing every event, on every real recording.
+#[test]
+fn golden_results_do_not_depend_on_the_event_prefilter() {
+    let fixtures = load_fixtures();
+    let mut streamed = 0;
+    for f in &fixtures {
+        if matches!(f.format, BodyFormat::Sse | BodyFormat::Ndjson) {
+            streamed += 1;
+            assert_eq!(f.parse_whole(), f.parse_unfiltered(), "{}", f.name);
+        }
+    }
+    assert!(streamed >= 25, "only {streamed} streamed fixtures");
 }
 
 #[test]

@@ -94,6 +94,48 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The skip prefilter never changes what is extracted: parsing every
+    /// event in full gives the same answer. (A skipped event is not validated,
+    /// so a malformed one is not reported as a parse error.)
+    #[test]
+    fn the_event_prefilter_changes_nothing(bytes in jsonish(), cut in 0usize..4096) {
+        let cut = cut.min(bytes.len());
+        for flavor in Flavor::ALL {
+            for format in [BodyFormat::Sse, BodyFormat::Ndjson] {
+                let mut filtered = parse_chunks(*flavor, format, &[&bytes[..cut], &bytes[cut..]]);
+                let mut p = ResponseParser::new(Provider::OpenAi, *flavor, format).without_prefilter();
+                p.push(&bytes);
+                let mut full = serde_json::to_value(p.finish()).unwrap();
+                filtered.as_object_mut().unwrap().remove("parse_error");
+                full.as_object_mut().unwrap().remove("parse_error");
+                prop_assert_eq!(filtered, full);
+            }
+        }
+    }
+
+    /// Events larger than the prefilter's buffer stream into the scanner and
+    /// give the same answer as buffered ones.
+    #[test]
+    fn tiny_event_buffers_change_nothing(bytes in jsonish(), limit in 0usize..64) {
+        for flavor in Flavor::ALL {
+            for format in [BodyFormat::Sse, BodyFormat::Ndjson] {
+                let mut a = ResponseParser::new(Provider::OpenAi, *flavor, format).without_prefilter();
+                a.push(&bytes);
+                let mut b = ResponseParser::with_event_buffer(Provider::OpenAi, *flavor, format, limit).without_prefilter();
+                b.push(&bytes);
+                let (a, b) = (a.finish(), b.finish());
+                // `[DONE]` is only recognised in a buffered event.
+                if !bytes.windows(6).any(|w| w == b"[DONE]") {
+                    prop_assert_eq!(a, b);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn memory_does_not_grow_with_stream_length() {
     let event = b"data: {\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hello world \"},\"finish_reason\":null}],\"usage\":null}\n\n";
