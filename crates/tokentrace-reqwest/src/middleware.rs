@@ -27,25 +27,18 @@ use crate::stream::{CallGuard, Ending, TracedBody};
 /// Default bound of each captured content value, in bytes.
 const DEFAULT_MAX_CONTENT_BYTES: usize = 16 * 1024;
 
-/// The price catalogue: the built-in one, shared, or the user's.
+/// The price catalogue: the process-wide default (built-in, plus the price
+/// file `tokentrace::init()` loaded), or the one this client was given.
 #[derive(Debug, Clone)]
 enum Prices {
-    Builtin,
+    Default,
     Custom(Arc<PriceCatalogue>),
 }
 
 impl Prices {
     fn get(&self) -> Arc<PriceCatalogue> {
         match self {
-            // Cloned once per process: `builtin()` is `&'static`, the guard
-            // wants an owned handle it can keep past the middleware call.
-            Self::Builtin => {
-                static SHARED: std::sync::OnceLock<Arc<PriceCatalogue>> =
-                    std::sync::OnceLock::new();
-                SHARED
-                    .get_or_init(|| Arc::new(PriceCatalogue::builtin().clone()))
-                    .clone()
-            }
+            Self::Default => tokentrace_core::defaults::price_catalogue(),
             Self::Custom(p) => p.clone(),
         }
     }
@@ -55,7 +48,8 @@ impl Prices {
 struct Config {
     registry: ProviderRegistry,
     prices: Prices,
-    capture_content: bool,
+    /// `None`: follow the process-wide default (`TOKENTRACE_CAPTURE_CONTENT`).
+    capture_content: Option<bool>,
     max_content_bytes: usize,
     inject_stream_usage: bool,
     http_spans: bool,
@@ -139,8 +133,8 @@ impl LlmMiddleware {
         Self {
             config: Arc::new(Config {
                 registry: ProviderRegistry::new(),
-                prices: Prices::Builtin,
-                capture_content: false,
+                prices: Prices::Default,
+                capture_content: None,
                 max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
                 inject_stream_usage: false,
                 http_spans: false,
@@ -163,7 +157,9 @@ impl LlmMiddleware {
     }
 
     /// Price calls with this catalogue (for instance one with a user price
-    /// file merged in). Defaults to [`PriceCatalogue::builtin()`].
+    /// file merged in). Defaults to the process-wide catalogue
+    /// ([`tokentrace_core::defaults::price_catalogue`]): the built-in one plus
+    /// the price file `tokentrace::init()` loaded.
     pub fn prices(self, prices: Arc<PriceCatalogue>) -> Self {
         self.with(|c| c.prices = Prices::Custom(prices))
     }
@@ -172,9 +168,10 @@ impl LlmMiddleware {
     /// [redactor](Self::redactor)). A [`CaptureContent`] extension overrides it
     /// per request, and
     /// [`set_content_capture_allowed(false)`](crate::set_content_capture_allowed)
-    /// overrides both. Defaults to `false`.
+    /// overrides both. Defaults to the process-wide setting, which
+    /// `tokentrace::init()` takes from `TOKENTRACE_CAPTURE_CONTENT` (off unless set).
     pub fn capture_content(self, enabled: bool) -> Self {
-        self.with(|c| c.capture_content = enabled)
+        self.with(|c| c.capture_content = Some(enabled))
     }
 
     /// The largest captured content value, in bytes; longer JSON is cut so it
@@ -321,9 +318,14 @@ impl LlmMiddleware {
         }
 
         let capture = content_capture_allowed()
-            && extensions
-                .get::<CaptureContent>()
-                .map_or(config.capture_content, |c| c.0);
+            && extensions.get::<CaptureContent>().map_or_else(
+                || {
+                    config
+                        .capture_content
+                        .unwrap_or_else(tokentrace_core::defaults::capture_content)
+                },
+                |c| c.0,
+            );
 
         // An Azure body's `model` is the deployment name; the registry's
         // resolution of it (in `d.model`) names the real model.
@@ -396,6 +398,7 @@ impl LlmMiddleware {
             first_chunk: None,
             bytes: 0,
             finished: false,
+            pending: None,
         };
         let result = next.run(req, extensions).instrument(llm.clone()).await;
         let response = match result {

@@ -161,7 +161,9 @@ pub(crate) fn llm_span(start: &CallStart<'_>, parent: Option<&Span>) -> Span {
         { semconv::LLM_PROVIDER } = llm_provider,
         { semconv::LLM_SYSTEM } = llm_system,
         { semconv::GEN_AI_REQUEST_MODEL } = start.request_model,
-        { semconv::LLM_MODEL_NAME } = start.request_model,
+        // Recorded once, at the end: the response model when the provider
+        // names one, else the request model (OTel SDKs keep duplicate keys).
+        { semconv::LLM_MODEL_NAME } = tracing::field::Empty,
         { semconv::DB_SYSTEM_NAME } = db_system,
         { semconv::DB_OPERATION_NAME } = db_op,
         { semconv::DB_COLLECTION_NAME } = start.collection,
@@ -387,7 +389,6 @@ fn record_cost_tokens(span: &Span, usage: &Usage) {
 pub(crate) fn record_response(span: &Span, info: &ResponseInfo) {
     if let Some(model) = &info.response_model {
         span.record(semconv::GEN_AI_RESPONSE_MODEL, model.as_str());
-        span.record(semconv::LLM_MODEL_NAME, model.as_str());
     }
     if let Some(id) = &info.response_id {
         span.record(semconv::GEN_AI_RESPONSE_ID, id.as_str());

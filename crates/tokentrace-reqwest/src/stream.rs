@@ -48,10 +48,18 @@ pub(crate) struct CallGuard {
     pub(crate) first_chunk: Option<Instant>,
     pub(crate) bytes: u64,
     pub(crate) finished: bool,
+    /// The last chunk handed to the application, not parsed yet (see `on_chunk`).
+    pub(crate) pending: Option<Bytes>,
 }
 
 impl CallGuard {
-    pub(crate) fn on_chunk(&mut self, data: &[u8]) {
+    /// A chunk is on its way to the application. Timing is taken now; the
+    /// parsing waits until the next poll (or the end), so the application gets
+    /// every chunk, the first one included, without waiting for the parser, and
+    /// the parse overlaps the wait for the next chunk. Only this one chunk is
+    /// held, by reference count: the application holds the same bytes.
+    pub(crate) fn on_chunk(&mut self, data: &Bytes) {
+        self.drain_pending();
         if self.first_chunk.is_none() {
             let now = Instant::now();
             self.first_chunk = Some(now);
@@ -63,11 +71,20 @@ impl CallGuard {
             }
         }
         self.bytes += data.len() as u64;
-        if let Some(p) = self.parser.as_mut() {
-            p.push(data);
+        if self.parser.is_some() || self.output.is_some() {
+            self.pending = Some(data.clone());
         }
-        if let Some(o) = self.output.as_mut() {
-            o.push(data);
+    }
+
+    /// Parse the chunk held back by `on_chunk`.
+    pub(crate) fn drain_pending(&mut self) {
+        if let Some(data) = self.pending.take() {
+            if let Some(p) = self.parser.as_mut() {
+                p.push(&data);
+            }
+            if let Some(o) = self.output.as_mut() {
+                o.push(&data);
+            }
         }
     }
 
@@ -75,6 +92,7 @@ impl CallGuard {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
+        self.drain_pending();
         let info = self
             .parser
             .as_mut()
@@ -82,6 +100,13 @@ impl CallGuard {
             .unwrap_or_default();
         let span = &self.span;
         span::record_response(span, &info);
+        if let Some(model) = info
+            .response_model
+            .as_deref()
+            .or(self.request_model.as_deref())
+        {
+            span.record(semconv::LLM_MODEL_NAME, model);
+        }
         self.record_usage_and_cost(&info);
         if let Some(out) = self.output.take() {
             out.finish(span);
@@ -195,6 +220,9 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
+        // The previous chunk is the application's already: parse it while
+        // the next one is (usually) still on the wire.
+        this.guard.drain_pending();
         let polled = ready!(this.inner.as_mut().poll_frame(cx));
         match &polled {
             Some(Ok(frame)) => {

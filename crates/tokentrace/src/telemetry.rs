@@ -166,6 +166,7 @@ pub struct Telemetry {
     env: Option<EnvConfig>,
     read_env: bool,
     extra: Vec<Box<dyn BlockingExporter>>,
+    resource: Vec<(String, String)>,
 }
 
 impl Telemetry {
@@ -178,6 +179,15 @@ impl Telemetry {
     /// else `unknown_service`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
+        self
+    }
+
+    /// Add a resource attribute to every exported span and metric (for
+    /// example `openinference.project.name`, which Phoenix uses as the project,
+    /// or `deployment.environment`). Wins over the same key in
+    /// `OTEL_RESOURCE_ATTRIBUTES`. Defaults to none.
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.resource.push((key.into(), value.into()));
         self
     }
 
@@ -334,10 +344,15 @@ impl Telemetry {
                     .map(|(_, v)| v.clone())
             })
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
+        let mut resource_attributes = env.resource_attributes;
+        for (k, v) in std::mem::take(&mut self.resource) {
+            resource_attributes.retain(|(ek, _)| *ek != k);
+            resource_attributes.push((k, v));
+        }
         Ok(Resolved {
             disabled: env.sdk_disabled,
             service_name,
-            resource_attributes: env.resource_attributes,
+            resource_attributes,
             store: self
                 .store
                 .take()
@@ -477,7 +492,14 @@ impl Telemetry {
         }
         let enrich =
             tokentrace_subscriber::EnrichLayer::new().meter(meter_provider.meter("tokentrace"));
-        let otel = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("tokentrace"));
+        // busy/idle time, thread, code location and target on every span are
+        // noise in an LLM trace view and cost time per span: leave them out.
+        let otel = tracing_opentelemetry::layer()
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
+            .with_target(false)
+            .with_tracer(tracer_provider.tracer("tokentrace"));
         let dispatch = tracing::Dispatch::new(
             tracing_subscriber::registry()
                 .with(enrich)
