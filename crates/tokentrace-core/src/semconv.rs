@@ -210,6 +210,41 @@ pub mod span_names {
     pub const AUTO_WORKFLOW_PREFIX: &str = "auto.workflow.";
 }
 
+/// Metric instrument names (GenAI client metrics,
+/// <https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/>).
+pub mod metrics {
+    /// Histogram of tokens per call, by `gen_ai.token.type` (`{token}`).
+    pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+    /// Histogram of call durations (`s`).
+    pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+    /// Histogram of time to the first response chunk of streams (`s`).
+    pub const GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: &str =
+        "gen_ai.client.operation.time_to_first_chunk";
+    /// Counter of spent USD by provider and model (tokentrace's own).
+    pub const TOKENTRACE_COST_USD: &str = "tokentrace.cost.usd";
+    /// Bucket boundaries the spec gives for `gen_ai.client.token.usage`.
+    pub const TOKEN_USAGE_BUCKETS: &[f64] = &[
+        1.0,
+        4.0,
+        16.0,
+        64.0,
+        256.0,
+        1024.0,
+        4096.0,
+        16384.0,
+        65536.0,
+        262_144.0,
+        1_048_576.0,
+        4_194_304.0,
+        16_777_216.0,
+        67_108_864.0,
+    ];
+    /// Bucket boundaries the spec gives for duration histograms (seconds).
+    pub const DURATION_BUCKETS: &[f64] = &[
+        0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    ];
+}
+
 /// Well-known attribute values.
 pub mod values {
     /// `openinference.span.kind` for LLM inference spans.

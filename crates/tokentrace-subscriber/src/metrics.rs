@@ -13,43 +13,16 @@ use tokentrace_core::semconv;
 
 use crate::data::LlmFields;
 
-// Metric names are not attribute names, so they are not in `semconv`'s
-// attribute table. TODO(#5): move them to a `semconv::metrics` module.
-/// `gen_ai.client.token.usage`: histogram of tokens per call, by `gen_ai.token.type`.
-const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-/// `gen_ai.client.operation.duration`: histogram of call durations in seconds.
-const OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
-/// `gen_ai.client.operation.time_to_first_chunk`: streams only, seconds.
-const TIME_TO_FIRST_CHUNK: &str = "gen_ai.client.operation.time_to_first_chunk";
-/// `tokentrace.cost.usd`: counter of spent USD by provider and model.
-const COST_USD: &str = "tokentrace.cost.usd";
+use tokentrace_core::semconv::metrics::{DURATION_BUCKETS, TOKEN_USAGE_BUCKETS as TOKEN_BUCKETS};
+use tokentrace_core::semconv::metrics::{
+    GEN_AI_CLIENT_OPERATION_DURATION as OPERATION_DURATION,
+    GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK as TIME_TO_FIRST_CHUNK,
+    GEN_AI_CLIENT_TOKEN_USAGE as TOKEN_USAGE, TOKENTRACE_COST_USD as COST_USD,
+};
 
 /// `gen_ai.token.type` values (spec: `input`, `output`).
 const TOKEN_TYPE_INPUT: &str = "input";
 const TOKEN_TYPE_OUTPUT: &str = "output";
-
-/// Explicit bucket boundaries the spec recommends for `gen_ai.client.token.usage`.
-const TOKEN_BUCKETS: [f64; 14] = [
-    1.0,
-    4.0,
-    16.0,
-    64.0,
-    256.0,
-    1024.0,
-    4096.0,
-    16384.0,
-    65536.0,
-    262_144.0,
-    1_048_576.0,
-    4_194_304.0,
-    16_777_216.0,
-    67_108_864.0,
-];
-
-/// Explicit bucket boundaries the spec recommends for `gen_ai.client.operation.duration`.
-const DURATION_BUCKETS: [f64; 14] = [
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-];
 
 /// The instruments, built on first use: the facade installs the global
 /// `MeterProvider` after the layer is constructed, and an instrument taken

@@ -2,5 +2,6 @@
 //! cost figures computed by hand, property tests.
 
 mod cost;
+mod docs;
 mod golden;
 mod properties;
