@@ -179,6 +179,11 @@ pub(crate) fn strip_snapshot(model: &str) -> Vec<String> {
     }
     if let Some(rest) = strip_date(&base) {
         out.push(rest.to_owned());
+        // A snapshot the catalogue lost (`claude-3-5-haiku-20241022`) is
+        // priced like its family's moving alias (`claude-3-5-haiku-latest`).
+        if !rest.is_empty() {
+            out.push(format!("{rest}-latest"));
+        }
     }
     out.retain(|s| !s.is_empty());
     out

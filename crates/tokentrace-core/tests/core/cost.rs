@@ -395,3 +395,13 @@ fn catalogue_is_large_and_sane() {
         assert!(providers.contains(p), "no entry for {p}");
     }
 }
+
+/// A dated snapshot the tables dropped is priced like its family's `-latest`
+/// alias (claude-3-5-haiku-latest: $0.80 input, $4.00 output per Mtok in LiteLLM).
+#[test]
+fn a_lost_snapshot_falls_back_to_the_latest_alias() {
+    let m = PriceCatalogue::builtin()
+        .lookup(Some(Provider::Anthropic), "claude-3-5-haiku-20241022")
+        .expect("priced through the -latest alias");
+    assert_eq!(m.key, "claude-3-5-haiku-latest");
+}
