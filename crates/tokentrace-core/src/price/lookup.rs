@@ -443,13 +443,16 @@ mod tests {
     fn snapshots() {
         assert_eq!(
             strip_snapshot("gpt-4o-mini-2024-07-18"),
-            v(&["gpt-4o-mini"])
+            v(&["gpt-4o-mini", "gpt-4o-mini-latest"])
         );
         assert_eq!(
             strip_snapshot("claude-3-5-haiku-20241022"),
-            v(&["claude-3-5-haiku"])
+            v(&["claude-3-5-haiku", "claude-3-5-haiku-latest"])
         );
-        assert_eq!(strip_snapshot("gpt-3.5-turbo-0125"), v(&["gpt-3.5-turbo"]));
+        assert_eq!(
+            strip_snapshot("gpt-3.5-turbo-0125"),
+            v(&["gpt-3.5-turbo", "gpt-3.5-turbo-latest"])
+        );
         assert_eq!(
             strip_snapshot("mistral-large-latest"),
             v(&["mistral-large"])
@@ -459,7 +462,8 @@ mod tests {
             strip_snapshot("anthropic.claude-3-5-haiku-20241022-v1:0"),
             v(&[
                 "anthropic.claude-3-5-haiku-20241022",
-                "anthropic.claude-3-5-haiku"
+                "anthropic.claude-3-5-haiku",
+                "anthropic.claude-3-5-haiku-latest"
             ])
         );
         assert_eq!(
