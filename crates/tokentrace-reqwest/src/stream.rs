@@ -143,12 +143,17 @@ impl CallGuard {
             semconv::PERFORMANCE_LATENCY_MS,
             self.start.elapsed().as_secs_f64() * 1000.0,
         );
-        // Close the LLM span before its auto root so the root ends last.
+        // tracing-opentelemetry ends a span at its last *exit*, not at its
+        // close: the span was last entered around `next.run`, before the body
+        // streamed, so touch it now to end it with the body. Close the LLM
+        // span before its auto root so the root ends last.
+        drop(self.span.enter());
         self.span = Span::none();
         if let Some(root) = self.root.take() {
             if incomplete || self.status >= 400 || matches!(ending, Ending::Error(_)) {
                 root.record(semconv::OTEL_STATUS_CODE, "error");
             }
+            drop(root.enter());
             drop(root);
         }
     }

@@ -30,9 +30,17 @@ pin_project! {
             // so a span still here means the body was dropped mid-way.
             if let Some(span) = this.span.take() {
                 span.record(semconv::TOKENTRACE_CLIENT_DISCONNECTED, true);
+                close(span);
             }
         }
     }
+}
+
+/// End the span now. tracing-opentelemetry takes a span's end time from its
+/// last *exit*, not its close, so a span that was last entered when the
+/// handler returned would otherwise end before its body did.
+fn close(span: Span) {
+    drop(span.entered());
 }
 
 impl<B> std::fmt::Debug for WorkflowBody<B> {
@@ -83,18 +91,23 @@ where
         drop(entered);
         match &frame {
             Poll::Ready(None) => {
-                this.span.take();
+                if let Some(span) = this.span.take() {
+                    close(span);
+                }
             }
             Poll::Ready(Some(Ok(_))) => {
                 // End at the last frame rather than waiting for a poll that
                 // hyper may never make.
-                if this.inner.is_end_stream() {
-                    this.span.take();
+                if this.inner.is_end_stream()
+                    && let Some(span) = this.span.take()
+                {
+                    close(span);
                 }
             }
             Poll::Ready(Some(Err(err))) => {
                 if let Some(span) = this.span.take() {
                     record_error(&span, "body_error", err);
+                    close(span);
                 }
             }
             Poll::Pending => {}

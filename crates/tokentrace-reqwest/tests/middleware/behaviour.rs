@@ -114,6 +114,36 @@ async fn stream_dropped_early_ends_the_span_once_and_flags_it() {
     assert_eq!(attr_i64(s, sc::GEN_AI_USAGE_OUTPUT_TOKENS), None);
 }
 
+/// Regression: tracing-opentelemetry takes a span's end time from its last
+/// exit, so an LLM span last entered when the response head arrived was
+/// exported as ending then, long before its streamed body did.
+#[tokio::test]
+async fn a_streamed_span_ends_when_its_body_ends() {
+    let otel = Otel::install();
+    let mock = mock(sse_reply(10)).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let started = std::time::Instant::now();
+    async {
+        let mut resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(true))
+            .send()
+            .await
+            .unwrap();
+        while resp.chunk().await.unwrap().is_some() {}
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    let wall = started.elapsed();
+    let s = &llm_spans(&otel)[0];
+    let exported = s.end_time.duration_since(s.start_time).unwrap();
+    // 19 delayed splits of 10 ms: the body took at least ~190 ms.
+    assert!(
+        exported >= Duration::from_millis(150) && exported <= wall,
+        "exported duration {exported:?}, wall {wall:?}"
+    );
+}
+
 #[tokio::test]
 async fn connection_refused_is_returned_untouched_and_recorded() {
     let otel = Otel::install();

@@ -80,6 +80,48 @@ async fn sse_response_keeps_the_span_open_until_the_last_event() {
     assert_eq!(otel.spans().len(), 1, "the span ended twice");
 }
 
+/// Regression: tracing-opentelemetry takes a span's end time from its last
+/// exit; without entering the span in the body, the exported span ended when
+/// the handler returned, not when the stream did.
+#[tokio::test]
+async fn the_exported_span_ends_with_the_stream_even_when_not_entered_in_the_body() {
+    let otel = capture();
+    let (tx, rx) = mpsc::channel(8);
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));
+    let app = Router::new()
+        .route(
+            "/stream",
+            get(move || {
+                let rx = rx.lock().unwrap().take().unwrap();
+                async move { channel_sse(rx) }
+            }),
+        )
+        .layer(WorkflowLayer::new().enter_span_in_body(false));
+    let res = app
+        .oneshot(
+            Request::builder()
+                .uri("/stream")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut body = res.into_body();
+    for data in ["one", "two", "three"] {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        tx.send(data).await.unwrap();
+        body.frame().await.unwrap().unwrap();
+    }
+    drop(tx);
+    assert!(body.frame().await.is_none());
+    let span = otel.only_span();
+    let exported = span.end_time.duration_since(span.start_time).unwrap();
+    assert!(
+        exported >= Duration::from_millis(110),
+        "exported duration {exported:?}"
+    );
+}
+
 #[tokio::test]
 async fn streaming_body_is_forwarded_byte_for_byte() {
     let otel = capture();
