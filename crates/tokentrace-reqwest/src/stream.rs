@@ -113,7 +113,11 @@ impl CallGuard {
         }
         span.record(semconv::TOKENTRACE_RESPONSE_BYTES, span::int(self.bytes));
         let incomplete = match ending {
-            Ending::Eos => false,
+            // A JSON body that ended mid-value was cut short even though the
+            // connection closed cleanly; streams may end without a marker.
+            Ending::Eos => {
+                !self.streaming && self.parser.is_some() && self.bytes > 0 && !info.complete
+            }
             Ending::Error(_) => true,
             // A body dropped after its last byte arrived is not cut short.
             Ending::Dropped => self.parser.is_none() || !info.complete,

@@ -144,7 +144,12 @@ impl WorkflowLayer {
 
 fn header(name: &str) -> Option<HeaderName> {
     // An invalid header name can never match a request header, so it is
-    // treated as "not configured" rather than failing the builder.
+    // treated as "not configured" rather than failing the builder. A secret
+    // header (`authorization`, `x-api-key`, `cookie`, ...) is never recorded,
+    // not even when configured by mistake.
+    if tokentrace_core::bound::is_secret_header(name) {
+        return None;
+    }
     HeaderName::from_bytes(name.as_bytes()).ok()
 }
 
@@ -179,7 +184,9 @@ impl<E> WorkflowLayer<E> {
     }
 
     /// Records the header `name` as the `metadata` entry `key`. May be called
-    /// several times.
+    /// several times. Secret headers (`authorization`, `x-api-key`, `cookie`
+    /// and the like, see `tokentrace_core::bound::is_secret_header`) are
+    /// refused: they are never recorded.
     ///
     /// Defaults to no metadata headers.
     pub fn metadata_header(mut self, name: &str, key: impl Into<String>) -> Self {

@@ -43,6 +43,10 @@ pub(crate) fn baggage_into(headers: &HeaderMap, meta: &mut WorkflowMetadata) {
     }
     let cx = BaggagePropagator::new().extract(&HeaderExtractor(headers));
     for (key, (value, _)) in cx.baggage() {
+        // A member named like a credential (`api_key`, `token`) is never recorded.
+        if tokentrace_core::bound::is_secret_header(key.as_str()) {
+            continue;
+        }
         meta.insert(key.as_str(), value.as_str());
     }
 }

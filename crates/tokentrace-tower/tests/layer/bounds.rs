@@ -105,3 +105,37 @@ async fn bounds_are_configurable() {
     );
     assert_eq!(layer.dropped_values(), 3);
 }
+
+/// Secret headers are never recorded, even when configured as metadata or
+/// user headers, and credential-named baggage members are skipped.
+#[tokio::test]
+async fn secret_headers_are_refused_even_when_configured() {
+    let otel = capture();
+    let layer = WorkflowLayer::new()
+        .user_header("authorization")
+        .metadata_header("x-api-key", "key")
+        .metadata_header("x-note", "note")
+        .read_baggage(true);
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(layer);
+    let req = Request::builder()
+        .uri("/")
+        .header("authorization", "Bearer sk-SECRET-AUTH")
+        .header("x-api-key", "sk-SECRET-KEY")
+        .header("x-note", "visible")
+        .header("baggage", "api_key=sk-SECRET-BAGGAGE,plan=pro")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    res.into_body().collect().await.unwrap();
+    let span = otel.only_span();
+    let everything = format!("{:?}", span.attributes);
+    assert!(!everything.contains("SECRET"), "{everything}");
+    assert_eq!(attr(&span, semconv::USER_ID), None);
+    let metadata = attr_str(&span, semconv::METADATA).unwrap_or_default();
+    assert!(
+        metadata.contains("visible") && metadata.contains("pro"),
+        "{metadata}"
+    );
+}
