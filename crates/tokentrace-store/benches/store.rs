@@ -1,13 +1,14 @@
-//! Store benchmarks: batched ingest in spans per second, and the dashboard's
-//! queries on 1,000,000 stored spans (p95 printed per query).
+//! Store benchmarks: batched ingest through the `StoreExporter` writer path
+//! (a `SpanData` batch in, rows committed), in spans per second, and the
+//! dashboard's queries on 1,000,000 stored spans (p50/p95 per query).
 //!
-//! Run with `cargo bench -p tokentrace-store --bench store`.
-#![allow(missing_docs, clippy::print_stdout)]
+//! Run with `cargo bench -p tokentrace-store --bench store` (add `-- ingest`
+//! or `-- queries` to run one part; `BENCH_SPANS` sets the query data size).
+#![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
@@ -25,7 +26,22 @@ const MODELS: [&str; 4] = [
     "gemini-2.0-flash",
 ];
 
-fn span(trace: u64, s: u64) -> SpanData {
+/// Trace ids: sequential (B-tree appends, the best case) or scattered like
+/// the random ids real tracers generate.
+static RANDOM_IDS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn trace_id(trace: u64) -> TraceId {
+    let n = u128::from(trace) + 1;
+    if RANDOM_IDS.load(std::sync::atomic::Ordering::Relaxed) {
+        // A bijective mix (odd multiplier, xor-shift) of the sequence number.
+        let x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+        TraceId::from(x ^ (x >> 64))
+    } else {
+        TraceId::from(n)
+    }
+}
+
+fn span(scope: &InstrumentationScope, trace: u64, s: u64) -> SpanData {
     let start = UNIX_EPOCH + Duration::from_millis(1_735_689_600_000 + trace * 100 + s);
     let root = s == 1;
     let mut attributes = vec![KeyValue::new(semconv::USER_ID, format!("u{}", trace % 500))];
@@ -52,7 +68,7 @@ fn span(trace: u64, s: u64) -> SpanData {
     }
     SpanData {
         span_context: SpanContext::new(
-            TraceId::from(u128::from(trace) + 1),
+            trace_id(trace),
             SpanId::from(s),
             TraceFlags::SAMPLED,
             false,
@@ -81,13 +97,20 @@ fn span(trace: u64, s: u64) -> SpanData {
         } else {
             Status::Unset
         },
-        instrumentation_scope: InstrumentationScope::builder("bench").build(),
+        instrumentation_scope: scope.clone(),
     }
 }
 
-fn batch(first_trace: u64, spans: u64) -> Vec<SpanData> {
+/// `spans` spans starting at trace `first_trace`, 10 per trace.
+fn batch(scope: &InstrumentationScope, first_trace: u64, spans: u64) -> Vec<SpanData> {
     (0..spans)
-        .map(|i| span(first_trace + i / SPANS_PER_TRACE, i % SPANS_PER_TRACE + 1))
+        .map(|i| {
+            span(
+                scope,
+                first_trace + i / SPANS_PER_TRACE,
+                i % SPANS_PER_TRACE + 1,
+            )
+        })
         .collect()
 }
 
@@ -97,56 +120,114 @@ fn export(exporter: &StoreExporter, b: Vec<SpanData>) {
     let _ = f.as_mut().poll(&mut cx);
 }
 
-fn ingest(c: &mut Criterion) {
+/// Exports `total` spans from trace `first_trace` on in batches of
+/// [`BATCH`], built beforehand, and returns the time from the first export
+/// to the last commit.
+fn ingest_spans(exporter: &StoreExporter, first_trace: u64, total: u64) -> Duration {
+    let scope = InstrumentationScope::builder("bench").build();
+    let batches: Vec<Vec<SpanData>> = (0..total / BATCH)
+        .map(|i| batch(&scope, first_trace + i * BATCH / SPANS_PER_TRACE, BATCH))
+        .collect();
+    let t = Instant::now();
+    for b in batches {
+        export(exporter, b);
+    }
+    exporter
+        .flush_with_timeout(Duration::from_secs(600))
+        .unwrap();
+    t.elapsed()
+}
+
+/// CPU seconds (user + system) used so far by this process's threads whose
+/// name starts with `prefix` (`tokentrace-stor` is the writer,
+/// `tokentrace-ckpt` its checkpointer), from /proc; `None` where /proc is
+/// missing. Reported beside wall-clock figures because the machine this runs
+/// on is shared: wall time mostly measures the load.
+fn thread_cpu_secs(prefix: &str) -> Option<f64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        total += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    }
+    // Clock ticks; USER_HZ is 100 on Linux.
+    Some(total as f64 / 100.0)
+}
+
+fn ingest(random_ids: bool) {
+    RANDOM_IDS.store(random_ids, std::sync::atomic::Ordering::Relaxed);
+    let ids = if random_ids { "random" } else { "sequential" };
     let dir = tempfile::tempdir().unwrap();
-    let exporter = StoreExporter::builder(dir.path().join("ingest.db"))
+    let path = dir.path().join("ingest.db");
+    let exporter = StoreExporter::builder(&path)
         .queue_capacity(1024)
         .build()
         .unwrap();
-    let per_iter = 20 * BATCH;
-    let mut next = 0u64;
-    let mut g = c.benchmark_group("ingest");
-    g.throughput(Throughput::Elements(per_iter));
-    g.sample_size(10);
-    g.bench_function("batched_2000", |b| {
-        b.iter_custom(|iters| {
-            let batches: Vec<Vec<SpanData>> = (0..iters * 20)
-                .map(|_| {
-                    let v = batch(next, BATCH);
-                    next += BATCH / SPANS_PER_TRACE;
-                    v
-                })
-                .collect();
-            let t = Instant::now();
-            for b in batches {
-                export(&exporter, b);
-            }
-            exporter
-                .flush_with_timeout(Duration::from_secs(600))
-                .unwrap();
-            t.elapsed()
-        });
-    });
-    g.finish();
+    let per_round = 100_000u64;
+    let rounds = 5u64;
+    let mut rates = Vec::new();
+    let cpu_before = thread_cpu_secs("tokentrace-stor");
+    let ckpt_before = thread_cpu_secs("tokentrace-ckpt");
+    for round in 0..rounds {
+        let elapsed = ingest_spans(&exporter, round * per_round / SPANS_PER_TRACE, per_round);
+        rates.push(per_round as f64 / elapsed.as_secs_f64());
+    }
+    let cpu = thread_cpu_secs("tokentrace-stor")
+        .zip(cpu_before)
+        .map(|(a, b)| a - b);
+    let ckpt = thread_cpu_secs("tokentrace-ckpt")
+        .zip(ckpt_before)
+        .map(|(a, b)| a - b);
     assert_eq!(exporter.stats().dropped_spans, 0);
+    assert_eq!(exporter.stats().failed_spans, 0);
+    let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "ingest, {ids} trace ids, batches of {BATCH}, {rounds} rounds of {per_round} spans: median {:.0} spans/s wall (rounds: {})",
+        rates[rates.len() / 2],
+        shown.join(", ")
+    );
+    if let (Some(cpu), Some(ckpt)) = (cpu, ckpt) {
+        println!(
+            "  writer thread {cpu:.2} s CPU: {:.0} spans per CPU-second; checkpoint thread {ckpt:.2} s CPU",
+            (rounds * per_round) as f64 / cpu
+        );
+    }
+    drop(exporter);
+    let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let bytes = size(&path) + size(&dir.path().join("ingest.db-wal"));
+    println!(
+        "  database {:.1} MiB: {:.0} bytes per span",
+        bytes as f64 / 1_048_576.0,
+        bytes as f64 / (rounds * per_round) as f64
+    );
 }
 
-fn queries(c: &mut Criterion) {
+fn queries() {
+    RANDOM_IDS.store(false, std::sync::atomic::Ordering::Relaxed);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("query.db");
     let exporter = StoreExporter::builder(&path)
         .queue_capacity(1024)
         .build()
         .unwrap();
-    let t = Instant::now();
-    let total = 1_000_000u64;
-    for i in 0..total / BATCH {
-        export(&exporter, batch(i * BATCH / SPANS_PER_TRACE, BATCH));
+    let total: u64 = std::env::var("BENCH_SPANS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    // Seed in chunks so the pre-built batches never all sit in memory.
+    let mut setup = Duration::ZERO;
+    let chunk = 100_000u64.min(total);
+    for i in 0..total / chunk {
+        setup += ingest_spans(&exporter, i * chunk / SPANS_PER_TRACE, chunk);
     }
-    exporter
-        .flush_with_timeout(Duration::from_secs(600))
-        .unwrap();
-    let setup = t.elapsed();
     assert_eq!(exporter.stats().written_spans, total);
     println!(
         "seeded {total} spans in {setup:.2?} ({:.0} spans/s)",
@@ -162,7 +243,7 @@ fn queries(c: &mut Criterion) {
             Box::new(|| drop(store.traces(&TraceFilter::new()).unwrap())),
         ),
         (
-            "traces_page_5",
+            "traces_page_6",
             Box::new(|| drop(store.traces(&TraceFilter::new().page(50, 250)).unwrap())),
         ),
         (
@@ -174,6 +255,10 @@ fn queries(c: &mut Criterion) {
             Box::new(|| drop(store.traces(&TraceFilter::new().user_id("u42")).unwrap())),
         ),
         (
+            "traces_by_session",
+            Box::new(|| drop(store.traces(&TraceFilter::new().session_id("s42")).unwrap())),
+        ),
+        (
             "traces_errors",
             Box::new(|| drop(store.traces(&TraceFilter::new().errors_only(true)).unwrap())),
         ),
@@ -182,9 +267,20 @@ fn queries(c: &mut Criterion) {
             Box::new(|| drop(store.traces(&TraceFilter::new().model("gpt-4o")).unwrap())),
         ),
         (
+            "traces_by_provider",
+            Box::new(|| {
+                drop(
+                    store
+                        .traces(&TraceFilter::new().provider("openai"))
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
             "get_trace",
             Box::new(|| drop(store.get_trace(&some_trace).unwrap())),
         ),
+        ("session", Box::new(|| drop(store.session("s42").unwrap()))),
         (
             "stats_workflow",
             Box::new(|| drop(store.stats(GroupBy::Workflow).unwrap())),
@@ -192,6 +288,18 @@ fn queries(c: &mut Criterion) {
         (
             "stats_model",
             Box::new(|| drop(store.stats(GroupBy::Model).unwrap())),
+        ),
+        (
+            "stats_provider",
+            Box::new(|| drop(store.stats(GroupBy::Provider).unwrap())),
+        ),
+        (
+            "stats_user",
+            Box::new(|| drop(store.stats(GroupBy::User).unwrap())),
+        ),
+        (
+            "stats_session",
+            Box::new(|| drop(store.stats(GroupBy::Session).unwrap())),
         ),
         (
             "stats_day",
@@ -204,6 +312,7 @@ fn queries(c: &mut Criterion) {
         ("sessions", Box::new(|| drop(store.sessions().unwrap()))),
     ];
     for (name, f) in &cases {
+        f(); // warm the page cache and the statement cache
         let mut samples: Vec<Duration> = (0..30)
             .map(|_| {
                 let t = Instant::now();
@@ -217,13 +326,20 @@ fn queries(c: &mut Criterion) {
             samples[14], samples[28]
         );
     }
-    let mut g = c.benchmark_group("query_1m");
-    g.sample_size(10);
-    for (name, f) in &cases {
-        g.bench_function(*name, |b| b.iter(f));
-    }
-    g.finish();
 }
 
-criterion_group!(benches, ingest, queries);
-criterion_main!(benches);
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument selects a part.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wants = |part: &str| only.is_empty() || only.iter().any(|o| part.contains(o.as_str()));
+    if wants("ingest") {
+        ingest(false);
+        ingest(true);
+    }
+    if wants("queries") {
+        queries();
+    }
+}

@@ -3,9 +3,9 @@
 //! `export` only hands the batch to a bounded channel (`try_send`): it never
 //! blocks the span processor. A dedicated writer thread owns the SQLite
 //! connection and writes each batch in one transaction, so a process killed
-//! mid-write leaves every committed batch and nothing half-written.
+//! mid-write leaves every committed batch and nothing half-written. A second
+//! thread checkpoints the WAL into the database file in the background.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -13,20 +13,20 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use rusqlite::{Connection, TransactionBehavior, params};
-use serde_json::{Map, Value as Json};
-use tokentrace_core::semconv;
 
 use crate::error::StoreError;
 use crate::model::{ExportStats, Retention};
 use crate::query;
 use crate::schema;
+use crate::write::{self, Buffers};
 
+/// WAL pages (64 MiB) after which the writer's own commit checkpoints: a
+/// backstop, as the checkpoint thread normally keeps the WAL short.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
 /// Default number of batches the writer queue holds.
 const DEFAULT_QUEUE_BATCHES: usize = 64;
 /// Default time the writer waits for a lock held by another connection.
@@ -99,6 +99,9 @@ impl StoreExporterBuilder {
     /// When the file cannot be created or opened, or its schema is newer than this build's.
     pub fn build(self) -> Result<StoreExporter, StoreError> {
         let conn = schema::open(&self.path, self.busy_timeout)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        // Without the thread (it could not start) the writer checkpoints by itself.
+        let checkpointer = Checkpointer::start(&self.path, self.busy_timeout).ok();
         if let Some(bytes) = self.max_size_bytes {
             let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = (bytes / page_size.max(1) as u64).max(1);
@@ -114,6 +117,8 @@ impl StoreExporterBuilder {
             retention_interval: self.retention_interval,
             upstream: self.upstream_dropped,
             persisted: ExportStats::default(),
+            buffers: Buffers::default(),
+            checkpointer,
         };
         let thread = std::thread::Builder::new()
             .name("tokentrace-store".to_owned())
@@ -403,25 +408,23 @@ struct Job {
 
 /// The resource, pre-serialised once rather than per span.
 #[derive(Debug)]
-struct ResourceInfo {
-    service_name: Option<String>,
-    json: String,
+pub(crate) struct ResourceInfo {
+    pub(crate) service_name: Option<String>,
+    pub(crate) json: String,
 }
 
 impl ResourceInfo {
     fn from_resource(resource: &Resource) -> Self {
-        let mut map = Map::new();
-        let mut service_name = None;
-        for (k, v) in resource {
-            if k.as_str() == "service.name" {
-                service_name = Some(v.as_str().into_owned());
-            }
-            map.insert(k.as_str().to_owned(), value_to_json(v));
-        }
-        Self {
-            service_name,
-            json: Json::Object(map).to_string(),
-        }
+        let service_name = resource
+            .get(&opentelemetry::Key::from_static_str("service.name"))
+            .map(|v| v.as_str().into_owned());
+        let attributes: Vec<opentelemetry::KeyValue> = resource
+            .iter()
+            .map(|(k, v)| opentelemetry::KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let mut json = String::new();
+        write::write_attributes(&mut json, &attributes, &mut Vec::new());
+        Self { service_name, json }
     }
 }
 
@@ -433,6 +436,74 @@ struct Writer {
     retention_interval: Duration,
     upstream: Option<Arc<AtomicU64>>,
     persisted: ExportStats,
+    buffers: Buffers,
+    checkpointer: Option<Checkpointer>,
+}
+
+/// Copies committed WAL pages into the database file on its own thread
+/// (SQLite `PASSIVE` checkpoints, which never block the writer or readers),
+/// so the writer thread spends its time on batches rather than on the
+/// checkpoint's reads, writes and fsyncs. The writer still checkpoints by
+/// itself past [`WAL_AUTOCHECKPOINT_PAGES`], which bounds the WAL if this
+/// thread falls behind.
+#[derive(Debug)]
+struct Checkpointer {
+    notify: SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// Least time between two background checkpoints: pages rewritten by several
+/// batches within it are copied once.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+impl Checkpointer {
+    fn start(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        // The writer's connection has created and migrated the file already.
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(busy_timeout)?;
+        let (notify, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("tokentrace-ckpt".to_owned())
+            .spawn(move || {
+                tracing::subscriber::with_default(
+                    tracing::subscriber::NoSubscriber::default(),
+                    || {
+                        // One checkpoint per wake-up; the channel holds at most
+                        // one pending wake-up however many batches commit.
+                        while rx.recv().is_ok() {
+                            let _ =
+                                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                            std::thread::sleep(CHECKPOINT_EVERY);
+                        }
+                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    },
+                );
+            })
+            .map_err(|e| {
+                StoreError::with_source(
+                    crate::StoreErrorKind::Io,
+                    "cannot start the store checkpoint thread",
+                    e,
+                )
+            })?;
+        Ok(Self { notify, thread })
+    }
+
+    /// A batch was committed: checkpoint soon.
+    fn poke(&self) {
+        let _ = self.notify.try_send(());
+    }
+
+    /// Runs a last checkpoint and waits for the thread.
+    fn finish(self) {
+        drop(self.notify);
+        let _ = self.thread.join();
+    }
 }
 
 impl Writer {
@@ -477,6 +548,9 @@ impl Writer {
         }
         // Persist the final counters (drops after the last batch).
         let _ = self.persist_counters_only();
+        if let Some(c) = self.checkpointer.take() {
+            c.finish();
+        }
     }
 
     fn write(&mut self, job: &Job) {
@@ -491,8 +565,9 @@ impl Writer {
             written_spans: now.written_spans + n,
             ..now
         };
-        match write_batch(
+        match write::write_batch(
             &mut self.conn,
+            &mut self.buffers,
             &job.resource,
             &job.spans,
             &self.persisted,
@@ -501,6 +576,9 @@ impl Writer {
             Ok(()) => {
                 c.written_spans.fetch_add(n, Ordering::Relaxed);
                 self.persisted = target;
+                if let Some(ck) = &self.checkpointer {
+                    ck.poke();
+                }
             }
             Err(_) => {
                 c.failed_spans.fetch_add(n, Ordering::Relaxed);
@@ -543,116 +621,10 @@ fn now_ns() -> i64 {
     time_ns(SystemTime::now())
 }
 
-const INSERT_SPAN: &str = "INSERT INTO spans (
-    trace_id, span_id, parent_span_id, is_root, name, kind, status_code, status_message,
-    start_ns, end_ns, duration_ms, service_name, scope_name, attributes, events, links, resource,
-    workflow, span_type, provider, model, user_id, session_id,
-    input_tokens, output_tokens, cache_read_tokens, reasoning_tokens, total_tokens, cost_usd
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-          ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
-ON CONFLICT (trace_id, span_id) DO UPDATE SET
-    parent_span_id = excluded.parent_span_id, is_root = excluded.is_root, name = excluded.name,
-    kind = excluded.kind, status_code = excluded.status_code,
-    status_message = excluded.status_message, start_ns = excluded.start_ns,
-    end_ns = excluded.end_ns, duration_ms = excluded.duration_ms,
-    service_name = excluded.service_name, scope_name = excluded.scope_name,
-    attributes = excluded.attributes, events = excluded.events, links = excluded.links,
-    resource = excluded.resource, workflow = excluded.workflow, span_type = excluded.span_type,
-    provider = excluded.provider, model = excluded.model, user_id = excluded.user_id,
-    session_id = excluded.session_id, input_tokens = excluded.input_tokens,
-    output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
-    reasoning_tokens = excluded.reasoning_tokens, total_tokens = excluded.total_tokens,
-    cost_usd = excluded.cost_usd";
-
-/// Spans below a root inherit the root's workflow when they carry none.
-const FILL_WORKFLOW: &str = "UPDATE spans SET workflow = (
-    SELECT r.workflow FROM spans r
-    WHERE r.trace_id = ?1 AND r.is_root = 1 AND r.workflow IS NOT NULL
-    ORDER BY r.start_ns LIMIT 1)
-WHERE trace_id = ?1 AND workflow IS NULL";
-
-/// Recomputes one trace's summary row from its spans. Token and cost sums skip
-/// workflow spans: their totals are roll-ups of the LLM spans beneath.
-const UPSERT_TRACE: &str = "INSERT OR REPLACE INTO traces (
-    trace_id, name, workflow, service_name, start_ns, end_ns, duration_ms, span_count,
-    error_count, input_tokens, output_tokens, total_tokens, cost_usd, user_id, session_id,
-    model, provider)
-SELECT ?1,
-    (SELECT r.name FROM spans r WHERE r.trace_id = ?1 ORDER BY r.is_root DESC, r.start_ns LIMIT 1),
-    (SELECT r.workflow FROM spans r WHERE r.trace_id = ?1 ORDER BY r.is_root DESC, r.start_ns LIMIT 1),
-    (SELECT r.service_name FROM spans r WHERE r.trace_id = ?1 ORDER BY r.is_root DESC, r.start_ns LIMIT 1),
-    MIN(start_ns), MAX(end_ns), (MAX(end_ns) - MIN(start_ns)) / 1000000.0, COUNT(*),
-    SUM(status_code = 'error'),
-    COALESCE(SUM(CASE WHEN span_type = 'workflow' THEN NULL ELSE input_tokens END), 0),
-    COALESCE(SUM(CASE WHEN span_type = 'workflow' THEN NULL ELSE output_tokens END), 0),
-    COALESCE(SUM(CASE WHEN span_type = 'workflow' THEN NULL ELSE total_tokens END), 0),
-    COALESCE(SUM(CASE WHEN span_type = 'workflow' THEN NULL ELSE cost_usd END), 0.0),
-    MAX(user_id), MAX(session_id), MAX(model), MAX(provider)
-FROM spans WHERE trace_id = ?1";
-
 const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2)
 ON CONFLICT (key) DO UPDATE SET value = value + excluded.value";
 
-/// Writes one batch in one transaction, with the counters' increase since
-/// `persisted` (so the `meta` table accumulates across processes).
-fn write_batch(
-    conn: &mut Connection,
-    resource: &ResourceInfo,
-    spans: &[SpanData],
-    persisted: &ExportStats,
-    target: &ExportStats,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut traces = BTreeSet::new();
-    {
-        let mut insert = tx.prepare_cached(INSERT_SPAN)?;
-        for span in spans {
-            let row = SpanRecord::from_span(span);
-            insert.execute(params![
-                row.trace_id,
-                row.span_id,
-                row.parent_span_id,
-                row.is_root,
-                span.name.as_ref(),
-                row.kind,
-                row.status_code,
-                row.status_message,
-                row.start_ns,
-                row.end_ns,
-                row.duration_ms,
-                resource.service_name,
-                span.instrumentation_scope.name(),
-                row.attributes,
-                row.events,
-                row.links,
-                resource.json,
-                row.workflow,
-                row.span_type,
-                row.provider,
-                row.model,
-                row.user_id,
-                row.session_id,
-                row.input_tokens,
-                row.output_tokens,
-                row.cache_read_tokens,
-                row.reasoning_tokens,
-                row.total_tokens,
-                row.cost_usd,
-            ])?;
-            traces.insert(row.trace_id);
-        }
-        let mut fill = tx.prepare_cached(FILL_WORKFLOW)?;
-        let mut upsert = tx.prepare_cached(UPSERT_TRACE)?;
-        for trace_id in &traces {
-            fill.execute([trace_id])?;
-            upsert.execute([trace_id])?;
-        }
-    }
-    persist_counters(&tx, persisted, target)?;
-    tx.commit()
-}
-
-fn persist_counters(
+pub(crate) fn persist_counters(
     tx: &rusqlite::Transaction<'_>,
     persisted: &ExportStats,
     target: &ExportStats,
@@ -695,189 +667,7 @@ fn persist_counters(
     Ok(())
 }
 
-/// One span flattened into the `spans` columns.
-#[derive(Debug)]
-struct SpanRecord {
-    trace_id: String,
-    span_id: String,
-    parent_span_id: Option<String>,
-    is_root: bool,
-    kind: &'static str,
-    status_code: &'static str,
-    status_message: Option<String>,
-    start_ns: i64,
-    end_ns: i64,
-    duration_ms: f64,
-    attributes: String,
-    events: String,
-    links: String,
-    workflow: Option<String>,
-    span_type: Option<String>,
-    provider: Option<String>,
-    model: Option<String>,
-    user_id: Option<String>,
-    session_id: Option<String>,
-    input_tokens: Option<i64>,
-    output_tokens: Option<i64>,
-    cache_read_tokens: Option<i64>,
-    reasoning_tokens: Option<i64>,
-    total_tokens: Option<i64>,
-    cost_usd: Option<f64>,
-}
-
-impl SpanRecord {
-    fn from_span(span: &SpanData) -> Self {
-        let has_parent = span.parent_span_id != opentelemetry::trace::SpanId::INVALID;
-        let is_root = !has_parent || span.parent_span_is_remote;
-        let attr = |key: &str| find(&span.attributes, key);
-        let string = |key: &str| attr(key).map(|v| v.as_str().into_owned());
-        let int = |key: &str| attr(key).and_then(as_i64);
-        let start_ns = time_ns(span.start_time);
-        let end_ns = time_ns(span.end_time).max(start_ns);
-        let (status_code, status_message) = match &span.status {
-            Status::Unset => ("unset", None),
-            Status::Ok => ("ok", None),
-            Status::Error { description } => ("error", Some(description.to_string())),
-        };
-        let input_tokens = int(semconv::GEN_AI_USAGE_INPUT_TOKENS)
-            .or_else(|| int(semconv::LLM_TOKEN_COUNT_PROMPT));
-        let output_tokens = int(semconv::GEN_AI_USAGE_OUTPUT_TOKENS)
-            .or_else(|| int(semconv::LLM_TOKEN_COUNT_COMPLETION));
-        let total_tokens = int(semconv::GEN_AI_USAGE_TOTAL_TOKENS)
-            .or_else(|| int(semconv::LLM_TOKEN_COUNT_TOTAL))
-            .or(match (input_tokens, output_tokens) {
-                (None, None) => None,
-                (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
-            });
-        let workflow = string(semconv::GEN_AI_WORKFLOW_NAME)
-            .or_else(|| is_root.then(|| span.name.to_string()));
-        Self {
-            trace_id: span.span_context.trace_id().to_string(),
-            span_id: span.span_context.span_id().to_string(),
-            parent_span_id: has_parent.then(|| span.parent_span_id.to_string()),
-            is_root,
-            kind: kind_str(&span.span_kind),
-            status_code,
-            status_message,
-            start_ns,
-            end_ns,
-            duration_ms: (end_ns - start_ns) as f64 / 1_000_000.0,
-            attributes: attributes_json(&span.attributes).to_string(),
-            events: events_json(span).to_string(),
-            links: links_json(span).to_string(),
-            workflow,
-            span_type: string(semconv::TOKENTRACE_SPAN_TYPE),
-            provider: string(semconv::GEN_AI_PROVIDER_NAME),
-            model: string(semconv::GEN_AI_RESPONSE_MODEL)
-                .or_else(|| string(semconv::GEN_AI_REQUEST_MODEL)),
-            user_id: string(semconv::USER_ID),
-            session_id: string(semconv::SESSION_ID)
-                .or_else(|| string(semconv::GEN_AI_CONVERSATION_ID)),
-            input_tokens,
-            output_tokens,
-            cache_read_tokens: int(semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-            reasoning_tokens: int(semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
-            total_tokens,
-            cost_usd: attr(semconv::COST_TOTAL_USD).and_then(as_f64),
-        }
-    }
-}
-
-fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    // The last value wins, as an OTel span's later `set_attribute` does.
-    attributes
-        .iter()
-        .rev()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-}
-
-fn as_i64(v: &Value) -> Option<i64> {
-    match v {
-        Value::I64(i) => Some(*i),
-        Value::F64(f) if f.is_finite() => Some(*f as i64),
-        Value::String(s) => s.as_str().parse().ok(),
-        _ => None,
-    }
-}
-
-fn as_f64(v: &Value) -> Option<f64> {
-    match v {
-        Value::F64(f) => Some(*f),
-        Value::I64(i) => Some(*i as f64),
-        Value::String(s) => s.as_str().parse().ok(),
-        _ => None,
-    }
-}
-
-fn time_ns(t: SystemTime) -> i64 {
+pub(crate) fn time_ns(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-fn kind_str(kind: &SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Client => "client",
-        SpanKind::Server => "server",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-        SpanKind::Internal => "internal",
-    }
-}
-
-pub(crate) fn value_to_json(v: &Value) -> Json {
-    match v {
-        Value::Bool(b) => Json::Bool(*b),
-        Value::I64(i) => Json::from(*i),
-        Value::F64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Value::String(s) => Json::String(s.as_str().to_owned()),
-        Value::Array(Array::Bool(a)) => a.iter().copied().map(Json::Bool).collect(),
-        Value::Array(Array::I64(a)) => a.iter().copied().map(Json::from).collect(),
-        Value::Array(Array::F64(a)) => a
-            .iter()
-            .map(|f| serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number))
-            .collect(),
-        Value::Array(Array::String(a)) => a
-            .iter()
-            .map(|s| Json::String(s.as_str().to_owned()))
-            .collect(),
-        // `Value` and `Array` are non-exhaustive: keep a future variant as text.
-        other => Json::String(other.as_str().into_owned()),
-    }
-}
-
-fn attributes_json(attributes: &[KeyValue]) -> Json {
-    let mut map = Map::with_capacity(attributes.len());
-    for kv in attributes {
-        map.insert(kv.key.as_str().to_owned(), value_to_json(&kv.value));
-    }
-    Json::Object(map)
-}
-
-fn events_json(span: &SpanData) -> Json {
-    span.events
-        .events
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "name": e.name.as_ref(),
-                "time_ns": time_ns(e.timestamp),
-                "attributes": attributes_json(&e.attributes),
-            })
-        })
-        .collect()
-}
-
-fn links_json(span: &SpanData) -> Json {
-    span.links
-        .links
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "trace_id": l.span_context.trace_id().to_string(),
-                "span_id": l.span_context.span_id().to_string(),
-                "attributes": attributes_json(&l.attributes),
-            })
-        })
-        .collect()
 }

@@ -29,11 +29,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
+mod agg;
 mod error;
 mod exporter;
 mod model;
 mod query;
 mod schema;
+mod write;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use exporter::{StoreExporter, StoreExporterBuilder, StoreStatsHandle};

@@ -11,12 +11,35 @@ use std::time::Duration;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params_from_iter};
 
+use crate::agg::{self, AggDeltas, Dim, Histogram};
 use crate::error::{StoreError, check_trace_id};
 use crate::model::{
     ExportStats, GroupBy, ModelSeen, Page, Retention, SessionSummary, SpanRow, StatsRow, Trace,
     TraceFilter, TraceSummary,
 };
 use crate::schema;
+
+const GET_TRACE_SQL: &str = "SELECT trace_id, span_id, parent_span_id, name, kind, status_code,
+    status_message, start_ns, end_ns, duration_ms, service_name, attributes, events, workflow,
+    span_type, provider, model, input_tokens, output_tokens, total_tokens, cost_usd
+FROM spans WHERE trace_id = ?1 ORDER BY start_ns, span_id";
+
+/// One dimension of the pre-aggregated statistics, in key order.
+const STATS_SQL: &str = "SELECT key, count, errors, input_tokens, output_tokens, total_tokens,
+    cost_usd, latency_hist
+FROM stats_agg WHERE dim = ?1 ORDER BY key";
+
+const SESSIONS_SQL: &str = "SELECT key, user_id, count, first_start_ns, last_start_ns,
+    total_tokens, cost_usd
+FROM stats_agg WHERE dim = 'session' ORDER BY last_start_ns DESC, key";
+
+fn session_sql() -> String {
+    format!(
+        "SELECT {TRACE_COLUMNS} FROM traces t WHERE t.session_id = ?1 OR t.trace_id IN
+         (SELECT k.trace_id FROM trace_keys k WHERE k.kind = 'session_id' AND k.value = ?1)
+         ORDER BY t.start_ns, t.trace_id"
+    )
+}
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 1000;
@@ -76,13 +99,7 @@ impl Store {
     pub fn get_trace(&self, trace_id: &str) -> Result<Trace, StoreError> {
         check_trace_id(trace_id)?;
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT trace_id, span_id, parent_span_id, name, kind, status_code, status_message,
-                    start_ns, end_ns, duration_ms, service_name, attributes, events, workflow,
-                    span_type, provider, model, input_tokens, output_tokens, total_tokens,
-                    cost_usd
-             FROM spans WHERE trace_id = ?1 ORDER BY start_ns, span_id",
-        )?;
+        let mut stmt = conn.prepare_cached(GET_TRACE_SQL)?;
         let rows = stmt
             .query_map([trace_id], span_row)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -108,36 +125,36 @@ impl Store {
     pub fn traces(&self, filter: &TraceFilter) -> Result<Page<TraceSummary>, StoreError> {
         let mut clauses: Vec<&'static str> = Vec::new();
         let mut args: Vec<Sql> = Vec::new();
+        // Binds `v` to every `?` of `clause`.
         let mut push = |clause: &'static str, v: Sql| {
+            for _ in 1..clause.matches('?').count() {
+                args.push(v.clone());
+            }
             clauses.push(clause);
             args.push(v);
         };
         if let Some(v) = &filter.workflow {
             push("t.workflow = ?", Sql::Text(v.clone()));
         }
-        if let Some(v) = &filter.user_id {
-            push(
-                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.user_id = ?)",
-                Sql::Text(v.clone()),
-            );
+        let keys: Vec<(&'static str, &String)> = [
+            ("user_id", &filter.user_id),
+            ("session_id", &filter.session_id),
+            ("model", &filter.model),
+            ("provider", &filter.provider),
+        ]
+        .into_iter()
+        .filter_map(|(kind, v)| Some((kind, v.as_ref()?)))
+        .collect();
+        let only_keys = filter.workflow.is_none()
+            && filter.text.as_deref().is_none_or(str::is_empty)
+            && !filter.errors_only;
+        if let [(kind @ ("model" | "provider"), value)] = keys[..]
+            && only_keys
+        {
+            return self.traces_by_key(kind, value, filter);
         }
-        if let Some(v) = &filter.session_id {
-            push(
-                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.session_id = ?)",
-                Sql::Text(v.clone()),
-            );
-        }
-        if let Some(v) = &filter.model {
-            push(
-                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.model = ?)",
-                Sql::Text(v.clone()),
-            );
-        }
-        if let Some(v) = &filter.provider {
-            push(
-                "t.trace_id IN (SELECT s.trace_id FROM spans s WHERE s.provider = ?)",
-                Sql::Text(v.clone()),
-            );
+        for (kind, v) in keys {
+            push(key_clause(kind), Sql::Text(v.clone()));
         }
         if let Some(v) = filter.since_ns {
             push("t.start_ns >= ?", Sql::Integer(v));
@@ -162,26 +179,61 @@ impl Store {
         } else {
             format!(" WHERE {}", clauses.join(" AND "))
         };
-        let limit = match filter.limit {
-            0 => DEFAULT_PAGE,
-            n => n.min(MAX_PAGE),
-        };
+        let limit = page_limit(filter);
         let conn = self.conn();
         let total: i64 = conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM traces t{where_sql}"))?
+            .prepare_cached(&traces_count_sql(&where_sql))?
             .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
         let mut page_args = args;
         page_args.push(Sql::Integer(i64::from(limit)));
         page_args.push(Sql::Integer(
             i64::try_from(filter.offset).unwrap_or(i64::MAX),
         ));
-        let sql = format!(
-            "SELECT {TRACE_COLUMNS} FROM traces t{where_sql}
-             ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?"
-        );
+        let sql = traces_page_sql(&where_sql);
         let items = conn
             .prepare_cached(&sql)?
             .query_map(params_from_iter(page_args.iter()), trace_summary)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            limit,
+            offset: filter.offset,
+        })
+    }
+
+    /// [`traces`](Self::traces) with one model or provider filter
+    /// (and maybe a time range): walks `trace_keys` in start order, so
+    /// neither the count nor the page touches non-matching traces.
+    fn traces_by_key(
+        &self,
+        kind: &'static str,
+        value: &str,
+        filter: &TraceFilter,
+    ) -> Result<Page<TraceSummary>, StoreError> {
+        let mut where_sql = String::from("k.kind = ? AND k.value = ?");
+        let mut args: Vec<Sql> = vec![Sql::Text(kind.to_owned()), Sql::Text(value.to_owned())];
+        if let Some(v) = filter.since_ns {
+            where_sql.push_str(" AND k.start_ns >= ?");
+            args.push(Sql::Integer(v));
+        }
+        if let Some(v) = filter.until_ns {
+            where_sql.push_str(" AND k.start_ns < ?");
+            args.push(Sql::Integer(v));
+        }
+        let limit = page_limit(filter);
+        let conn = self.conn();
+        let total: i64 = conn
+            .prepare_cached(&key_count_sql(&where_sql))?
+            .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+        args.push(Sql::Integer(i64::from(limit)));
+        args.push(Sql::Integer(
+            i64::try_from(filter.offset).unwrap_or(i64::MAX),
+        ));
+        let sql = key_page_sql(&where_sql);
+        let items = conn
+            .prepare_cached(&sql)?
+            .query_map(params_from_iter(args.iter()), trace_summary)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items,
@@ -197,57 +249,49 @@ impl Store {
     /// Workflow, user, session and day group traces; model and provider group
     /// LLM spans (spans with a model or provider).
     ///
+    /// Reads the `stats_agg` table the writer maintains, so the cost grows
+    /// with the number of groups, not of spans. Percentiles are nearest-rank:
+    /// exact while a group has held at most 64 latencies, then from a
+    /// logarithmic histogram, within 1% of the exact value.
+    ///
     /// # Errors
     ///
     /// When SQLite fails.
     pub fn stats(&self, group_by: GroupBy) -> Result<Vec<StatsRow>, StoreError> {
-        let sql = match group_by {
-            GroupBy::Workflow => trace_stats_sql("workflow"),
-            GroupBy::User => trace_stats_sql("user_id"),
-            GroupBy::Session => trace_stats_sql("session_id"),
-            GroupBy::Day => {
-                trace_stats_sql("strftime('%Y-%m-%d', start_ns / 1000000000, 'unixepoch')")
-            }
-            GroupBy::Model => span_stats_sql("model"),
-            GroupBy::Provider => span_stats_sql("provider"),
+        let dim = match group_by {
+            GroupBy::Workflow => Dim::Workflow,
+            GroupBy::User => Dim::User,
+            GroupBy::Session => Dim::Session,
+            GroupBy::Day => Dim::Day,
+            GroupBy::Model => Dim::Model,
+            GroupBy::Provider => Dim::Provider,
         };
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
-        let mut out: Vec<StatsRow> = Vec::new();
-        let mut latencies: Vec<f64> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let key: String = r.get(0)?;
-            if out.last().is_none_or(|s| s.key != key) {
-                if let Some(last) = out.last_mut() {
-                    finish_group(last, &mut latencies);
-                }
-                out.push(StatsRow {
-                    key,
-                    count: 0,
-                    errors: 0,
-                    error_rate: 0.0,
-                    latency_p50_ms: 0.0,
-                    latency_p95_ms: 0.0,
-                    input_tokens: 0,
-                    output_tokens: 0,
-                    total_tokens: 0,
-                    cost_usd: 0.0,
-                });
-            }
-            let s = out.last_mut().expect("a group was pushed above");
-            s.count += 1;
-            s.errors += u64::from(r.get::<_, bool>(2)?);
-            s.input_tokens += u64_col(r, 3)?;
-            s.output_tokens += u64_col(r, 4)?;
-            s.total_tokens += u64_col(r, 5)?;
-            s.cost_usd += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
-            latencies.push(r.get(1)?);
-        }
-        if let Some(last) = out.last_mut() {
-            finish_group(last, &mut latencies);
-        }
-        Ok(out)
+        let mut stmt = conn.prepare_cached(STATS_SQL)?;
+        let rows = stmt
+            .query_map([dim.as_str()], |r| {
+                let count = u64_col(r, 1)?;
+                let errors = u64_col(r, 2)?;
+                let hist = Histogram::decode(r.get_ref(7)?.as_blob()?);
+                Ok(StatsRow {
+                    key: r.get(0)?,
+                    count,
+                    errors,
+                    error_rate: if count == 0 {
+                        0.0
+                    } else {
+                        errors as f64 / count as f64
+                    },
+                    latency_p50_ms: hist.percentile(0.50),
+                    latency_p95_ms: hist.percentile(0.95),
+                    input_tokens: u64_col(r, 3)?,
+                    output_tokens: u64_col(r, 4)?,
+                    total_tokens: u64_col(r, 5)?,
+                    cost_usd: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// Workflows ordered by p95 latency, slowest first.
@@ -273,12 +317,7 @@ impl Store {
     /// When SQLite fails.
     pub fn sessions(&self) -> Result<Vec<SessionSummary>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT session_id, MAX(user_id), COUNT(*), MIN(start_ns), MAX(start_ns),
-                    SUM(total_tokens), SUM(cost_usd)
-             FROM traces WHERE session_id IS NOT NULL
-             GROUP BY session_id ORDER BY MAX(start_ns) DESC, session_id",
-        )?;
+        let mut stmt = conn.prepare_cached(SESSIONS_SQL)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(SessionSummary {
@@ -302,11 +341,7 @@ impl Store {
     /// [`NotFound`](crate::StoreErrorKind::NotFound) when no trace has that session id.
     pub fn session(&self, session_id: &str) -> Result<Vec<TraceSummary>, StoreError> {
         let conn = self.conn();
-        let sql = format!(
-            "SELECT {TRACE_COLUMNS} FROM traces t WHERE t.trace_id IN
-             (SELECT s.trace_id FROM spans s WHERE s.session_id = ?1)
-             ORDER BY t.start_ns, t.trace_id"
-        );
+        let sql = session_sql();
         let rows = conn
             .prepare_cached(&sql)?
             .query_map([session_id], trace_summary)?
@@ -386,6 +421,8 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute("DELETE FROM spans", [])?;
         tx.execute("DELETE FROM traces", [])?;
+        tx.execute("DELETE FROM trace_keys", [])?;
+        tx.execute("DELETE FROM stats_agg", [])?;
         tx.commit()?;
         Ok(n as u64)
     }
@@ -405,7 +442,8 @@ impl Store {
 }
 
 /// Deletes whole traces: those that ended before `now - max_age`, then the
-/// oldest until at most `max_spans` spans remain.
+/// oldest until at most `max_spans` spans remain. The aggregates lose exactly
+/// what the deleted traces and spans contributed.
 pub(crate) fn apply_retention(
     conn: &mut Connection,
     retention: &Retention,
@@ -416,11 +454,7 @@ pub(crate) fn apply_retention(
     if let Some(age) = retention.max_age {
         let age_ns = i64::try_from(age.as_nanos()).unwrap_or(i64::MAX);
         let cutoff = now_ns.saturating_sub(age_ns);
-        deleted += tx.execute(
-            "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE end_ns < ?1)",
-            [cutoff],
-        )? as u64;
-        tx.execute("DELETE FROM traces WHERE end_ns < ?1", [cutoff])?;
+        deleted += delete_traces(&tx, "WHERE end_ns < ?1", cutoff)?;
     }
     if let Some(max) = retention.max_spans {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
@@ -437,15 +471,84 @@ pub(crate) fn apply_retention(
             )
             .optional()?;
         if let Some(cutoff) = cutoff {
-            deleted += tx.execute(
-                "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE start_ns <= ?1)",
-                [cutoff],
-            )? as u64;
-            tx.execute("DELETE FROM traces WHERE start_ns <= ?1", [cutoff])?;
+            deleted += delete_traces(&tx, "WHERE start_ns <= ?1", cutoff)?;
         }
     }
     tx.commit()?;
     Ok(deleted)
+}
+
+/// Deletes the traces `where_sql` selects (with their spans and keys) and
+/// takes them out of the aggregates; returns the number of spans deleted.
+fn delete_traces(tx: &Connection, where_sql: &'static str, arg: i64) -> rusqlite::Result<u64> {
+    let mut deltas = AggDeltas::default();
+    agg::apply_traces(tx, &mut deltas, where_sql, [arg], -1)?;
+    let in_traces = format!("trace_id IN (SELECT trace_id FROM traces {where_sql})");
+    agg::apply_spans(
+        tx,
+        &mut deltas,
+        &format!(
+            "SELECT {} FROM spans
+             WHERE (model IS NOT NULL OR provider IS NOT NULL) AND {in_traces}",
+            agg::SPAN_CONTRIBUTION_COLUMNS
+        ),
+        [arg],
+        -1,
+    )?;
+    let n = tx.execute(&format!("DELETE FROM spans WHERE {in_traces}"), [arg])?;
+    tx.execute(&format!("DELETE FROM trace_keys WHERE {in_traces}"), [arg])?;
+    tx.execute(&format!("DELETE FROM traces {where_sql}"), [arg])?;
+    // After the traces are gone: a session's first/last start is recomputed from the rest.
+    deltas.flush(tx)?;
+    Ok(n as u64)
+}
+
+fn traces_count_sql(where_sql: &str) -> String {
+    format!("SELECT COUNT(*) FROM traces t{where_sql}")
+}
+
+fn traces_page_sql(where_sql: &str) -> String {
+    format!(
+        "SELECT {TRACE_COLUMNS} FROM traces t{where_sql}
+         ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?"
+    )
+}
+
+fn key_count_sql(where_sql: &str) -> String {
+    format!("SELECT COUNT(*) FROM trace_keys k WHERE {where_sql}")
+}
+
+/// CROSS JOIN keeps trace_keys outer: its (kind, value, start_ns, trace_id)
+/// index yields the rows already in page order.
+fn key_page_sql(where_sql: &str) -> String {
+    format!(
+        "SELECT {TRACE_COLUMNS} FROM trace_keys k CROSS JOIN traces t
+         ON t.trace_id = k.trace_id WHERE {where_sql}
+         ORDER BY k.start_ns DESC, k.trace_id DESC LIMIT ? OFFSET ?"
+    )
+}
+
+/// `traces` filter: some span of the trace has `kind` = the bound value
+/// (bound once per `?`).
+fn key_clause(kind: &'static str) -> &'static str {
+    match kind {
+        "user_id" => {
+            "(t.user_id = ? OR t.trace_id IN (SELECT k.trace_id FROM trace_keys k
+             WHERE k.kind = 'user_id' AND k.value = ?))"
+        }
+        "session_id" => {
+            "(t.session_id = ? OR t.trace_id IN (SELECT k.trace_id FROM trace_keys k
+             WHERE k.kind = 'session_id' AND k.value = ?))"
+        }
+        "model" => {
+            "t.trace_id IN (SELECT k.trace_id FROM trace_keys k
+             WHERE k.kind = 'model' AND k.value = ?)"
+        }
+        _ => {
+            "t.trace_id IN (SELECT k.trace_id FROM trace_keys k
+             WHERE k.kind = 'provider' AND k.value = ?)"
+        }
+    }
 }
 
 const TRACE_COLUMNS: &str = "t.trace_id, t.name, t.workflow, t.service_name, t.start_ns,
@@ -473,36 +576,8 @@ fn trace_summary(r: &Row<'_>) -> rusqlite::Result<TraceSummary> {
     })
 }
 
-fn trace_stats_sql(key: &'static str) -> String {
-    format!(
-        "SELECT key, duration_ms, error_count > 0, input_tokens, output_tokens, total_tokens, cost_usd
-         FROM (SELECT {key} AS key, * FROM traces) WHERE key IS NOT NULL
-         ORDER BY key, duration_ms"
-    )
-}
-
-fn span_stats_sql(key: &'static str) -> String {
-    format!(
-        "SELECT {key}, duration_ms, status_code = 'error', input_tokens, output_tokens,
-                total_tokens, cost_usd
-         FROM spans WHERE {key} IS NOT NULL ORDER BY {key}, duration_ms"
-    )
-}
-
-/// Fills in the rate and percentiles; `sorted` holds the group's latencies ascending.
-fn finish_group(row: &mut StatsRow, sorted: &mut Vec<f64>) {
-    row.error_rate = if row.count == 0 {
-        0.0
-    } else {
-        row.errors as f64 / row.count as f64
-    };
-    row.latency_p50_ms = percentile(sorted, 0.50);
-    row.latency_p95_ms = percentile(sorted, 0.95);
-    sorted.clear();
-}
-
 /// Nearest-rank percentile of an ascending slice.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -626,6 +701,13 @@ fn build_trace(trace_id: &str, spans: Vec<SpanRow>) -> Trace {
     }
 }
 
+fn page_limit(filter: &TraceFilter) -> u32 {
+    match filter.limit {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    }
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
 fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -649,6 +731,50 @@ mod tests {
         assert_eq!(percentile(&v, 0.95), 95.0);
         assert_eq!(percentile(&[7.0], 0.95), 7.0);
         assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    /// Every dashboard query reads through an index (or the aggregate
+    /// table's key): no plain `SCAN` of a table.
+    #[test]
+    fn dashboard_queries_use_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("t.db")).unwrap();
+        let conn = store.conn();
+        let where_ = |c: &str| format!(" WHERE {c}");
+        let mut queries = vec![
+            GET_TRACE_SQL.to_owned(),
+            STATS_SQL.to_owned(),
+            SESSIONS_SQL.to_owned(),
+            session_sql(),
+            key_count_sql("k.kind = ? AND k.value = ?"),
+            key_page_sql("k.kind = ? AND k.value = ? AND k.start_ns >= ?"),
+        ];
+        for w in [
+            String::new(),
+            where_("t.workflow = ?"),
+            where_("t.error_count > 0"),
+            where_("t.start_ns >= ? AND t.start_ns < ?"),
+            where_(key_clause("user_id")),
+            where_(key_clause("session_id")),
+            where_(&format!("{} AND t.workflow = ?", key_clause("model"))),
+        ] {
+            queries.push(traces_count_sql(&w));
+            queries.push(traces_page_sql(&w));
+        }
+        for sql in &queries {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![Sql::Null; stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(!plan.is_empty());
+            for step in &plan {
+                let full_scan = step.starts_with("SCAN") && !step.contains("INDEX");
+                assert!(!full_scan, "{step}\nin the plan of\n{sql}\n{plan:#?}");
+            }
+        }
     }
 
     #[test]

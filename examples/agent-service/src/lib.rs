@@ -22,8 +22,8 @@
 //! By default every provider is a local mock ([`Config::mock`]).
 //! [`Config::with_env`] switches OpenAI to the real API when
 //! `OPENAI_API_KEY` is set and Anthropic when `ANTHROPIC_API_KEY` is set
-//! (real HTTPS endpoints need a TLS backend in reqwest, which this workspace
-//! does not enable by default; see `docs/examples.md`). Keys are sent only to their
+//! (this example enables reqwest's `rustls` backend for the real HTTPS
+//! endpoints; see `docs/examples.md`). Keys are sent only to their
 //! provider and never logged: `Config`'s `Debug` prints `<redacted>`.
 //!
 //! ```no_run

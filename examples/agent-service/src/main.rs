@@ -2,7 +2,7 @@
 //! `LlmMiddleware`, `#[tokentrace::workflow]` steps (retrieve, generate,
 //! summarise) and `prompt_template!`/`metadata!` guards, talking to local
 //! mock providers (or to the real OpenAI / Anthropic APIs when
-//! `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` are set; see `docs/examples.md` for TLS).
+//! `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` are set; see `docs/examples.md`).
 //! Traces go to `.tokentrace/traces.db` (and to OTLP when
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
 //!
@@ -30,16 +30,6 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::mock(&mocks).with_env();
     for line in config.describe() {
         eprintln!("upstream  {line}");
-    }
-    for upstream in [&config.openai, &config.anthropic] {
-        if upstream.is_real() && upstream.base_url.starts_with("https://") {
-            eprintln!(
-                "note: {} is HTTPS, and this workspace builds reqwest without a TLS backend; \
-                 enable one (e.g. reqwest's `rustls` feature in this example's Cargo.toml) \
-                 or point the *_BASE_URL variable at an http:// gateway",
-                upstream.base_url
-            );
-        }
     }
     let port: u16 = std::env::var("PORT")
         .ok()

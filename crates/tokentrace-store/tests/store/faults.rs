@@ -124,3 +124,22 @@ fn export_after_shutdown_is_refused() {
     assert!(futures_block_on(exporter.export(batch(2, 2))).is_err());
     assert_eq!(Store::open(&path).unwrap().span_count().unwrap(), 2);
 }
+
+/// Committed pages reach the database file from the checkpoint thread, long
+/// before the writer's own 64 MiB autocheckpoint would copy them.
+#[test]
+fn checkpoints_run_in_the_background() {
+    let (_d, path) = tempdb();
+    let exporter = StoreExporter::new(&path).unwrap();
+    let initial = std::fs::metadata(&path).unwrap().len();
+    for t in 1..=20 {
+        export(&exporter, batch(t, 20));
+    }
+    // 400 spans of 2 kB: about 1 MB of pages, all in the WAL at first.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&path).unwrap().len() < initial + 500_000 {
+        assert!(Instant::now() < deadline, "nothing was checkpointed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(exporter.stats().written_spans, 400);
+}

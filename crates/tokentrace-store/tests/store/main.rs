@@ -2,6 +2,7 @@
 //! exporter's fault handling, a SIGKILL mid-write, and a round trip from real
 //! `tracing` spans.
 
+mod aggregates;
 mod faults;
 mod kill;
 mod queries;
