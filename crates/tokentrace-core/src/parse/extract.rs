@@ -463,11 +463,14 @@ impl Raw {
     }
 
     fn to_usage(self, provider: Provider) -> Usage {
-        let cache = self.cache_read.unwrap_or(0) + self.cache_write.unwrap_or(0);
+        let cache = self
+            .cache_read
+            .unwrap_or(0)
+            .saturating_add(self.cache_write.unwrap_or(0));
         let input = self.input.map(|i| {
-            let base = i + self.extra_input.unwrap_or(0);
+            let base = i.saturating_add(self.extra_input.unwrap_or(0));
             if self.input_excludes_cache {
-                base + cache
+                base.saturating_add(cache)
             } else {
                 base
             }
@@ -483,14 +486,14 @@ impl Raw {
             (self.input, self.output, self.reasoning, self.total)
             && r > 0
             && !self.input_excludes_cache
-            && i + o + r == t
-            && i + o != t
+            && i.checked_add(o).and_then(|x| x.checked_add(r)) == Some(t)
+            && i.checked_add(o) != Some(t)
         {
             reasoning_excluded = true;
         }
         let output = self.output.map(|o| {
             if reasoning_excluded {
-                o + self.reasoning.unwrap_or(0)
+                o.saturating_add(self.reasoning.unwrap_or(0))
             } else {
                 o
             }
@@ -500,7 +503,7 @@ impl Raw {
             (o, _, _) => o,
         };
         let total = self.total.or(match (input, output) {
-            (Some(i), Some(o)) => Some(i + o),
+            (Some(i), Some(o)) => Some(i.saturating_add(o)),
             (Some(i), None) => Some(i),
             (None, Some(o)) => Some(o),
             (None, None) => None,
@@ -568,8 +571,11 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         r.reasoning_excluded = true;
         if r.input.is_some() && r.output.is_none() && r.total.is_some() {
             // Fields are omitted when zero: an empty candidate list means 0 output.
-            let known =
-                r.input.unwrap_or(0) + r.extra_input.unwrap_or(0) + r.reasoning.unwrap_or(0);
+            let known = r
+                .input
+                .unwrap_or(0)
+                .saturating_add(r.extra_input.unwrap_or(0))
+                .saturating_add(r.reasoning.unwrap_or(0));
             if r.total == Some(known) {
                 r.output = Some(0);
             }
@@ -926,7 +932,7 @@ impl Extractor {
                             if let Some(img) = n(b, &["images"]).or_else(|| n(b, &["image_tokens"]))
                                 && self.flavor == Flavor::CohereMeta
                             {
-                                r.input = Some(r.input.unwrap_or(0) + img);
+                                r.input = Some(r.input.unwrap_or(0).saturating_add(img));
                             }
                             if let Some(su) = n(b, &["search_units"]) {
                                 self.info.vector.search_units = Some(su);
@@ -1025,7 +1031,7 @@ impl Extractor {
                 COUNT if (c.position == 0 || self.info.vector.result_count.is_none()) => {
                     let prev = self.info.vector.result_count.unwrap_or(0);
                     self.info.vector.result_count = Some(if self.flavor == Flavor::Weaviate {
-                        prev + c.count
+                        prev.saturating_add(c.count)
                     } else {
                         c.count
                     });
@@ -1038,12 +1044,12 @@ impl Extractor {
                 }
                 IN_TOKENS => {
                     if let Some(t) = int(raw) {
-                        in_tokens = Some(in_tokens.unwrap_or(0) + t);
+                        in_tokens = Some(in_tokens.unwrap_or(0).saturating_add(t));
                     }
                 }
                 OUT_TOKENS => {
                     if let Some(t) = int(raw) {
-                        out_tokens = Some(out_tokens.unwrap_or(0) + t);
+                        out_tokens = Some(out_tokens.unwrap_or(0).saturating_add(t));
                     }
                 }
                 TIME => {
