@@ -2,7 +2,7 @@
 //! resident memory stays flat after warm-up, and every span that was opened
 //! ends and is exported.
 //!
-//! `TOKENTRACE_SOAK_SECS` sets the duration: 60 s in the suite, 300 s for the
+//! `TOKENTRACE_SOAK_SECS` sets the duration: 180 s in the suite, 300 s for the
 //! full soak (`docs/robustness.md`).
 
 use std::sync::Arc;
@@ -28,7 +28,7 @@ fn duration() -> Duration {
         std::env::var("TOKENTRACE_SOAK_SECS")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(60),
+            .unwrap_or(180),
     )
 }
 
