@@ -70,7 +70,19 @@ struct Route<'a> {
     ex: &'a mut Extractor,
     events: &'a mut u64,
     done: &'a mut bool,
-    partial: &'a mut bool,
+}
+
+const PARTIAL_EVENT: &str = "a stream event did not hold one whole JSON value";
+
+impl Route<'_> {
+    /// Record a malformed event at the moment it is seen, so the first error
+    /// reported does not depend on where the body was split into chunks.
+    fn partial(&mut self) {
+        self.ex
+            .info
+            .parse_error
+            .get_or_insert_with(|| PARTIAL_EVENT.to_owned());
+    }
 }
 
 impl Sink for Route<'_> {
@@ -95,7 +107,7 @@ impl SseSink for Route<'_> {
             *self.done = true;
         }
         if incomplete {
-            *self.partial = true;
+            self.partial();
         }
         self.ex.set_event(None);
     }
@@ -109,7 +121,7 @@ impl FrameSink for Route<'_> {
     fn frame_end(&mut self, incomplete: bool) {
         *self.events += 1;
         if incomplete {
-            *self.partial = true;
+            self.partial();
         }
     }
 }
@@ -202,12 +214,10 @@ impl ResponseParser {
             return;
         }
         self.bytes += chunk.len() as u64;
-        let mut partial = false;
         let mut route = Route {
             ex: &mut self.ex,
             events: &mut self.events,
             done: &mut self.done,
-            partial: &mut partial,
         };
         match &mut self.framing {
             Framing::Json => self.scanner.push(chunk, &mut route),
@@ -239,7 +249,7 @@ impl ResponseParser {
                         }
                         if !self.scanner.idle() {
                             // A line that is not one whole JSON value: drop it, keep going.
-                            *route.partial = true;
+                            route.partial();
                             self.scanner.flush_partial(&mut route);
                         }
                     }
@@ -254,11 +264,6 @@ impl ResponseParser {
                 }
             }
         }
-        if partial {
-            self.ex.info.parse_error.get_or_insert_with(|| {
-                "a stream event did not hold one whole JSON value".to_owned()
-            });
-        }
     }
 
     /// Everything extracted; call at the end of the body, or when it is cut
@@ -267,12 +272,10 @@ impl ResponseParser {
         if let Some(done) = &self.finished {
             return done.clone();
         }
-        let mut partial = false;
         let mut route = Route {
             ex: &mut self.ex,
             events: &mut self.events,
             done: &mut self.done,
-            partial: &mut partial,
         };
         let mut clean_end = true;
         match &mut self.framing {
@@ -319,11 +322,6 @@ impl ResponseParser {
         if self.scanner.oversized() {
             info.parse_error.get_or_insert_with(|| {
                 "a usage value was larger than the capture limit".to_owned()
-            });
-        }
-        if partial {
-            info.parse_error.get_or_insert_with(|| {
-                "a stream event did not hold one whole JSON value".to_owned()
             });
         }
         info.complete = match self.format {
