@@ -3,8 +3,9 @@
 //! A loopback axum server answers `POST /v1/chat/completions` with a ~1.2 KB
 //! JSON chat completion, or (for `"stream":true`) a 50-event SSE stream.
 //! Three clients are compared, every call inside an enclosing span and under
-//! the same subscriber (registry + tracing-opentelemetry with a discarding
-//! exporter, hyper/h2/reqwest internals filtered out):
+//! the same subscriber, the one `tokentrace::init()` installs (registry +
+//! `EnrichLayer` + tracing-opentelemetry with a discarding exporter,
+//! hyper/h2/reqwest internals filtered out):
 //!
 //! * `bare`: `reqwest::Client`;
 //! * `reqwest-tracing`: reqwest-middleware + `TracingMiddleware` (plain
@@ -22,6 +23,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
+use axum::serve::ListenerExt;
 use criterion::Criterion;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -128,6 +130,13 @@ fn server() -> SocketAddr {
                 .await
                 .expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
+            // Provider front ends (nginx, Go's net/http, asyncio servers)
+            // send with TCP_NODELAY; without it Nagle holds each small SSE
+            // event until the client's (delayed) ACK, and the bench would
+            // measure the kernel's ACK timing instead of the client.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app).await.expect("serve");
         });
     });
@@ -240,16 +249,28 @@ fn main() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(Discard)
         .build();
+    // The subscriber `tokentrace::init()` installs: registry, EnrichLayer
+    // inside, tracing-opentelemetry configured as the facade configures it,
+    // HTTP-stack internals filtered out. All three variants run under it.
     let filter = Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_target("hyper", LevelFilter::OFF)
         .with_target("hyper_util", LevelFilter::OFF)
         .with_target("h2", LevelFilter::OFF)
+        .with_target("tower::", LevelFilter::OFF)
+        .with_target("opentelemetry", LevelFilter::OFF)
         // `Targets` matches by string prefix: a bare "reqwest" would also
         // silence `reqwest_tracing`'s spans.
         .with_target("reqwest::", LevelFilter::OFF);
+    let otel = tracing_opentelemetry::layer()
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
+        .with_target(false)
+        .with_tracer(provider.tracer("bench"));
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
+        .with(tokentrace_subscriber::EnrichLayer::new())
+        .with(otel)
         .with(filter);
     let _guard = tracing::subscriber::set_default(subscriber);
     let rt = tokio::runtime::Builder::new_current_thread()

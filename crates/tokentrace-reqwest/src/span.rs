@@ -290,114 +290,95 @@ pub(crate) fn classify_middleware(err: &reqwest_middleware::Error) -> &'static s
 }
 
 /// Record usage in GenAI and OpenInference names.
+///
+/// One `record_all!` per group rather than one `record` per field: every
+/// `Span::record` is a full dispatch (subscriber lookup, extensions lock,
+/// attribute vector), and these groups are recorded on every call.
 pub(crate) fn record_usage(span: &Span, usage: &Usage) {
-    let pairs: [(Option<u64>, &str, &str); 6] = [
-        (
-            usage.input_tokens,
-            semconv::GEN_AI_USAGE_INPUT_TOKENS,
-            semconv::LLM_TOKEN_COUNT_PROMPT,
-        ),
-        (
-            usage.output_tokens,
-            semconv::GEN_AI_USAGE_OUTPUT_TOKENS,
-            semconv::LLM_TOKEN_COUNT_COMPLETION,
-        ),
-        (
-            usage.cache_read_tokens,
-            semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-            semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ,
-        ),
-        (
-            usage.cache_write_tokens,
-            semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-            semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE,
-        ),
-        (
-            usage.reasoning_tokens,
-            semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
-            semconv::LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING,
-        ),
-        (
-            usage.total_tokens,
-            semconv::GEN_AI_USAGE_TOTAL_TOKENS,
-            semconv::LLM_TOKEN_COUNT_TOTAL,
-        ),
-    ];
-    for (value, otel, oi) in pairs {
-        if let Some(v) = value {
-            span.record(otel, int(v));
-            span.record(oi, int(v));
-        }
-    }
+    let input = usage.input_tokens.map(int);
+    let output = usage.output_tokens.map(int);
+    let cache_read = usage.cache_read_tokens.map(int);
+    let cache_write = usage.cache_write_tokens.map(int);
+    let reasoning = usage.reasoning_tokens.map(int);
+    let total = usage.total_tokens.map(int);
+    tracing::record_all!(
+        span,
+        { semconv::GEN_AI_USAGE_INPUT_TOKENS } = input,
+        { semconv::LLM_TOKEN_COUNT_PROMPT } = input,
+        { semconv::GEN_AI_USAGE_OUTPUT_TOKENS } = output,
+        { semconv::LLM_TOKEN_COUNT_COMPLETION } = output,
+        { semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = cache_read,
+        { semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ } = cache_read,
+        { semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = cache_write,
+        { semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE } = cache_write,
+        { semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = reasoning,
+        { semconv::LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING } = reasoning,
+        { semconv::GEN_AI_USAGE_TOTAL_TOKENS } = total,
+        { semconv::LLM_TOKEN_COUNT_TOTAL } = total,
+    );
 }
 
 /// Record a cost breakdown under `cost.*`, `llm.cost.*` and `gen_ai.usage.cost`.
 pub(crate) fn record_cost(span: &Span, cost: &Cost, usage: &Usage, source: &str) {
     let prompt = cost.prompt_usd();
     let completion = cost.completion_usd();
-    span.record(semconv::COST_TOTAL_USD, cost.total_usd);
-    span.record(semconv::COST_INPUT_COST_USD, prompt);
-    span.record(semconv::COST_OUTPUT_COST_USD, completion);
-    span.record(semconv::COST_CACHE_READ_COST_USD, cost.cache_read_usd);
-    span.record(semconv::COST_CACHE_WRITE_COST_USD, cost.cache_write_usd);
-    span.record(semconv::COST_REASONING_COST_USD, cost.reasoning_usd);
-    span.record(semconv::COST_MODEL_NAME, cost.model_key.as_str());
-    span.record(semconv::COST_SOURCE, source);
-    span.record(semconv::GEN_AI_USAGE_COST, cost.total_usd);
-    span.record(semconv::LLM_COST_TOTAL, cost.total_usd);
-    span.record(semconv::LLM_COST_PROMPT, prompt);
-    span.record(semconv::LLM_COST_COMPLETION, completion);
-    span.record(semconv::LLM_COST_PROMPT_DETAILS_INPUT, cost.input_usd);
-    span.record(
-        semconv::LLM_COST_PROMPT_DETAILS_CACHE_READ,
-        cost.cache_read_usd,
-    );
-    span.record(
-        semconv::LLM_COST_PROMPT_DETAILS_CACHE_WRITE,
-        cost.cache_write_usd,
-    );
-    span.record(semconv::LLM_COST_COMPLETION_DETAILS_OUTPUT, cost.output_usd);
-    span.record(
-        semconv::LLM_COST_COMPLETION_DETAILS_REASONING,
-        cost.reasoning_usd,
+    tracing::record_all!(
+        span,
+        { semconv::COST_TOTAL_USD } = cost.total_usd,
+        { semconv::COST_INPUT_COST_USD } = prompt,
+        { semconv::COST_OUTPUT_COST_USD } = completion,
+        { semconv::COST_CACHE_READ_COST_USD } = cost.cache_read_usd,
+        { semconv::COST_CACHE_WRITE_COST_USD } = cost.cache_write_usd,
+        { semconv::COST_REASONING_COST_USD } = cost.reasoning_usd,
+        { semconv::COST_MODEL_NAME } = cost.model_key.as_str(),
+        { semconv::COST_SOURCE } = source,
+        { semconv::GEN_AI_USAGE_COST } = cost.total_usd,
+        { semconv::LLM_COST_TOTAL } = cost.total_usd,
+        { semconv::LLM_COST_PROMPT } = prompt,
+        { semconv::LLM_COST_COMPLETION } = completion,
+        { semconv::LLM_COST_PROMPT_DETAILS_INPUT } = cost.input_usd,
+        { semconv::LLM_COST_PROMPT_DETAILS_CACHE_READ } = cost.cache_read_usd,
+        { semconv::LLM_COST_PROMPT_DETAILS_CACHE_WRITE } = cost.cache_write_usd,
+        { semconv::LLM_COST_COMPLETION_DETAILS_OUTPUT } = cost.output_usd,
+        { semconv::LLM_COST_COMPLETION_DETAILS_REASONING } = cost.reasoning_usd,
     );
     record_cost_tokens(span, usage);
 }
 
 /// Record a provider-reported total (OpenRouter): no breakdown is known.
 pub(crate) fn record_provider_cost(span: &Span, total_usd: f64, usage: &Usage, source: &str) {
-    span.record(semconv::COST_TOTAL_USD, total_usd);
-    span.record(semconv::COST_SOURCE, source);
-    span.record(semconv::GEN_AI_USAGE_COST, total_usd);
-    span.record(semconv::LLM_COST_TOTAL, total_usd);
+    tracing::record_all!(
+        span,
+        { semconv::COST_TOTAL_USD } = total_usd,
+        { semconv::COST_SOURCE } = source,
+        { semconv::GEN_AI_USAGE_COST } = total_usd,
+        { semconv::LLM_COST_TOTAL } = total_usd,
+    );
     record_cost_tokens(span, usage);
 }
 
 fn record_cost_tokens(span: &Span, usage: &Usage) {
-    if let Some(v) = usage.input_tokens {
-        span.record(semconv::COST_PROMPT_TOKENS, int(v));
-    }
-    if let Some(v) = usage.output_tokens {
-        span.record(semconv::COST_COMPLETION_TOKENS, int(v));
-    }
-    if let Some(v) = usage.total_tokens {
-        span.record(semconv::COST_TOTAL_TOKENS, int(v));
-    }
+    tracing::record_all!(
+        span,
+        { semconv::COST_PROMPT_TOKENS } = usage.input_tokens.map(int),
+        { semconv::COST_COMPLETION_TOKENS } = usage.output_tokens.map(int),
+        { semconv::COST_TOTAL_TOKENS } = usage.total_tokens.map(int),
+    );
 }
 
 /// Record what the response parser extracted, except usage and cost.
 pub(crate) fn record_response(span: &Span, info: &ResponseInfo) {
-    if let Some(model) = &info.response_model {
-        span.record(semconv::GEN_AI_RESPONSE_MODEL, model.as_str());
-    }
-    if let Some(id) = &info.response_id {
-        span.record(semconv::GEN_AI_RESPONSE_ID, id.as_str());
-    }
-    if let Some(tier) = &info.service_tier {
-        span.record(semconv::OPENAI_RESPONSE_SERVICE_TIER, tier.as_str());
-    }
-    if let Some(first) = info.finish_reasons.first() {
-        span.record(semconv::LLM_FINISH_REASON, first.as_str());
+    let first = info.finish_reasons.first();
+    let events = (info.events > 0).then(|| int(info.events));
+    tracing::record_all!(
+        span,
+        { semconv::GEN_AI_RESPONSE_MODEL } = info.response_model.as_deref(),
+        { semconv::GEN_AI_RESPONSE_ID } = info.response_id.as_deref(),
+        { semconv::OPENAI_RESPONSE_SERVICE_TIER } = info.service_tier.as_deref(),
+        { semconv::LLM_FINISH_REASON } = first.map(String::as_str),
+        { semconv::TOKENTRACE_STREAM_EVENTS } = events,
+    );
+    if first.is_some() {
         // `gen_ai.response.finish_reasons` is a string array
         // (https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/):
         // tracing fields cannot hold arrays, so it goes onto the OTel span directly.
@@ -425,9 +406,6 @@ pub(crate) fn record_response(span: &Span, info: &ResponseInfo) {
     }
     if let Some(n) = v.search_units {
         span.record(semconv::COHERE_SEARCH_UNITS, int(n));
-    }
-    if info.events > 0 {
-        span.record(semconv::TOKENTRACE_STREAM_EVENTS, int(info.events));
     }
     if let Some(err) = &info.parse_error {
         span.record(
