@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use tokentrace_core::{Flavor, ProviderRegistry, peek_request};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let flavor = Flavor::ALL[usize::from(selector) % Flavor::ALL.len()];
     let _ = peek_request(flavor, rest);
     let _ = tokentrace_core::request::inject_include_usage(rest);

@@ -1,24 +1,9 @@
-//! Every flavour's parser on arbitrary Sse bodies, split at a fuzzer-chosen
-//! point: it must not panic, must parse the same as the unsplit body, and must
-//! keep its memory bounded.
+//! Every flavour's parser on arbitrary Sse bodies (see `split_check.rs`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use tokentrace_core::parse::ResponseParser;
-use tokentrace_core::{BodyFormat, Flavor, Provider};
+#[path = "split_check.rs"]
+mod split_check;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else { return };
-    let flavor = Flavor::ALL[usize::from(selector) % Flavor::ALL.len()];
-    let provider = Provider::ALL[usize::from(selector / 16) % Provider::ALL.len()];
-    let cut = if body.is_empty() { 0 } else { usize::from(selector) * 31 % (body.len() + 1) };
-    let mut whole = ResponseParser::new(provider, flavor, BodyFormat::Sse);
-    whole.push(body);
-    let a = whole.finish();
-    let mut split = ResponseParser::new(provider, flavor, BodyFormat::Sse);
-    split.push(&body[..cut]);
-    assert!(split.retained_bytes() < 1 << 20, "parser holds {} bytes", split.retained_bytes());
-    split.push(&body[cut..]);
-    let b = split.finish();
-    assert_eq!(a, b, "split at {cut} changed the result");
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    split_check::run(tokentrace_core::BodyFormat::Sse, data);
 });
