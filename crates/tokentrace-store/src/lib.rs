@@ -32,6 +32,7 @@
 mod agg;
 mod error;
 mod exporter;
+mod metrics;
 mod model;
 mod query;
 mod schema;
@@ -39,8 +40,9 @@ mod write;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use exporter::{StoreExporter, StoreExporterBuilder, StoreStatsHandle};
+pub use metrics::StoreMetricExporter;
 pub use model::{
-    ExportStats, GroupBy, ModelSeen, Page, Retention, SessionSummary, SpanRow, StatsRow, Trace,
-    TraceFilter, TraceSummary,
+    ExportStats, GroupBy, MetricSummary, ModelSeen, Page, Retention, SessionSummary, SpanRow,
+    StatsRow, Trace, TraceFilter, TraceSummary,
 };
 pub use query::Store;

@@ -295,6 +295,22 @@ pub struct ModelSeen {
     pub unpriced_spans: u64,
 }
 
+/// One metric series summarised in the `metrics` table (see
+/// [`StoreMetricExporter`](crate::StoreMetricExporter)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// Instrument name (`gen_ai.client.token.usage`, ...).
+    pub name: String,
+    /// The series' attributes as a JSON object.
+    pub attributes: serde_json::Value,
+    /// `histogram`, `sum` or `gauge`.
+    pub kind: String,
+    /// Histograms: measurements recorded.
+    pub count: u64,
+    /// Histograms and sums: their total; gauges: the last value.
+    pub sum: f64,
+}
+
 /// Exporter counters, as persisted in the `meta` table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportStats {

@@ -378,6 +378,33 @@ impl Store {
         Ok(rows)
     }
 
+    /// The metric summaries [`StoreMetricExporter`](crate::StoreMetricExporter)
+    /// keeps, by name then attributes.
+    ///
+    /// # Errors
+    ///
+    /// A SQLite error.
+    pub fn metrics(&self) -> Result<Vec<crate::MetricSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, attributes, kind, count, sum FROM metrics ORDER BY name, attributes",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let attributes: String = r.get(1)?;
+                Ok(crate::MetricSummary {
+                    name: r.get(0)?,
+                    attributes: serde_json::from_str(&attributes)
+                        .unwrap_or(serde_json::Value::Null),
+                    kind: r.get(2)?,
+                    count: u64_col(r, 3)?,
+                    sum: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The exporter counters persisted in the `meta` table (summed over every
     /// process that wrote to this file).
     ///

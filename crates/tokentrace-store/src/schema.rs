@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_perf.sql"),
     include_str!("../migrations/0003_span_indexes.sql"),
+    include_str!("../migrations/0004_metrics.sql"),
 ];
 
 /// Schema version that introduced `stats_agg`, filled in Rust after its SQL runs.

@@ -465,7 +465,7 @@ impl Telemetry {
         };
         let tracer_provider = tracer_builder.build();
 
-        #[allow(unused_mut)] // only the `otlp` feature adds a reader
+        #[allow(unused_mut)] // only the `otlp` and `store` features add readers
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource);
         #[cfg(feature = "otlp")]
         if let Some(endpoint) = &cfg.metrics_endpoint {
@@ -484,6 +484,17 @@ impl Telemetry {
         }
         #[cfg(not(feature = "otlp"))]
         let _ = (&cfg.metrics_endpoint, cfg.metrics_interval);
+        // The store keeps a running summary of the same metrics (its
+        // `metrics` table), so they exist locally without a collector.
+        #[cfg(feature = "store")]
+        if let StoreSetting::Path(path) = &cfg.store {
+            let exporter = tokentrace_store::StoreMetricExporter::new(path)?;
+            meter_builder = meter_builder.with_reader(
+                opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+                    .with_interval(cfg.metrics_interval)
+                    .build(),
+            );
+        }
         let meter_provider = meter_builder.build();
 
         let mut targets = Targets::new().with_default(LevelFilter::TRACE);

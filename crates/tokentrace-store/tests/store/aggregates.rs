@@ -518,7 +518,7 @@ fn a_version_1_store_is_upgraded_with_its_aggregates() {
     let version: i64 = conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert_consistent(&store, &conn);
     // The upgraded store equals the one written by this version.
     let fresh = Store::open(&v2.1).unwrap();

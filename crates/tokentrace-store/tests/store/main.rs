@@ -5,6 +5,7 @@
 mod aggregates;
 mod faults;
 mod kill;
+mod metrics;
 mod queries;
 mod roundtrip;
 mod support;
