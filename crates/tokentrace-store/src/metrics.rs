@@ -24,7 +24,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// An OpenTelemetry [`PushMetricExporter`] that adds every export (delta
 /// temporality) to the `metrics` table. Runs on the periodic reader's own
-/// thread; nothing it does is traced. See the [module docs](self).
+/// thread; nothing it does is traced. `tokentrace::init()` installs it when
+/// the store is on.
 #[derive(Debug)]
 pub struct StoreMetricExporter {
     conn: Mutex<Option<Connection>>,
