@@ -233,59 +233,64 @@ impl Summary {
             ("cost", Align::Right),
         ];
 
-        let mut header: Vec<(&str, Align)> = vec![
-            ("workflow", Align::Left),
-            ("runs", Align::Right),
-            ("LLM calls", Align::Right),
-        ];
-        header.extend(tail);
-        let mut t = Table::new(&header);
-        for g in &self.by_workflow {
-            let mut row = vec![
-                g.key.clone(),
-                output::count(g.count),
-                output::count(g.llm_calls),
-            ];
-            row.extend(money(g));
-            t.row(row);
-        }
-        let _ = writeln!(out, "{}", t.render(style));
-
-        let mut header: Vec<(&str, Align)> = vec![
-            ("model", Align::Left),
-            ("provider", Align::Left),
-            ("calls", Align::Right),
-        ];
-        header.extend(tail);
-        let mut t = Table::new(&header);
-        for g in &self.by_model {
-            let mut row = vec![
-                g.key.clone(),
-                output::opt(g.provider.as_deref()),
-                output::count(g.count),
-            ];
-            row.extend(money(g));
-            t.row(row);
-        }
-        let _ = writeln!(out, "{}", t.render(style));
-
-        let mut header: Vec<(&str, Align)> = vec![
-            ("user", Align::Left),
-            ("traces", Align::Right),
-            ("LLM calls", Align::Right),
-        ];
-        header.extend(tail);
-        let mut t = Table::new(&header);
-        for g in &self.by_user {
-            let mut row = vec![
-                g.key.clone(),
-                output::count(g.count),
-                output::count(g.llm_calls),
-            ];
-            row.extend(money(g));
-            t.row(row);
-        }
-        let _ = writeln!(out, "{}", t.render(style));
+        // Each table: its own leading columns, then the shared token and cost columns.
+        let mut table =
+            |head: [(&str, Align); 3], groups: &[Group], lead: &dyn Fn(&Group) -> [String; 3]| {
+                let mut header: Vec<(&str, Align)> = head.to_vec();
+                header.extend(tail);
+                let mut t = Table::new(&header);
+                for g in groups {
+                    let mut row = lead(g).to_vec();
+                    row.extend(money(g));
+                    t.row(row);
+                }
+                let _ = writeln!(out, "{}", t.render(style));
+            };
+        table(
+            [
+                ("workflow", Align::Left),
+                ("runs", Align::Right),
+                ("LLM calls", Align::Right),
+            ],
+            &self.by_workflow,
+            &|g| {
+                [
+                    g.key.clone(),
+                    output::count(g.count),
+                    output::count(g.llm_calls),
+                ]
+            },
+        );
+        table(
+            [
+                ("model", Align::Left),
+                ("provider", Align::Left),
+                ("calls", Align::Right),
+            ],
+            &self.by_model,
+            &|g| {
+                [
+                    g.key.clone(),
+                    output::opt(g.provider.as_deref()),
+                    output::count(g.count),
+                ]
+            },
+        );
+        table(
+            [
+                ("user", Align::Left),
+                ("traces", Align::Right),
+                ("LLM calls", Align::Right),
+            ],
+            &self.by_user,
+            &|g| {
+                [
+                    g.key.clone(),
+                    output::count(g.count),
+                    output::count(g.llm_calls),
+                ]
+            },
+        );
 
         let _ = writeln!(
             out,
