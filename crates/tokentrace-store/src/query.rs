@@ -179,20 +179,35 @@ impl Store {
         } else {
             format!(" WHERE {}", clauses.join(" AND "))
         };
+        self.count_and_page(
+            &traces_count_sql(&where_sql),
+            &traces_page_sql(&where_sql),
+            args,
+            filter,
+        )
+    }
+
+    /// Run a count query and a page query over the same arguments (the page
+    /// query takes `LIMIT ? OFFSET ?` after them).
+    fn count_and_page(
+        &self,
+        count_sql: &str,
+        page_sql: &str,
+        mut args: Vec<Sql>,
+        filter: &TraceFilter,
+    ) -> Result<Page<TraceSummary>, StoreError> {
         let limit = page_limit(filter);
         let conn = self.conn();
         let total: i64 = conn
-            .prepare_cached(&traces_count_sql(&where_sql))?
+            .prepare_cached(count_sql)?
             .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
-        let mut page_args = args;
-        page_args.push(Sql::Integer(i64::from(limit)));
-        page_args.push(Sql::Integer(
+        args.push(Sql::Integer(i64::from(limit)));
+        args.push(Sql::Integer(
             i64::try_from(filter.offset).unwrap_or(i64::MAX),
         ));
-        let sql = traces_page_sql(&where_sql);
         let items = conn
-            .prepare_cached(&sql)?
-            .query_map(params_from_iter(page_args.iter()), trace_summary)?
+            .prepare_cached(page_sql)?
+            .query_map(params_from_iter(args.iter()), trace_summary)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items,
@@ -221,26 +236,12 @@ impl Store {
             where_sql.push_str(" AND k.start_ns < ?");
             args.push(Sql::Integer(v));
         }
-        let limit = page_limit(filter);
-        let conn = self.conn();
-        let total: i64 = conn
-            .prepare_cached(&key_count_sql(&where_sql))?
-            .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
-        args.push(Sql::Integer(i64::from(limit)));
-        args.push(Sql::Integer(
-            i64::try_from(filter.offset).unwrap_or(i64::MAX),
-        ));
-        let sql = key_page_sql(&where_sql);
-        let items = conn
-            .prepare_cached(&sql)?
-            .query_map(params_from_iter(args.iter()), trace_summary)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            total: u64::try_from(total).unwrap_or(0),
-            limit,
-            offset: filter.offset,
-        })
+        self.count_and_page(
+            &key_count_sql(&where_sql),
+            &key_page_sql(&where_sql),
+            args,
+            filter,
+        )
     }
 
     /// Aggregates per group: count, error rate, latency p50/p95, tokens, cost,
