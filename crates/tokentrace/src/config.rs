@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::telemetry::TelemetryError;
+use crate::telemetry::{OtlpProtocol, TelemetryError};
 
 /// `OTEL_SDK_DISABLED`: `true` disables tracing and metrics set-up entirely.
 pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
@@ -19,6 +19,12 @@ pub(crate) const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOIN
 pub(crate) const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
 /// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,...` headers sent to the collector.
 pub(crate) const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` or `grpc`, for traces and metrics.
+pub(crate) const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`: the protocol for traces only.
+pub(crate) const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`: the protocol for metrics only.
+pub(crate) const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
 /// `OTEL_TRACES_SAMPLER`: sampler name (spec values).
 pub(crate) const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// `OTEL_TRACES_SAMPLER_ARG`: the ratio for the ratio samplers.
@@ -45,6 +51,9 @@ pub(crate) const ALL: &[&str] = &[
     OTEL_EXPORTER_OTLP_ENDPOINT,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     OTEL_EXPORTER_OTLP_HEADERS,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
     OTEL_TRACES_SAMPLER,
     OTEL_TRACES_SAMPLER_ARG,
     TOKENTRACE_STORE,
@@ -60,6 +69,19 @@ pub(crate) const ALL: &[&str] = &[
 pub(crate) enum StoreSetting {
     Path(PathBuf),
     Off,
+}
+
+/// Headers for the collector. Their values are credentials (API keys,
+/// bearer tokens), so `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct OtlpHeaders(pub(crate) Vec<(String, String)>);
+
+impl std::fmt::Debug for OtlpHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, "<redacted>")))
+            .finish()
+    }
 }
 
 /// A head sampler named by `OTEL_TRACES_SAMPLER`.
@@ -81,7 +103,10 @@ pub(crate) struct EnvConfig {
     pub(crate) resource_attributes: Vec<(String, String)>,
     pub(crate) otlp_endpoint: Option<String>,
     pub(crate) otlp_traces_endpoint: Option<String>,
-    pub(crate) otlp_headers: Vec<(String, String)>,
+    pub(crate) otlp_headers: OtlpHeaders,
+    pub(crate) otlp_protocol: Option<OtlpProtocol>,
+    pub(crate) otlp_traces_protocol: Option<OtlpProtocol>,
+    pub(crate) otlp_metrics_protocol: Option<OtlpProtocol>,
     pub(crate) sampler: Option<SamplerSetting>,
     pub(crate) store: Option<StoreSetting>,
     pub(crate) capture_content: Option<bool>,
@@ -136,6 +161,7 @@ impl EnvConfig {
                 )),
             })
             .transpose()?;
+        let protocol = |k: &'static str| get(k).map(|v| parse_protocol(k, &v)).transpose();
         let store = get(TOKENTRACE_STORE).map(|v| {
             if matches!(
                 v.to_ascii_lowercase().as_str(),
@@ -154,9 +180,14 @@ impl EnvConfig {
                 .unwrap_or_default(),
             otlp_endpoint: get(OTEL_EXPORTER_OTLP_ENDPOINT),
             otlp_traces_endpoint: get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
-            otlp_headers: get(OTEL_EXPORTER_OTLP_HEADERS)
-                .map(|v| parse_pairs(&v))
-                .unwrap_or_default(),
+            otlp_headers: OtlpHeaders(
+                get(OTEL_EXPORTER_OTLP_HEADERS)
+                    .map(|v| parse_pairs(&v))
+                    .unwrap_or_default(),
+            ),
+            otlp_protocol: protocol(OTEL_EXPORTER_OTLP_PROTOCOL)?,
+            otlp_traces_protocol: protocol(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)?,
+            otlp_metrics_protocol: protocol(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL)?,
             sampler,
             store,
             capture_content: flag(TOKENTRACE_CAPTURE_CONTENT)?,
@@ -173,6 +204,21 @@ fn invalid(var: &'static str, value: &str, expected: &'static str) -> TelemetryE
         var,
         value: value.chars().take(100).collect(),
         expected,
+    }
+}
+
+/// The spec's protocol names. `http/json` is refused rather than silently
+/// sent as protobuf: a collector expecting JSON would reject every request.
+fn parse_protocol(var: &'static str, v: &str) -> Result<OtlpProtocol, TelemetryError> {
+    match v.to_ascii_lowercase().as_str() {
+        "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+        "grpc" => Ok(OtlpProtocol::Grpc),
+        "http/json" => Err(invalid(
+            var,
+            v,
+            "http/json is not supported; use http/protobuf or grpc",
+        )),
+        _ => Err(invalid(var, v, "expected http/protobuf or grpc")),
     }
 }
 
@@ -261,6 +307,9 @@ mod tests {
                 OTEL_EXPORTER_OTLP_HEADERS,
                 "authorization=Bearer%20x,x-team=llm",
             ),
+            (OTEL_EXPORTER_OTLP_PROTOCOL, "grpc"),
+            (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "HTTP/protobuf"),
+            (OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "grpc"),
             (OTEL_TRACES_SAMPLER, "parentbased_traceidratio"),
             (OTEL_TRACES_SAMPLER_ARG, "0.25"),
             (TOKENTRACE_STORE, "/tmp/t.db"),
@@ -286,9 +335,12 @@ mod tests {
             Some("http://collector:4318/custom")
         );
         assert_eq!(
-            c.otlp_headers[0],
+            c.otlp_headers.0[0],
             ("authorization".to_owned(), "Bearer x".to_owned())
         );
+        assert_eq!(c.otlp_protocol, Some(OtlpProtocol::Grpc));
+        assert_eq!(c.otlp_traces_protocol, Some(OtlpProtocol::HttpProtobuf));
+        assert_eq!(c.otlp_metrics_protocol, Some(OtlpProtocol::Grpc));
         assert_eq!(c.sampler, Some(SamplerSetting::ParentBasedRatio(0.25)));
         assert_eq!(c.store, Some(StoreSetting::Path("/tmp/t.db".into())));
         assert_eq!(c.capture_content, Some(true));
@@ -312,6 +364,41 @@ mod tests {
                 .unwrap()
                 .sampler,
             Some(SamplerSetting::Ratio(1.0))
+        );
+    }
+
+    #[test]
+    fn protocols_other_than_protobuf_and_grpc_are_refused() {
+        let err = env(&[(OTEL_EXPORTER_OTLP_PROTOCOL, "http/json")]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(OTEL_EXPORTER_OTLP_PROTOCOL) && msg.contains("http/json is not supported"),
+            "{msg}"
+        );
+        assert!(matches!(
+            env(&[(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "thrift")]),
+            Err(TelemetryError::InvalidEnv {
+                var: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn header_values_never_appear_in_debug_output() {
+        let c = env(&[(
+            OTEL_EXPORTER_OTLP_HEADERS,
+            "authorization=Bearer%20sk-secret-1,x-team=llm",
+        )])
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(
+            debug.contains("authorization") && debug.contains("x-team"),
+            "{debug}"
+        );
+        assert!(
+            !debug.contains("sk-secret-1") && !debug.contains("llm\""),
+            "{debug}"
         );
     }
 

@@ -47,6 +47,7 @@
 //! | `otlp` | OTLP/HTTP (protobuf) export of spans and metrics | yes |
 //! | `tokio` | `spawn`, a task that carries the current span | yes |
 //! | `full` | all of the above | yes |
+//! | `grpc` | OTLP over gRPC (tonic) as well, see [`OtlpProtocol`]; implies `otlp`, not in `full` | no |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
@@ -80,8 +81,8 @@ mod pipeline;
 mod telemetry;
 
 pub use telemetry::{
-    DEFAULT_STORE_PATH, Telemetry, TelemetryError, TelemetryGuard, capture_content_enabled, init,
-    prices,
+    DEFAULT_STORE_PATH, OtlpProtocol, Telemetry, TelemetryError, TelemetryGuard,
+    capture_content_enabled, init, prices,
 };
 #[cfg(feature = "reqwest")]
 #[doc(inline)]

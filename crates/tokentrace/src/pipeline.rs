@@ -407,3 +407,136 @@ impl PipelineStats {
         self.queue_dropped.load(Ordering::Relaxed) + self.export_failed.load(Ordering::Relaxed)
     }
 }
+
+/// A current-thread tokio runtime on a thread of its own, for the OTLP/gRPC
+/// exporters: tonic's channel spawns its connection tasks on the runtime it
+/// is built in and its timeouts need a timer, while the span workers and the
+/// SDK's `PeriodicReader` are plain threads. Owning the runtime makes `init()`
+/// work the same inside and outside the application's runtime, and export
+/// never competes with (or waits on) the application's tasks.
+///
+/// Dropping it stops the runtime (tasks still connecting are cancelled within
+/// a second) and joins the thread.
+#[cfg(feature = "grpc")]
+#[derive(Debug)]
+pub(crate) struct ExportRuntime {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[cfg(feature = "grpc")]
+impl ExportRuntime {
+    /// How long stopping waits for tasks that are still running.
+    const STOP_TIMEOUT: Duration = Duration::from_secs(1);
+
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tokentrace-otlp-grpc".to_owned())
+            .spawn(move || {
+                // tonic, h2 and hyper are never traced into the pipeline they serve.
+                tracing::subscriber::with_default(
+                    tracing::subscriber::NoSubscriber::default(),
+                    || {
+                        // Drives IO and timers for every `Handle::block_on`
+                        // caller until the owner stops it (or is dropped).
+                        let _ = runtime.block_on(stopped);
+                        runtime.shutdown_timeout(Self::STOP_TIMEOUT);
+                    },
+                );
+            })?;
+        Ok(Self {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+}
+
+#[cfg(feature = "grpc")]
+impl Drop for ExportRuntime {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs a span exporter's futures on an [`ExportRuntime`]. The caller (a
+/// span worker thread) blocks; the runtime thread drives IO and timers.
+#[cfg(feature = "grpc")]
+#[derive(Debug)]
+pub(crate) struct OnRuntime<E> {
+    inner: E,
+    handle: tokio::runtime::Handle,
+}
+
+#[cfg(feature = "grpc")]
+impl<E> OnRuntime<E> {
+    pub(crate) fn new(inner: E, runtime: &ExportRuntime) -> Self {
+        Self {
+            inner,
+            handle: runtime.handle().clone(),
+        }
+    }
+}
+
+#[cfg(feature = "grpc")]
+impl<E: SpanExporter> BlockingExporter for OnRuntime<E> {
+    fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.handle.block_on(self.inner.export(batch))
+    }
+    fn flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Runs a metric exporter's futures on an [`ExportRuntime`]: the SDK's
+/// `PeriodicReader` polls `export` with a plain executor on its own thread.
+#[cfg(feature = "grpc")]
+impl<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>
+    opentelemetry_sdk::metrics::exporter::PushMetricExporter for OnRuntime<E>
+{
+    async fn export(
+        &self,
+        metrics: &opentelemetry_sdk::metrics::data::ResourceMetrics,
+    ) -> OTelSdkResult {
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // Polled from inside some runtime (not the SDK's reader
+                // thread): blocking here would panic, so fail and count.
+                return Err(OTelSdkError::InternalFailure(
+                    "OTLP/gRPC metric export polled inside a tokio runtime".to_owned(),
+                ));
+            }
+            self.handle.block_on(self.inner.export(metrics))
+        })
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn temporality(&self) -> opentelemetry_sdk::metrics::Temporality {
+        self.inner.temporality()
+    }
+}

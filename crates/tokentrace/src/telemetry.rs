@@ -14,7 +14,7 @@ use tokentrace_core::price::{PriceCatalogue, PriceError};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::config::{EnvConfig, SamplerSetting, StoreSetting};
+use crate::config::{EnvConfig, OtlpHeaders, SamplerSetting, StoreSetting};
 use crate::pipeline::{
     BlockingExporter, KeepErrorsSampler, PipelineStats, QueueConfig, QueueProcessor,
 };
@@ -40,8 +40,45 @@ const EXCLUDED_TARGETS: &[&str] = &[
     "tower::",
     "rustls",
     "opentelemetry",
+    "tonic",
     "tokentrace_store",
 ];
+
+/// The OTLP transport, for [`Telemetry::otlp_protocol`] and the
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` family of variables.
+///
+/// `http/json` (the third protocol of the OTLP specification) is not
+/// supported: asking for it in the environment is an error, not a fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// `http/protobuf`: protobuf bodies POSTed to `{endpoint}/v1/traces` and
+    /// `{endpoint}/v1/metrics` (collector port 4318 by convention). The default.
+    #[default]
+    HttpProtobuf,
+    /// `grpc`: the OTLP gRPC services at the endpoint as given (collector
+    /// port 4317 by convention). Needs tokentrace's `grpc` feature; without it
+    /// set-up fails with [`TelemetryError::ProtocolUnavailable`].
+    Grpc,
+}
+
+impl OtlpProtocol {
+    /// The name the OTLP specification (and `OTEL_EXPORTER_OTLP_PROTOCOL`)
+    /// uses: `http/protobuf` or `grpc`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpProtobuf => "http/protobuf",
+            Self::Grpc => "grpc",
+        }
+    }
+}
+
+impl std::fmt::Display for OtlpProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Set-up failed; nothing was installed.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +110,23 @@ pub enum TelemetryError {
     #[cfg(feature = "otlp")]
     #[error("cannot build the OTLP exporter")]
     Otlp(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// An OTLP protocol was asked for whose support is not compiled in
+    /// (gRPC without tokentrace's `grpc` feature). Nothing falls back silently.
+    #[error(
+        "OTLP protocol {protocol} for {signal} needs tokentrace's `{feature}` feature, which this build lacks"
+    )]
+    ProtocolUnavailable {
+        /// The protocol asked for.
+        protocol: OtlpProtocol,
+        /// `traces` or `metrics`.
+        signal: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
+    },
+    /// The thread that runs the OTLP/gRPC exporters could not be started.
+    #[cfg(feature = "grpc")]
+    #[error("cannot start the OTLP/gRPC export thread")]
+    ExportThread(#[source] std::io::Error),
     /// The price file could not be read.
     #[error("cannot load the price file")]
     Prices(#[from] PriceError),
@@ -88,7 +142,9 @@ pub enum TelemetryError {
 ///
 /// Spans go to the SQLite store at `.tokentrace/traces.db` (unless
 /// `TOKENTRACE_STORE=off`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
-/// over OTLP/HTTP. Keep the guard alive for the life of the program.
+/// over OTLP (HTTP/protobuf, or gRPC with the `grpc` feature and
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`). Keep the guard alive for the life of
+/// the program. Works inside or outside a tokio runtime.
 ///
 /// ```no_run
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -137,9 +193,12 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 /// | `OTEL_SDK_DISABLED` | `true`: install nothing, return an inert guard |
 /// | `OTEL_SERVICE_NAME` | `service.name` (as [`service_name`](Self::service_name)) |
 /// | `OTEL_RESOURCE_ATTRIBUTES` | extra resource attributes, `k=v,k2=v2` |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL; `/v1/traces` and `/v1/metrics` are appended |
-/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | OTLP/HTTP traces URL, used as is |
-/// | `OTEL_EXPORTER_OTLP_HEADERS` | headers for the collector, `k=v,k2=v2` |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP base URL; for `http/protobuf` `/v1/traces` and `/v1/metrics` are appended, for `grpc` it is used as is |
+/// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | OTLP traces URL, used as is |
+/// | `OTEL_EXPORTER_OTLP_HEADERS` | headers for the collector (gRPC metadata with `grpc`), `k=v,k2=v2` |
+/// | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` (default) or `grpc` (needs the `grpc` feature); `http/json` is refused |
+/// | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | the same, for traces only (wins over the general one) |
+/// | `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` | the same, for metrics only (wins over the general one) |
 /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, 0 to 1 |
 /// | `TOKENTRACE_STORE` | store path, or `off` |
@@ -154,7 +213,8 @@ pub struct Telemetry {
     service_name: Option<String>,
     store: Option<StoreSetting>,
     otlp_endpoint: Option<String>,
-    otlp_headers: Vec<(String, String)>,
+    otlp_headers: OtlpHeaders,
+    otlp_protocol: Option<OtlpProtocol>,
     otlp_timeout: Option<Duration>,
     prices_file: Option<PathBuf>,
     sampler: Option<SamplerSetting>,
@@ -204,18 +264,40 @@ impl Telemetry {
         self
     }
 
-    /// Export over OTLP/HTTP (protobuf) to this base URL (`/v1/traces` and
-    /// `/v1/metrics` are appended). Defaults to `OTEL_EXPORTER_OTLP_ENDPOINT`;
+    /// Export over OTLP to this base URL: with HTTP/protobuf `/v1/traces` and
+    /// `/v1/metrics` are appended; with gRPC (see
+    /// [`otlp_protocol`](Self::otlp_protocol)) it is used as given, e.g.
+    /// `http://127.0.0.1:4317`. Defaults to `OTEL_EXPORTER_OTLP_ENDPOINT`;
     /// no OTLP export when neither is set.
     pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.otlp_endpoint = Some(endpoint.into());
         self
     }
 
-    /// Add a header to OTLP requests (an API key, say). Defaults to the
-    /// headers of `OTEL_EXPORTER_OTLP_HEADERS`.
+    /// Add a header to OTLP requests (an API key, say); with gRPC it is sent
+    /// as request metadata. Added to the headers of
+    /// `OTEL_EXPORTER_OTLP_HEADERS`, winning over the same name there. Values
+    /// are never logged nor shown by `Debug`.
     pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.otlp_headers.push((name.into(), value.into()));
+        self.otlp_headers.0.push((name.into(), value.into()));
+        self
+    }
+
+    /// The OTLP transport for traces and metrics: [`OtlpProtocol::HttpProtobuf`]
+    /// or, with the `grpc` feature, [`OtlpProtocol::Grpc`]. Wins over
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` and its per-signal variants. Defaults to
+    /// those variables, else HTTP/protobuf.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "grpc")]
+    /// let _telemetry = tokentrace::Telemetry::builder()
+    ///     .otlp_endpoint("http://127.0.0.1:4317")
+    ///     .otlp_protocol(tokentrace::OtlpProtocol::Grpc)
+    ///     .install()?;
+    /// # Ok::<(), tokentrace::TelemetryError>(())
+    /// ```
+    pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.otlp_protocol = Some(protocol);
         self
     }
 
@@ -306,21 +388,43 @@ impl Telemetry {
         } else {
             EnvConfig::default()
         };
+        let general = env.otlp_protocol.unwrap_or_default();
+        let traces_protocol = self
+            .otlp_protocol
+            .or(env.otlp_traces_protocol)
+            .unwrap_or(general);
+        let metrics_protocol = self
+            .otlp_protocol
+            .or(env.otlp_metrics_protocol)
+            .unwrap_or(general);
         let traces_endpoint = match (&self.otlp_endpoint, &env.otlp_traces_endpoint) {
-            (Some(base), _) => Some(signal_url(base, "traces")),
+            (Some(base), _) => Some(signal_url(base, "traces", traces_protocol)),
             (None, Some(full)) => Some(full.clone()),
             (None, None) => env
                 .otlp_endpoint
                 .as_deref()
-                .map(|b| signal_url(b, "traces")),
+                .map(|b| signal_url(b, "traces", traces_protocol)),
         };
         let metrics_endpoint = self
             .otlp_endpoint
             .as_deref()
             .or(env.otlp_endpoint.as_deref())
-            .map(|b| signal_url(b, "metrics"));
+            .map(|b| signal_url(b, "metrics", metrics_protocol));
+        #[cfg(not(feature = "grpc"))]
+        for (signal, endpoint, protocol) in [
+            ("traces", &traces_endpoint, traces_protocol),
+            ("metrics", &metrics_endpoint, metrics_protocol),
+        ] {
+            if endpoint.is_some() && protocol == OtlpProtocol::Grpc {
+                return Err(TelemetryError::ProtocolUnavailable {
+                    protocol,
+                    signal,
+                    feature: "grpc",
+                });
+            }
+        }
         let mut headers = env.otlp_headers;
-        headers.append(&mut self.otlp_headers);
+        headers.0.append(&mut self.otlp_headers.0);
         let sampler = self
             .sampler
             .or(env.sampler)
@@ -360,6 +464,8 @@ impl Telemetry {
                 .unwrap_or_else(|| StoreSetting::Path(PathBuf::from(DEFAULT_STORE_PATH))),
             traces_endpoint,
             metrics_endpoint,
+            traces_protocol,
+            metrics_protocol,
             headers,
             otlp_timeout: self.otlp_timeout.unwrap_or(DEFAULT_OTLP_TIMEOUT),
             prices_file: self.prices_file.take().or(env.prices_file),
@@ -415,6 +521,22 @@ impl Telemetry {
         }
         let resource = resource.build();
 
+        // The gRPC exporters' runtime thread, started only when a signal uses
+        // gRPC; declared before the providers so a failed build stops it.
+        #[cfg(feature = "grpc")]
+        let grpc_runtime = if (cfg.traces_endpoint.is_some()
+            && cfg.traces_protocol == OtlpProtocol::Grpc)
+            || (cfg.metrics_endpoint.is_some() && cfg.metrics_protocol == OtlpProtocol::Grpc)
+        {
+            Some(crate::pipeline::ExportRuntime::start().map_err(TelemetryError::ExportThread)?)
+        } else {
+            None
+        };
+        #[cfg(feature = "grpc")]
+        let grpc_runtime_ref = grpc_runtime.as_ref();
+        #[cfg(all(feature = "otlp", not(feature = "grpc")))]
+        let grpc_runtime_ref = None;
+
         let stats = Arc::new(PipelineStats::default());
         let mut exporters: Vec<Box<dyn BlockingExporter>> = Vec::new();
         #[cfg(feature = "store")]
@@ -429,14 +551,7 @@ impl Telemetry {
         }
         #[cfg(feature = "otlp")]
         if let Some(endpoint) = &cfg.traces_endpoint {
-            use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_endpoint(endpoint.clone())
-                .with_timeout(cfg.otlp_timeout)
-                .with_headers(cfg.headers.iter().cloned().collect())
-                .build()?;
-            exporters.push(Box::new(exporter));
+            exporters.push(otlp::span_exporter(&cfg, endpoint, grpc_runtime_ref)?);
         }
         exporters.append(&mut self.extra);
 
@@ -469,18 +584,8 @@ impl Telemetry {
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource);
         #[cfg(feature = "otlp")]
         if let Some(endpoint) = &cfg.metrics_endpoint {
-            use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
-            let exporter = opentelemetry_otlp::MetricExporter::builder()
-                .with_http()
-                .with_endpoint(endpoint.clone())
-                .with_timeout(cfg.otlp_timeout)
-                .with_headers(cfg.headers.iter().cloned().collect())
-                .build()?;
-            meter_builder = meter_builder.with_reader(
-                opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
-                    .with_interval(cfg.metrics_interval)
-                    .build(),
-            );
+            meter_builder =
+                otlp::with_metric_reader(meter_builder, &cfg, endpoint, grpc_runtime_ref)?;
         }
         #[cfg(not(feature = "otlp"))]
         let _ = (&cfg.metrics_endpoint, cfg.metrics_interval);
@@ -526,6 +631,8 @@ impl Telemetry {
                 stats,
                 #[cfg(feature = "store")]
                 store_stats,
+                #[cfg(feature = "grpc")]
+                _grpc_runtime: grpc_runtime,
             }),
             settings: Some(Settings {
                 prices,
@@ -577,8 +684,132 @@ impl Telemetry {
     }
 }
 
-fn signal_url(base: &str, signal: &str) -> String {
-    format!("{}/v1/{signal}", base.trim_end_matches('/'))
+/// The URL of one signal: HTTP/protobuf appends `/v1/{signal}` to the base;
+/// gRPC names its service in the request path, so the endpoint is used as given.
+fn signal_url(base: &str, signal: &str, protocol: OtlpProtocol) -> String {
+    match protocol {
+        OtlpProtocol::Grpc => base.to_owned(),
+        _ => format!("{}/v1/{signal}", base.trim_end_matches('/')),
+    }
+}
+
+/// Building the OTLP exporters for the protocol of each signal.
+#[cfg(feature = "otlp")]
+mod otlp {
+    use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+    use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
+
+    #[cfg(feature = "grpc")]
+    use super::OtlpProtocol;
+    use super::{Resolved, TelemetryError};
+    use crate::pipeline::BlockingExporter;
+    #[cfg(feature = "grpc")]
+    use crate::pipeline::{ExportRuntime, OnRuntime};
+
+    #[cfg(not(feature = "grpc"))]
+    type Runtime = std::convert::Infallible;
+    #[cfg(feature = "grpc")]
+    type Runtime = ExportRuntime;
+
+    pub(super) fn span_exporter(
+        cfg: &Resolved,
+        endpoint: &str,
+        runtime: Option<&Runtime>,
+    ) -> Result<Box<dyn BlockingExporter>, TelemetryError> {
+        #[cfg(feature = "grpc")]
+        if cfg.traces_protocol == OtlpProtocol::Grpc
+            && let Some(runtime) = runtime
+        {
+            use opentelemetry_otlp::WithTonicConfig as _;
+            // tonic's lazy channel spawns its worker on the runtime entered here.
+            let _entered = runtime.handle().enter();
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.to_owned())
+                .with_timeout(cfg.otlp_timeout)
+                .with_metadata(grpc::metadata(&cfg.headers)?)
+                .build()?;
+            return Ok(Box::new(OnRuntime::new(exporter, runtime)));
+        }
+        let _ = runtime;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint.to_owned())
+            .with_timeout(cfg.otlp_timeout)
+            .with_headers(cfg.headers.0.iter().cloned().collect())
+            .build()?;
+        Ok(Box::new(exporter))
+    }
+
+    pub(super) fn with_metric_reader(
+        meter_builder: MeterProviderBuilder,
+        cfg: &Resolved,
+        endpoint: &str,
+        runtime: Option<&Runtime>,
+    ) -> Result<MeterProviderBuilder, TelemetryError> {
+        #[cfg(feature = "grpc")]
+        if cfg.metrics_protocol == OtlpProtocol::Grpc
+            && let Some(runtime) = runtime
+        {
+            use opentelemetry_otlp::WithTonicConfig as _;
+            let _entered = runtime.handle().enter();
+            let exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.to_owned())
+                .with_timeout(cfg.otlp_timeout)
+                .with_metadata(grpc::metadata(&cfg.headers)?)
+                .build()?;
+            return Ok(meter_builder.with_reader(
+                PeriodicReader::builder(OnRuntime::new(exporter, runtime))
+                    .with_interval(cfg.metrics_interval)
+                    .build(),
+            ));
+        }
+        let _ = runtime;
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint.to_owned())
+            .with_timeout(cfg.otlp_timeout)
+            .with_headers(cfg.headers.0.iter().cloned().collect())
+            .build()?;
+        Ok(meter_builder.with_reader(
+            PeriodicReader::builder(exporter)
+                .with_interval(cfg.metrics_interval)
+                .build(),
+        ))
+    }
+
+    #[cfg(feature = "grpc")]
+    pub(super) mod grpc {
+        use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
+
+        use crate::config::OtlpHeaders;
+        use crate::telemetry::TelemetryError;
+
+        /// The OTLP headers as gRPC request metadata; a later header wins
+        /// over an earlier one of the same name (builder over environment).
+        /// Errors name the header, never its value.
+        pub(crate) fn metadata(headers: &OtlpHeaders) -> Result<MetadataMap, TelemetryError> {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in &headers.0 {
+                let key = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    TelemetryError::InvalidSetting {
+                        setting: "otlp_header",
+                        reason: format!("{name:?} is not a valid gRPC metadata name"),
+                    }
+                })?;
+                let mut value = http::HeaderValue::from_str(value).map_err(|_| {
+                    TelemetryError::InvalidSetting {
+                        setting: "otlp_header",
+                        reason: format!("the value of {name:?} is not valid gRPC metadata"),
+                    }
+                })?;
+                value.set_sensitive(true);
+                map.insert(key, value);
+            }
+            Ok(MetadataMap::from_headers(map))
+        }
+    }
 }
 
 // Without `store`/`otlp` some settings have no consumer.
@@ -591,7 +822,12 @@ struct Resolved {
     store: StoreSetting,
     traces_endpoint: Option<String>,
     metrics_endpoint: Option<String>,
-    headers: Vec<(String, String)>,
+    // Read only where gRPC is compiled in (HTTP is the only other choice).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    traces_protocol: OtlpProtocol,
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    metrics_protocol: OtlpProtocol,
+    headers: OtlpHeaders,
     otlp_timeout: Duration,
     prices_file: Option<PathBuf>,
     sampler: SamplerSetting,
@@ -634,6 +870,9 @@ struct GuardInner {
     stats: Arc<PipelineStats>,
     #[cfg(feature = "store")]
     store_stats: Option<tokentrace_store::StoreStatsHandle>,
+    /// Dropped last, after the providers have shut the exporters down.
+    #[cfg(feature = "grpc")]
+    _grpc_runtime: Option<crate::pipeline::ExportRuntime>,
 }
 
 /// Keeps telemetry running. Dropping it flushes every exporter, then shuts
@@ -778,6 +1017,145 @@ mod tests {
             Some("http://c:4318/v1/metrics")
         );
         assert_eq!(r.service_name, "attr-svc");
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn the_protocol_comes_from_the_builder_then_the_signal_then_the_general_variable() {
+        let env = EnvConfig {
+            otlp_endpoint: Some("http://c:4317".to_owned()),
+            otlp_protocol: Some(OtlpProtocol::Grpc),
+            otlp_metrics_protocol: Some(OtlpProtocol::HttpProtobuf),
+            ..EnvConfig::default()
+        };
+        let r = Telemetry::builder()
+            .with_env(env.clone())
+            .resolve()
+            .unwrap();
+        assert_eq!(r.traces_protocol, OtlpProtocol::Grpc);
+        assert_eq!(r.traces_endpoint.as_deref(), Some("http://c:4317"));
+        assert_eq!(r.metrics_protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(
+            r.metrics_endpoint.as_deref(),
+            Some("http://c:4317/v1/metrics")
+        );
+
+        let r = Telemetry::builder()
+            .otlp_protocol(OtlpProtocol::HttpProtobuf)
+            .with_env(env.clone())
+            .resolve()
+            .unwrap();
+        assert_eq!(r.traces_protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(
+            r.traces_endpoint.as_deref(),
+            Some("http://c:4317/v1/traces")
+        );
+
+        let r = Telemetry::builder()
+            .otlp_protocol(OtlpProtocol::Grpc)
+            .otlp_endpoint("http://code:4317")
+            .with_env(env)
+            .resolve()
+            .unwrap();
+        assert_eq!(r.metrics_protocol, OtlpProtocol::Grpc);
+        assert_eq!(r.metrics_endpoint.as_deref(), Some("http://code:4317"));
+        assert_eq!(r.traces_endpoint.as_deref(), Some("http://code:4317"));
+    }
+
+    /// An unusable header fails set-up, naming the header but never
+    /// echoing its value (a credential).
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn an_invalid_grpc_header_is_refused_without_its_value() {
+        for (name, value) in [
+            ("bad header", "Bearer sk-live-1"),
+            ("authorization", "Bearer sk-live-1\n"),
+        ] {
+            let err = Telemetry::builder()
+                .no_store()
+                .otlp_endpoint("http://127.0.0.1:4317")
+                .otlp_protocol(OtlpProtocol::Grpc)
+                .otlp_header(name, value)
+                .build()
+                .map(|_| ())
+                .unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(
+                matches!(
+                    err,
+                    TelemetryError::InvalidSetting {
+                        setting: "otlp_header",
+                        ..
+                    }
+                ),
+                "{shown}"
+            );
+            assert!(shown.contains(name), "{shown}");
+            assert!(!shown.contains("sk-live-1"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn protocol_names_follow_the_specification() {
+        assert_eq!(OtlpProtocol::default(), OtlpProtocol::HttpProtobuf);
+        assert_eq!(OtlpProtocol::HttpProtobuf.to_string(), "http/protobuf");
+        assert_eq!(OtlpProtocol::Grpc.as_str(), "grpc");
+    }
+
+    /// Without the `grpc` feature, asking for gRPC fails set-up with a typed
+    /// error: no panic, no silent HTTP fallback. (`--all-features` runs test
+    /// the feature itself; `cargo test -p tokentrace --lib` runs this.)
+    #[cfg(not(feature = "grpc"))]
+    #[test]
+    fn grpc_without_the_feature_is_a_typed_error() {
+        let err = Telemetry::builder()
+            .no_store()
+            .otlp_endpoint("http://127.0.0.1:4317")
+            .otlp_protocol(OtlpProtocol::Grpc)
+            .build()
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TelemetryError::ProtocolUnavailable {
+                    protocol: OtlpProtocol::Grpc,
+                    signal: "traces",
+                    feature: "grpc",
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("`grpc` feature"), "{err}");
+        // From the environment, for metrics only.
+        let env = EnvConfig {
+            otlp_endpoint: Some("http://127.0.0.1:4317".to_owned()),
+            otlp_metrics_protocol: Some(OtlpProtocol::Grpc),
+            ..EnvConfig::default()
+        };
+        assert!(matches!(
+            Telemetry::builder().no_store().with_env(env).build(),
+            Err(TelemetryError::ProtocolUnavailable {
+                signal: "metrics",
+                ..
+            })
+        ));
+        // No endpoint: nothing is exported, so the protocol does not matter.
+        assert!(
+            Telemetry::builder()
+                .no_store()
+                .otlp_protocol(OtlpProtocol::Grpc)
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn header_values_never_appear_in_the_builder_debug_output() {
+        let b = Telemetry::builder().otlp_header("authorization", "Bearer sk-live-123");
+        let debug = format!("{b:?}");
+        assert!(debug.contains("authorization"), "{debug}");
+        assert!(!debug.contains("sk-live-123"), "{debug}");
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! OTLP/HTTP export on the wire, and collector faults.
+//! OTLP/HTTP export on the wire, and collector faults; OTLP/gRPC in [`grpc`]
+//! (with the `grpc` feature).
+
+#[cfg(feature = "grpc")]
+mod grpc;
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +13,7 @@ use tokentrace_core::semconv;
 
 use super::receiver::{Behaviour, Receiver};
 
-fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
+pub(super) fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
     span.attributes
         .iter()
         .find(|kv| kv.key == key)

@@ -1,0 +1,454 @@
+//! OTLP over gRPC on the wire: a tonic OTLP receiver on 127.0.0.1 decodes the
+//! real requests (spans and metrics); protocol selection from the
+//! environment; a collector that refuses connections.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use tokentrace::{OtlpProtocol, Telemetry};
+use tokentrace_core::semconv;
+use tonic::metadata::MetadataMap;
+
+use super::attr;
+
+#[derive(Debug, Default)]
+struct Received {
+    traces: Vec<ExportTraceServiceRequest>,
+    metrics: Vec<ExportMetricsServiceRequest>,
+    trace_metadata: Vec<MetadataMap>,
+    metric_metadata: Vec<MetadataMap>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Collector(Arc<Mutex<Received>>);
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let (metadata, _, body) = request.into_parts();
+        let mut r = self.0.lock().unwrap();
+        r.trace_metadata.push(metadata);
+        r.traces.push(body);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let (metadata, _, body) = request.into_parts();
+        let mut r = self.0.lock().unwrap();
+        r.metric_metadata.push(metadata);
+        r.metrics.push(body);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// A tonic OTLP trace + metrics receiver on 127.0.0.1, on its own runtime.
+struct GrpcReceiver {
+    addr: SocketAddr,
+    collector: Collector,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl GrpcReceiver {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let incoming = runtime
+            .block_on(async {
+                tonic::transport::server::TcpIncoming::bind(([127, 0, 0, 1], 0).into())
+            })
+            .unwrap();
+        let addr = incoming.local_addr().unwrap();
+        let collector = Collector::default();
+        let server = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .add_service(MetricsServiceServer::new(collector.clone()))
+            .serve_with_incoming(incoming);
+        runtime.spawn(server);
+        Self {
+            addr,
+            collector,
+            runtime: Some(runtime),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        self.collector
+            .0
+            .lock()
+            .unwrap()
+            .traces
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect()
+    }
+
+    fn metric_names(&self) -> Vec<String> {
+        self.collector
+            .0
+            .lock()
+            .unwrap()
+            .metrics
+            .iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    fn first_trace_metadata(&self, key: &str) -> Option<String> {
+        let r = self.collector.0.lock().unwrap();
+        let value = r.trace_metadata.first()?.get(key)?;
+        Some(value.to_str().unwrap().to_owned())
+    }
+}
+
+impl Drop for GrpcReceiver {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// An LLM call inside a workflow, as the middleware and `#[workflow]` record
+/// them; returns a value that must not change.
+fn llm_work(i: i64) -> i64 {
+    let root = tracing::info_span!(
+        "workflow",
+        otel.name = "workflow.answer",
+        { semconv::TOKENTRACE_SPAN_TYPE } = semconv::values::SPAN_TYPE_WORKFLOW,
+    );
+    root.in_scope(|| {
+        let llm = tracing::info_span!(
+            "llm",
+            otel.name = "chat gpt-4o-mini",
+            otel.kind = "client",
+            { semconv::TOKENTRACE_SPAN_TYPE } = semconv::values::SPAN_TYPE_LLM,
+            { semconv::GEN_AI_OPERATION_NAME } = "chat",
+            { semconv::GEN_AI_PROVIDER_NAME } = "openai",
+            { semconv::GEN_AI_REQUEST_MODEL } = "gpt-4o-mini",
+            { semconv::GEN_AI_USAGE_INPUT_TOKENS } = 120_i64 + i,
+            { semconv::GEN_AI_USAGE_OUTPUT_TOKENS } = 30_i64,
+            { semconv::COST_TOTAL_USD } = 0.25_f64,
+        );
+        llm.in_scope(|| i * 2)
+    })
+}
+
+/// The spans of one `llm_work(1)` call, checked field by field as decoded
+/// from the gRPC request.
+fn assert_llm_spans(spans: &[Span]) {
+    let root = spans.iter().find(|s| s.name == "workflow.answer").unwrap();
+    let llm = spans.iter().find(|s| s.name == "chat gpt-4o-mini").unwrap();
+    assert!(root.parent_span_id.is_empty());
+    assert_eq!(llm.parent_span_id, root.span_id);
+    assert_eq!(llm.trace_id, root.trace_id);
+    assert_eq!(llm.trace_id.len(), 16);
+    assert_eq!(llm.span_id.len(), 8);
+    assert_eq!(llm.kind, 3, "SPAN_KIND_CLIENT");
+    assert_eq!(
+        attr(llm, semconv::GEN_AI_USAGE_INPUT_TOKENS),
+        Some(&Value::IntValue(121))
+    );
+    assert_eq!(
+        attr(llm, semconv::GEN_AI_USAGE_OUTPUT_TOKENS),
+        Some(&Value::IntValue(30))
+    );
+    assert_eq!(
+        attr(llm, semconv::COST_TOTAL_USD),
+        Some(&Value::DoubleValue(0.25))
+    );
+    assert_eq!(
+        attr(llm, semconv::GEN_AI_REQUEST_MODEL),
+        Some(&Value::StringValue("gpt-4o-mini".to_owned()))
+    );
+    assert_eq!(
+        attr(root, semconv::TOKENTRACE_SPAN_TYPE),
+        Some(&Value::StringValue("workflow".to_owned()))
+    );
+}
+
+#[test]
+fn spans_and_metrics_reach_a_grpc_collector() {
+    let receiver = GrpcReceiver::start();
+    let (dispatch, guard) = Telemetry::builder()
+        .service_name("grpc-test")
+        .no_store()
+        .otlp_endpoint(receiver.url())
+        .otlp_protocol(OtlpProtocol::Grpc)
+        .otlp_header("x-team", "llm")
+        .otlp_header("authorization", "Bearer sk-test-1")
+        .build()
+        .unwrap();
+    let out = tracing::dispatcher::with_default(&dispatch, || llm_work(1));
+    assert_eq!(out, 2);
+    guard.flush();
+    assert_eq!(guard.dropped_spans(), 0);
+
+    assert_llm_spans(&receiver.spans());
+    assert_eq!(
+        receiver.first_trace_metadata("x-team").as_deref(),
+        Some("llm")
+    );
+    assert_eq!(
+        receiver.first_trace_metadata("authorization").as_deref(),
+        Some("Bearer sk-test-1")
+    );
+    {
+        let r = receiver.collector.0.lock().unwrap();
+        let service = r.traces[0].resource_spans[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| kv.value.clone())
+            .and_then(|v| v.value);
+        assert_eq!(service, Some(Value::StringValue("grpc-test".to_owned())));
+        assert_eq!(
+            r.metric_metadata[0]
+                .get("x-team")
+                .map(|v| v.to_str().unwrap()),
+            Some("llm")
+        );
+    }
+    // The GenAI client metrics of the LLM call, over the metrics service.
+    let names = receiver.metric_names();
+    for expected in [
+        semconv::metrics::GEN_AI_CLIENT_TOKEN_USAGE,
+        semconv::metrics::GEN_AI_CLIENT_OPERATION_DURATION,
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    let started = Instant::now();
+    drop(guard);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Built, used, flushed and dropped on a current-thread runtime's only
+/// thread (as in `#[tokio::main(flavor = "current_thread")]`): the exporter
+/// runs on its own runtime, so nothing needs the application's runtime.
+#[test]
+fn grpc_export_works_inside_a_current_thread_runtime() {
+    let receiver = GrpcReceiver::start();
+    let app = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let endpoint = receiver.url();
+    let out = app.block_on(async move {
+        let (dispatch, guard) = Telemetry::builder()
+            .no_store()
+            .otlp_endpoint(endpoint)
+            .otlp_protocol(OtlpProtocol::Grpc)
+            .build()
+            .unwrap();
+        let out = tracing::dispatcher::with_default(&dispatch, || llm_work(1));
+        tokio::task::yield_now().await;
+        guard.flush();
+        assert_eq!(guard.dropped_spans(), 0);
+        drop(guard);
+        out
+    });
+    assert_eq!(out, 2);
+    assert_llm_spans(&receiver.spans());
+    let names = receiver.metric_names();
+    assert!(
+        names
+            .iter()
+            .any(|n| n == semconv::metrics::GEN_AI_CLIENT_TOKEN_USAGE),
+        "{names:?}"
+    );
+}
+
+/// Protocol and headers from the environment, read in a child process
+/// (the environment of this one is shared by every test).
+const CHILD_ENV: &str = "TOKENTRACE_FACADE_GRPC_ENV_CHILD";
+
+/// Runs only as the child of [`the_environment_selects_grpc`].
+#[test]
+#[ignore = "child process of the_environment_selects_grpc"]
+fn child_exports_as_the_environment_says() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let (dispatch, guard) = Telemetry::builder().from_env().build().unwrap();
+    let out = tracing::dispatcher::with_default(&dispatch, || llm_work(1));
+    assert_eq!(out, 2);
+    guard.flush();
+    assert_eq!(guard.dropped_spans(), 0);
+}
+
+#[test]
+fn the_environment_selects_grpc() {
+    let receiver = GrpcReceiver::start();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "telemetry::otlp::grpc::child_exports_as_the_environment_says",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, "1")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url())
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20sk-env-2,x-team=env",
+        )
+        .env("TOKENTRACE_STORE", "off")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .env_remove("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_SDK_DISABLED")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert_llm_spans(&receiver.spans());
+    assert_eq!(
+        receiver.first_trace_metadata("authorization").as_deref(),
+        Some("Bearer sk-env-2")
+    );
+    assert_eq!(
+        receiver.first_trace_metadata("x-team").as_deref(),
+        Some("env")
+    );
+    // The credential reached the collector and nothing else.
+    assert!(!stdout.contains("sk-env-2") && !stderr.contains("sk-env-2"));
+}
+
+#[test]
+fn http_json_in_the_environment_is_refused_in_the_child() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "telemetry::otlp::grpc::child_exports_as_the_environment_says",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, "1")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+        .env("TOKENTRACE_STORE", "off")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    // The child's `unwrap()` of the typed error prints it.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("InvalidEnv") && stderr.contains("http/json is not supported"),
+        "{stderr}"
+    );
+}
+
+/// Nothing listens: the application's results and timing are unaffected,
+/// every span is counted as lost, and dropping the guard returns promptly.
+#[test]
+fn a_refused_grpc_connection_is_counted_and_shutdown_is_prompt() {
+    const N: i64 = 2000;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (dispatch, guard) = Telemetry::builder()
+        .no_store()
+        .otlp_endpoint(format!("http://127.0.0.1:{port}"))
+        .otlp_protocol(OtlpProtocol::Grpc)
+        .otlp_timeout(Duration::from_millis(300))
+        .queue_size(64)
+        .export_delay(Duration::from_millis(20))
+        .metrics_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let results: Vec<i64> =
+        tracing::dispatcher::with_default(&dispatch, || (0..N).map(llm_work).collect());
+    let elapsed = started.elapsed();
+    assert_eq!(results, (0..N).map(|i| i * 2).collect::<Vec<_>>());
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "the application waited: {elapsed:?}"
+    );
+    guard.flush();
+    assert_eq!(guard.dropped_spans(), 2 * N as u64);
+    let started = Instant::now();
+    drop(guard);
+    let shutdown = started.elapsed();
+    assert!(shutdown < Duration::from_secs(5), "drop took {shutdown:?}");
+}
+
+/// The collector accepts the connection and never answers: each export
+/// gives up at `otlp_timeout`, spans are counted, and dropping the guard
+/// (flush, shutdown, final metrics export) stays bounded.
+#[test]
+fn a_silent_grpc_collector_is_counted_and_shutdown_is_bounded() {
+    const N: i64 = 200;
+    // Bound, never accepted: TCP connects (kernel backlog), HTTP/2 never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (dispatch, guard) = Telemetry::builder()
+        .no_store()
+        .otlp_endpoint(format!("http://{}", silent.local_addr().unwrap()))
+        .otlp_protocol(OtlpProtocol::Grpc)
+        .otlp_timeout(Duration::from_millis(300))
+        .queue_size(64)
+        .export_delay(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let results: Vec<i64> =
+        tracing::dispatcher::with_default(&dispatch, || (0..N).map(llm_work).collect());
+    assert_eq!(results, (0..N).map(|i| i * 2).collect::<Vec<_>>());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    guard.flush();
+    assert_eq!(guard.dropped_spans(), 2 * N as u64);
+    let started = Instant::now();
+    drop(guard);
+    let shutdown = started.elapsed();
+    assert!(shutdown < Duration::from_secs(5), "drop took {shutdown:?}");
+}
