@@ -173,7 +173,7 @@ attributes! {
 
     // ---- tokentrace's own ----
     TOKENTRACE_SPAN_TYPE = "tokentrace.span.type", "tokentrace", "string", "workflow, llm, vector, http";
-    TOKENTRACE_WORKFLOW_KIND = "tokentrace.workflow.kind", "tokentrace", "string", "chain, agent, tool, retriever, ...";
+    TOKENTRACE_WORKFLOW_KIND = "tokentrace.workflow.kind", "tokentrace", "string", "agent, tool, retriever, ... (a workflow kind other than the default chain; openinference.span.kind always holds the kind)";
     TOKENTRACE_AGENT_ROLE = "tokentrace.agent.role", "tokentrace", "string", "agent role given to #[workflow(agent_role = ..)]";
     TOKENTRACE_AGENT_TASK = "tokentrace.agent.task", "tokentrace", "string", "agent task given to #[workflow(task = ..)]";
     TOKENTRACE_AUTO_ROOT = "tokentrace.auto_root", "tokentrace", "bool", "true on an auto.workflow root opened for an orphan LLM call";

@@ -1,7 +1,11 @@
 //! `#[workflow]` vs `#[tracing::instrument]` vs a plain fn, with the
-//! subscriber on (registry + tracing-opentelemetry + an SDK tracer whose
-//! processor drops finished spans), plus a `#[workflow]` filtered out by
-//! `TOKENTRACE_WORKFLOWS`-style configuration.
+//! subscriber on, plus a `#[workflow]` filtered out by
+//! `TOKENTRACE_WORKFLOWS`-style configuration. Two subscribers, each over an
+//! SDK tracer whose processor drops finished spans: tracing-opentelemetry
+//! with its defaults (busy/idle timings, thread and code location
+//! attributes), and the one `tokentrace::init()` installs (`EnrichLayer`
+//! inside, the OTel layer without those extras). Criterion then measures
+//! under the second.
 //!
 //! `cargo bench -p tokentrace-macros --bench workflow`.
 
@@ -61,29 +65,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn main() {
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(DropProcessor)
-        .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-    let _guard = tracing::subscriber::set_default(subscriber);
-    tokentrace::set_workflow_filter(
-        tokentrace::WorkflowFilter::all().exclude_module(concat!(module_path!(), "::filtered")),
-    );
+type Fns = [(&'static str, fn(u64) -> u64); 4];
 
-    let fns: [(&str, fn(u64) -> u64); 4] = [
-        ("plain fn", plain),
-        ("#[instrument]", instrumented),
-        ("#[workflow]", workflow),
-        ("#[workflow] filtered out", filtered::filtered_workflow),
-    ];
+const FNS: Fns = [
+    ("plain fn", plain),
+    ("#[instrument]", instrumented),
+    ("#[workflow]", workflow),
+    ("#[workflow] filtered out", filtered::filtered_workflow),
+];
 
+/// Variants in rounds, so machine drift hits them all alike.
+fn interleaved(label: &str) {
     const ROUNDS: usize = 31;
     const ITERS: u32 = 20_000;
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); fns.len()];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); FNS.len()];
     for _ in 0..ROUNDS {
-        for (i, (_, f)) in fns.iter().enumerate() {
+        for (i, (_, f)) in FNS.iter().enumerate() {
             let start = Instant::now();
             for n in 0..u64::from(ITERS) {
                 black_box(f(n));
@@ -91,22 +88,49 @@ fn main() {
             samples[i].push(start.elapsed().as_secs_f64() * 1e9 / f64::from(ITERS));
         }
     }
-    println!("interleaved ({ROUNDS} rounds, median ns/call):");
+    println!("{label}: interleaved ({ROUNDS} rounds, median ns/call):");
     let medians: Vec<f64> = samples.into_iter().map(median).collect();
-    for ((name, _), m) in fns.iter().zip(&medians) {
+    for ((name, _), m) in FNS.iter().zip(&medians) {
         println!("  {name:<26} {m:>8.0} ns");
     }
     println!(
         "  #[workflow] / #[instrument] = {:.2}",
         medians[2] / medians[1]
     );
+}
+
+fn main() {
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(DropProcessor)
+        .build();
+    tokentrace::set_workflow_filter(
+        tokentrace::WorkflowFilter::all().exclude_module(concat!(module_path!(), "::filtered")),
+    );
+    {
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        interleaved("tracing-opentelemetry defaults");
+    }
+    let subscriber = tracing_subscriber::registry()
+        .with(tokentrace::EnrichLayer::new())
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false)
+                .with_target(false)
+                .with_tracer(provider.tracer("bench")),
+        );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    interleaved("tokentrace's subscriber");
 
     let mut c = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     let mut g = c.benchmark_group("call");
-    for (name, f) in fns {
+    for (name, f) in FNS {
         g.bench_function(name, |b| {
             let mut n = 0u64;
             b.iter(|| {

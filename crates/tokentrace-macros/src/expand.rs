@@ -3,7 +3,7 @@
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type, TypeParamBound};
+use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type, TypeParamBound};
 
 use crate::args::Args;
 
@@ -72,13 +72,6 @@ fn contains_impl(tokens: TokenStream) -> bool {
     })
 }
 
-fn opt_lit(lit: Option<&LitStr>) -> TokenStream {
-    match lit {
-        Some(l) => quote!(::core::option::Option::Some(#l)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
 fn captured_args(func: &ItemFn, args: &Args) -> syn::Result<Vec<Ident>> {
     let names: Vec<&Ident> = func
         .sig
@@ -107,6 +100,74 @@ fn captured_args(func: &ItemFn, args: &Args) -> syn::Result<Vec<Ident>> {
         .collect())
 }
 
+/// The workflow span of one annotated function, as its own `tracing`
+/// callsite: the span name `workflow.{name}` is the callsite's name (so the
+/// OpenTelemetry layer borrows it instead of copying an `otel.name` field),
+/// and only the fields this function can record are declared (agent fields
+/// when given, argument and result capture when asked for). The span kind is
+/// left to its default, `internal`. The shape is the workflow span contract
+/// of `docs/architecture.md`.
+fn workflow_span(args: &Args, span_name: &str, name: &str, kind: &Ident) -> TokenStream {
+    let c = |constant: &str| {
+        let ident = Ident::new(constant, proc_macro2::Span::call_site());
+        quote!(::tokentrace::__private::semconv::#ident)
+    };
+    let empty = quote!(::tokentrace::__private::tracing::field::Empty);
+    let mut fields = Vec::new();
+    let mut field = |constant: &str, value: TokenStream| {
+        let key = c(constant);
+        fields.push(quote!({ #key } = #value));
+    };
+    let kind_path = quote!(::tokentrace::__private::WorkflowKind::#kind);
+    field("OTEL_STATUS_CODE", empty.clone());
+    field("OTEL_STATUS_DESCRIPTION", empty.clone());
+    field("ERROR_TYPE", empty.clone());
+    field("EXCEPTION_MESSAGE", empty.clone());
+    field(
+        "TOKENTRACE_SPAN_TYPE",
+        quote!(::tokentrace::__private::semconv::values::SPAN_TYPE_WORKFLOW),
+    );
+    field("GEN_AI_WORKFLOW_NAME", quote!(#name));
+    field(
+        "GEN_AI_OPERATION_NAME",
+        quote!(::tokentrace::__private::semconv::values::OPERATION_INVOKE_WORKFLOW),
+    );
+    field(
+        "OPENINFERENCE_SPAN_KIND",
+        quote!(#kind_path.openinference_kind()),
+    );
+    if kind != "Chain" {
+        // Redundant with `openinference.span.kind` for the default kind.
+        field("TOKENTRACE_WORKFLOW_KIND", quote!(#kind_path.as_str()));
+    }
+    if let Some(agent) = &args.agent_name {
+        field("GEN_AI_AGENT_NAME", quote!(#agent));
+        field("AGENT_NAME", quote!(#agent));
+    }
+    if let Some(description) = args.agent_role.as_ref().or(args.task.as_ref()) {
+        field("GEN_AI_AGENT_DESCRIPTION", quote!(#description));
+    }
+    if let Some(role) = &args.agent_role {
+        field("TOKENTRACE_AGENT_ROLE", quote!(#role));
+    }
+    if let Some(task) = &args.task {
+        field("TOKENTRACE_AGENT_TASK", quote!(#task));
+    }
+    if args.capture_args {
+        field("TOKENTRACE_FUNCTION_ARGS", empty.clone());
+    }
+    if args.capture_result {
+        field("TOKENTRACE_FUNCTION_RESULT", empty);
+    }
+    quote! {
+        ::tokentrace::__private::tracing::info_span!(
+            target: "tokentrace::workflow",
+            #span_name,
+            #(#fields,)*
+        )
+    }
+}
+
 fn expand_fn(args: &Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     if let Some(c) = &func.sig.constness {
         return Err(syn::Error::new_spanned(
@@ -124,10 +185,6 @@ fn expand_fn(args: &Args, mut func: ItemFn) -> syn::Result<TokenStream> {
         .kind
         .clone()
         .unwrap_or_else(|| Ident::new("Chain", proc_macro2::Span::call_site()));
-    let agent_name = opt_lit(args.agent_name.as_ref());
-    let agent_role = opt_lit(args.agent_role.as_ref());
-    let task = opt_lit(args.task.as_ref());
-
     let capture_args = if args.capture_args {
         let idents = captured_args(&func, args)?;
         // Spanned at each argument, so a missing `Debug` is reported there.
@@ -183,18 +240,18 @@ fn expand_fn(args: &Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     };
 
     let block = &func.block;
+    let span = workflow_span(args, &span_name, &name, &kind);
     let prelude = quote! {
         static __TOKENTRACE_WORKFLOW: ::tokentrace::__private::Workflow =
             ::tokentrace::__private::Workflow::new(::tokentrace::__private::WorkflowMeta {
-                span_name: #span_name,
                 name: #name,
-                kind: ::tokentrace::__private::WorkflowKind::#kind,
-                agent_name: #agent_name,
-                agent_role: #agent_role,
-                task: #task,
                 module_path: ::core::module_path!(),
             });
-        let __tokentrace_span = __TOKENTRACE_WORKFLOW.span();
+        let __tokentrace_span = if __TOKENTRACE_WORKFLOW.enabled() {
+            #span
+        } else {
+            ::tokentrace::__private::Span::none()
+        };
         #capture_args
     };
 

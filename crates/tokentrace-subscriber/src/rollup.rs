@@ -58,8 +58,15 @@ impl Rollup {
         self.errors = self.errors.saturating_add(other.errors);
     }
 
-    /// The `tokentrace.rollup.*` attributes.
+    /// The `tokentrace.rollup.*` attributes. A workflow that saw no LLM or
+    /// vector call carries `tokentrace.rollup.llm_calls = 0` alone: nine
+    /// zeros would say no more and cost every such span (nested workflows,
+    /// tools) nine attributes on the wire and in the store.
     pub(crate) fn push_attributes(&self, out: &mut Vec<KeyValue>) {
+        if self.llm_calls == 0 {
+            out.push(KeyValue::new(semconv::ROLLUP_LLM_CALLS, 0_i64));
+            return;
+        }
         out.extend([
             KeyValue::new(semconv::ROLLUP_INPUT_TOKENS, self.input_tokens),
             KeyValue::new(semconv::ROLLUP_OUTPUT_TOKENS, self.output_tokens),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use tokentrace_core::semconv;
+pub use tokentrace_core::semconv;
 pub use tracing;
 pub use tracing::Span;
 
@@ -21,21 +21,12 @@ use crate::workflow::{filter_generation, workflow_allowed};
 /// Longest `Debug` text recorded for captured arguments, results and errors.
 pub const MAX_CAPTURE_LEN: usize = 1024;
 
-/// What the macro knows about one annotated function.
+/// What the workflow filter needs to know about one annotated function (the
+/// span itself is a callsite the macro expands in place).
 #[derive(Debug)]
 pub struct WorkflowMeta {
-    /// `workflow.{name}`.
-    pub span_name: &'static str,
     /// The workflow name.
     pub name: &'static str,
-    /// The `kind = ".."` argument.
-    pub kind: WorkflowKind,
-    /// `agent_name = ".."`.
-    pub agent_name: Option<&'static str>,
-    /// `agent_role = ".."`.
-    pub agent_role: Option<&'static str>,
-    /// `task = ".."`.
-    pub task: Option<&'static str>,
     /// `module_path!()` at the function.
     pub module_path: &'static str,
 }
@@ -77,26 +68,12 @@ impl Workflow {
         );
         on
     }
-
-    /// The span for one call, or a disabled span when filtered out.
-    pub fn span(&self) -> Span {
-        if !self.enabled() {
-            return Span::none();
-        }
-        let m = &self.meta;
-        new_workflow_span(
-            m.span_name,
-            m.name,
-            m.kind,
-            m.agent_name,
-            m.agent_role,
-            m.task,
-        )
-    }
 }
 
-/// Creates a workflow span (the contract in `docs/architecture.md`); shared
-/// by `#[workflow]` and `traced_run` so both have exactly the same shape.
+/// Creates a `traced_run` workflow span (the contract in
+/// `docs/architecture.md`). `#[workflow]` expands a callsite of the same
+/// shape in place (`tokentrace-macros`' `workflow_span`), named by its
+/// callsite rather than by `otel.name`.
 pub(crate) fn new_workflow_span(
     span_name: &str,
     name: &str,
@@ -117,7 +94,7 @@ pub(crate) fn new_workflow_span(
         { semconv::GEN_AI_WORKFLOW_NAME } = name,
         { semconv::GEN_AI_OPERATION_NAME } = semconv::values::OPERATION_INVOKE_WORKFLOW,
         { semconv::OPENINFERENCE_SPAN_KIND } = kind.openinference_kind(),
-        { semconv::TOKENTRACE_WORKFLOW_KIND } = kind.as_str(),
+        { semconv::TOKENTRACE_WORKFLOW_KIND } = (kind != WorkflowKind::Chain).then(|| kind.as_str()),
         { semconv::GEN_AI_AGENT_NAME } = agent_name,
         { semconv::AGENT_NAME } = agent_name,
         { semconv::GEN_AI_AGENT_DESCRIPTION } = agent_role.or(task),
