@@ -1,6 +1,7 @@
 //! Per-span state kept in the registry's span extensions, and the scope data
 //! the guards attach to spans.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -252,8 +253,10 @@ pub(crate) struct SpanState {
     pub(crate) own: Vec<Arc<Scope>>,
     /// Metadata of every scope ever opened on this span (the span lived
     /// under them, so it carries them even after their guards dropped).
+    /// Not kept on a root: its `tree` holds the same, in order.
     pub(crate) applied: Option<MetadataSet>,
-    /// Root only: metadata of every scope opened anywhere in the trace.
+    /// Root only: metadata of every scope opened anywhere in the trace,
+    /// the root's own included.
     pub(crate) tree: Option<MetadataSet>,
     pub(crate) recorded: Recorded,
     /// Field values that could not be used (see [`crate::visit`]).
@@ -294,12 +297,12 @@ impl SpanState {
 
     /// Records metadata opened on this span (a guard or the span's own fields).
     pub(crate) fn apply_metadata(&mut self, m: &MetadataSet) {
-        self.applied
-            .get_or_insert_with(MetadataSet::default)
-            .merge(m);
-        if self.is_root {
-            self.tree.get_or_insert_with(MetadataSet::default).merge(m);
-        }
+        let set = if self.is_root {
+            &mut self.tree
+        } else {
+            &mut self.applied
+        };
+        set.get_or_insert_with(MetadataSet::default).merge(m);
     }
 
     /// Records metadata opened somewhere beneath this (root) span.
@@ -319,20 +322,31 @@ impl SpanState {
             })
     }
 
-    /// Metadata of the scopes this span lives under, merged outer to inner.
-    pub(crate) fn effective_metadata(&self) -> Option<MetadataSet> {
-        let mut merged: Option<MetadataSet> = None;
-        let inherited = self.inherited.iter().filter_map(|s| match &s.kind {
-            ScopeKind::Metadata(m) => Some(m),
-            ScopeKind::Template(_) => None,
-        });
-        for m in inherited
+    /// Metadata of the scopes this span lives under, merged outer to inner;
+    /// borrowed when a single set applies (a root's own fields, one guard).
+    pub(crate) fn effective_metadata(&self) -> Option<Cow<'_, MetadataSet>> {
+        let mut sources = self
+            .inherited
+            .iter()
+            .filter_map(|s| match &s.kind {
+                ScopeKind::Metadata(m) => Some(m),
+                ScopeKind::Template(_) => None,
+            })
             .chain(self.applied.as_ref())
-            .chain(self.tree.as_ref())
-        {
-            merged.get_or_insert_with(MetadataSet::default).merge(m);
-        }
-        merged.filter(|m| !m.is_empty())
+            .chain(self.tree.as_ref());
+        let first = sources.next()?;
+        let merged = match sources.next() {
+            None => Cow::Borrowed(first),
+            Some(second) => {
+                let mut merged = first.clone();
+                merged.merge(second);
+                for m in sources {
+                    merged.merge(m);
+                }
+                Cow::Owned(merged)
+            }
+        };
+        (!merged.is_empty()).then_some(merged)
     }
 }
 

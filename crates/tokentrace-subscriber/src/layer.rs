@@ -316,31 +316,25 @@ where
             state.llm = Some(Box::new(llm));
         }
         let field_metadata = fields.metadata.take().filter(|m| !m.is_empty());
-        if let Some(m) = &field_metadata {
+        if let Some(m) = field_metadata {
+            // Into the root's trace-wide set first (one lock at a time: this
+            // span's state is not inserted yet), then this span's own.
+            if !is_root && let Some(root) = span.scope().last() {
+                with_state(&root, |st| st.apply_tree_metadata(&m));
+            }
             // The span's own user/session/tags/metadata fields act like a
             // `metadata!` guard opened on it (docs/architecture.md).
-            state.apply_metadata(m);
-            state
-                .own
-                .push(Arc::new(Scope::new(ScopeKind::Metadata(m.clone()))));
+            state.apply_metadata(&m);
+            state.own.push(Arc::new(Scope::new(ScopeKind::Metadata(m))));
         }
 
-        {
-            // The only exclusive borrow EnrichLayer takes: the span is new,
-            // no callback can hold its extensions yet (inner layers ran and
-            // returned). `insert` panics on a duplicate, which a second
-            // EnrichLayer in the same subscriber would cause.
-            let mut ext = span.extensions_mut();
-            if ext.get_mut::<StateCell>().is_none() {
-                ext.insert(StateCell::new(state));
-            }
-        }
-
-        if let Some(m) = field_metadata
-            && !is_root
-            && let Some(root) = span.scope().last()
-        {
-            with_state(&root, |st| st.apply_tree_metadata(&m));
+        // The only exclusive borrow EnrichLayer takes: the span is new, no
+        // callback can hold its extensions yet (inner layers ran and
+        // returned). `insert` panics on a duplicate, which a second
+        // EnrichLayer in the same subscriber would cause.
+        let mut ext = span.extensions_mut();
+        if ext.get_mut::<StateCell>().is_none() {
+            ext.insert(StateCell::new(state));
         }
     }
 

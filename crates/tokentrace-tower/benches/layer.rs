@@ -2,9 +2,13 @@
 //!
 //! Every variant is an axum `Router` driven with `tower::ServiceExt::oneshot`
 //! and its body collected, on a current-thread runtime. The traced variants
-//! share one subscriber: registry + tracing-opentelemetry + an SDK tracer
-//! whose processor drops finished spans (no hyper, so no hyper/h2 internals
-//! to filter). Two responses: a small JSON body and a 50-chunk SSE stream.
+//! share one subscriber over an SDK tracer whose processor drops finished
+//! spans (no hyper, so no hyper/h2 internals to filter); the interleaved run
+//! is made under two: tracing-opentelemetry with its defaults (busy/idle
+//! timings, thread and code location attributes), and the one
+//! `tokentrace::init()` installs (`EnrichLayer` inside, the OTel layer
+//! without those extras); criterion measures under the second. Two
+//! responses: a small JSON body and a 50-chunk SSE stream.
 //!
 //! First an interleaved run (variants alternate in rounds, so drift hits
 //! them all alike) prints medians and the added-time ratio
@@ -121,7 +125,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn interleaved(rt: &tokio::runtime::Runtime, apps: &[(&'static str, Router)]) {
+fn interleaved(rt: &tokio::runtime::Runtime, apps: &[(&'static str, Router)], subscriber: &str) {
     const ROUNDS: usize = 31;
     for (path, label, iters) in [("/chat/7", "JSON", 2_000), ("/stream", "SSE x50", 300)] {
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); apps.len()];
@@ -137,7 +141,7 @@ fn interleaved(rt: &tokio::runtime::Runtime, apps: &[(&'static str, Router)]) {
             }
         }
         let medians: Vec<f64> = samples.into_iter().map(median).collect();
-        println!("interleaved {label} ({ROUNDS} rounds, median ns/request):");
+        println!("{subscriber}: interleaved {label} ({ROUNDS} rounds, median ns/request):");
         for ((name, _), m) in apps.iter().zip(&medians) {
             println!(
                 "  {name:<34} {m:>10.0} ns  (+{:>7.0} ns over bare)",
@@ -159,15 +163,28 @@ fn main() {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(DropProcessor)
         .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-    let _guard = tracing::subscriber::set_default(subscriber);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
     let apps = variants();
-
-    interleaved(&rt, &apps);
+    {
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        interleaved(&rt, &apps, "tracing-opentelemetry defaults");
+    }
+    let subscriber = tracing_subscriber::registry()
+        .with(tokentrace_subscriber::EnrichLayer::new())
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false)
+                .with_target(false)
+                .with_tracer(provider.tracer("bench")),
+        );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    interleaved(&rt, &apps, "tokentrace's subscriber");
 
     let mut c = Criterion::default()
         .configure_from_args()

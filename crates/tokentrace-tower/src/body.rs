@@ -88,11 +88,21 @@ where
             None
         };
         let frame = this.inner.as_mut().poll_frame(cx);
+        // Exited now: when this was the last frame, that exit is the span's
+        // end time already, and entering it again just to close it is not needed.
+        let exited_now = entered.is_some();
         drop(entered);
+        let end = |span: Span| {
+            if exited_now {
+                drop(span);
+            } else {
+                close(span);
+            }
+        };
         match &frame {
             Poll::Ready(None) => {
                 if let Some(span) = this.span.take() {
-                    close(span);
+                    end(span);
                 }
             }
             Poll::Ready(Some(Ok(_))) => {
@@ -101,12 +111,13 @@ where
                 if this.inner.is_end_stream()
                     && let Some(span) = this.span.take()
                 {
-                    close(span);
+                    end(span);
                 }
             }
             Poll::Ready(Some(Err(err))) => {
                 if let Some(span) = this.span.take() {
                     record_error(&span, "body_error", err);
+                    // Recorded after the exit: end it at this moment.
                     close(span);
                 }
             }
