@@ -1,5 +1,7 @@
 //! [`LlmMiddleware`]: the builder and the [`Middleware`] impl.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,7 +14,7 @@ use tokentrace_core::detect::{Detection, Endpoint, ProviderRegistry};
 use tokentrace_core::parse::ResponseParser;
 use tokentrace_core::price::PriceCatalogue;
 use tokentrace_core::request::{inject_include_usage, peek_request};
-use tokentrace_core::{BodyFormat, Flavor, Operation, semconv};
+use tokentrace_core::{BodyFormat, Flavor, Operation, Provider, semconv};
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -233,25 +235,40 @@ fn inject(span: &Span, headers: &mut HeaderMap) {
     });
 }
 
-#[async_trait::async_trait]
+/// The future `handle` returns, as `#[async_trait]` spells it.
+type HandleFuture<'a> = Pin<Box<dyn Future<Output = Result<Response>> + Send + 'a>>;
+
+// `handle` is written out rather than with `#[async_trait]`: detection, the
+// request peek and the span's creation run before the future is built, so
+// the future boxed per call holds only what crosses the `await` (a boxed
+// future over ~1 KiB takes the allocator's slow path on every call).
 impl Middleware for LlmMiddleware {
-    async fn handle(
-        &self,
+    fn handle<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
         req: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> Result<Response> {
+        extensions: &'life1 mut Extensions,
+        next: Next<'life2>,
+    ) -> HandleFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
         if extensions.get::<SkipTracing>().is_some() {
-            return next.run(req, extensions).await;
+            return next.run(req, extensions);
         }
         let target = target(req.url());
         let detection = detect(&self.config.registry, &req, &target, extensions);
         match detection {
-            Some(d) => self.traced(req, extensions, next, d, target).await,
+            Some(d) => match self.prepare(req, extensions, &d, &target) {
+                Prepared::Untraced(req) => next.run(req, extensions),
+                Prepared::Traced(call) => Box::pin(traced(call, extensions, next)),
+            },
             None if self.config.http_spans => {
-                self.http_traced(req, extensions, next, &target).await
+                Box::pin(async move { self.http_traced(req, extensions, next, &target).await })
             }
-            None => next.run(req, extensions).await,
+            None => next.run(req, extensions),
         }
     }
 }
@@ -293,15 +310,79 @@ fn detect(
     }
 }
 
+/// What the synchronous part of a traced call hands to the asynchronous one.
+enum Prepared {
+    /// No subscriber wants the span: send the request as it is.
+    Untraced(Request),
+    Traced(Call),
+}
+
+/// A traced call between its preparation and its send.
+struct Call {
+    req: Request,
+    guard: Box<CallGuard>,
+    provider: Provider,
+    flavor: Flavor,
+    /// The body format the URL implies, when the content type does not say.
+    format: Option<BodyFormat>,
+    capture: Option<Capture>,
+}
+
+/// Send a prepared call and wrap its response body.
+async fn traced(call: Call, extensions: &mut Extensions, next: Next<'_>) -> Result<Response> {
+    let Call {
+        req,
+        mut guard,
+        provider,
+        flavor,
+        format,
+        capture,
+    } = call;
+    let llm = guard.span.clone();
+    let result = next.run(req, extensions).instrument(llm.clone()).await;
+    let response = match result {
+        Ok(r) => r,
+        Err(err) => {
+            guard.finish(Ending::Error(span::classify_middleware(&err)));
+            return Err(err);
+        }
+    };
+    guard.status = response.status().as_u16();
+    if let Some(f) = span::llm_fields(&llm) {
+        llm.record(&f.http_status, i64::from(guard.status));
+    }
+
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = content_type
+        .and_then(BodyFormat::from_content_type)
+        .or(format);
+    if let Some(format) = format {
+        let mut parser = Box::new(ResponseParser::new(provider, flavor, format));
+        for (name, value) in response.headers() {
+            if let Ok(value) = value.to_str() {
+                parser.observe_header(name.as_str(), value);
+            }
+        }
+        guard.streaming |= format != BodyFormat::Json;
+        guard.parser = Some(parser);
+    }
+    guard.output = capture.map(|c| OutputCapture::new(c, guard.streaming));
+    Ok(wrap(response, guard))
+}
+
 impl LlmMiddleware {
-    async fn traced(
+    /// Everything before sending: peek at the request, open the span (and
+    /// the auto root), record captured content, inject trace context.
+    fn prepare(
         &self,
         mut req: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-        d: Detection,
-        target: Target,
-    ) -> Result<Response> {
+        extensions: &Extensions,
+        d: &Detection,
+        target: &Target,
+    ) -> Prepared {
         let config = &self.config;
         let body = req.body().and_then(reqwest::Body::as_bytes);
         let mut info = body.map(|b| peek_request(d.flavor, b)).unwrap_or_default();
@@ -343,7 +424,7 @@ impl LlmMiddleware {
         let vector = d.provider.is_vector_db() || d.operation.is_vector();
         let name = span_name(
             extensions,
-            &d,
+            d,
             vector,
             request_model.as_deref(),
             collection.as_deref(),
@@ -371,7 +452,7 @@ impl LlmMiddleware {
         );
         if llm.is_disabled() {
             // No subscriber wants the span: skip the parsing work, change nothing.
-            return next.run(req, extensions).await;
+            return Prepared::Untraced(req);
         }
         let capture = capture.then(|| Capture {
             max_bytes: config.max_content_bytes,
@@ -383,9 +464,8 @@ impl LlmMiddleware {
         if extensions.get::<NoPropagation>().is_none() {
             inject(&llm, req.headers_mut());
         }
-
-        let mut guard = CallGuard {
-            span: llm.clone(),
+        let guard = Box::new(CallGuard {
+            span: llm,
             root,
             parser: None,
             output: None,
@@ -398,38 +478,17 @@ impl LlmMiddleware {
             first_chunk: None,
             bytes: 0,
             finished: false,
+            stamped: false,
             pending: None,
-        };
-        let result = next.run(req, extensions).instrument(llm.clone()).await;
-        let response = match result {
-            Ok(r) => r,
-            Err(err) => {
-                guard.finish(Ending::Error(span::classify_middleware(&err)));
-                return Err(err);
-            }
-        };
-        guard.status = response.status().as_u16();
-        llm.record(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(guard.status));
-
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let format = content_type
-            .and_then(BodyFormat::from_content_type)
-            .or(d.format);
-        if let Some(format) = format {
-            let mut parser = ResponseParser::new(d.provider, d.flavor, format);
-            for (name, value) in response.headers() {
-                if let Ok(value) = value.to_str() {
-                    parser.observe_header(name.as_str(), value);
-                }
-            }
-            guard.streaming |= format != BodyFormat::Json;
-            guard.parser = Some(parser);
-        }
-        guard.output = capture.map(|c| OutputCapture::new(c, guard.streaming));
-        Ok(wrap(response, guard))
+        });
+        Prepared::Traced(Call {
+            req,
+            guard,
+            provider: d.provider,
+            flavor: d.flavor,
+            format: d.format,
+            capture,
+        })
     }
 
     async fn http_traced(
@@ -479,14 +538,21 @@ fn span_name(
     // "{db.operation.name} {db.collection.name}".
     let suffix = if vector { collection } else { model };
     match suffix {
-        Some(s) => format!("{op} {}", tokentrace_core::bound::truncate_utf8(s, 128)),
+        Some(s) => {
+            let s = tokentrace_core::bound::truncate_utf8(s, 128);
+            let mut name = String::with_capacity(op.len() + 1 + s.len());
+            name.push_str(op);
+            name.push(' ');
+            name.push_str(s);
+            name
+        }
         None => op.to_owned(),
     }
 }
 
 /// Swap the response body for a [`TracedBody`]; status, version, headers,
 /// extensions and `Response::url()` are carried over.
-fn wrap(response: Response, guard: CallGuard) -> Response {
+fn wrap(response: Response, guard: Box<CallGuard>) -> Response {
     // `reqwest::Response` keeps its URL outside `http` extensions, and the
     // conversion to `http::Response` drops it; the `ResponseBuilderExt::url`
     // extension is what the conversion back reads.

@@ -8,6 +8,8 @@
 //! [`redact_url`] as a second line of defence), so `?key=` and
 //! `user:password@` cannot either.
 
+use std::fmt::Write as _;
+
 use tokentrace_core::bound::redact_url;
 
 /// The recordable parts of a request URL.
@@ -21,13 +23,21 @@ pub(crate) struct Target {
     pub(crate) url: String,
 }
 
+/// The host, port and redacted URL of a request, built without `format!`
+/// (this runs on every call).
 pub(crate) fn target(url: &reqwest::Url) -> Target {
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     let port = url.port_or_known_default();
-    let bare = match url.port() {
-        Some(p) => format!("{}://{host}:{p}{}", url.scheme(), url.path()),
-        None => format!("{}://{host}{}", url.scheme(), url.path()),
-    };
+    let (scheme, path) = (url.scheme(), url.path());
+    let mut bare = String::with_capacity(scheme.len() + host.len() + path.len() + 9);
+    bare.push_str(scheme);
+    bare.push_str("://");
+    bare.push_str(&host);
+    if let Some(p) = url.port() {
+        // Writing into a `String` cannot fail.
+        let _ = write!(bare, ":{p}");
+    }
+    bare.push_str(path);
     Target {
         host,
         port,

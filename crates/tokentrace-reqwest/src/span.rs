@@ -1,12 +1,16 @@
 //! Span creation and recording: the shapes in `docs/architecture.md`
 //! ("The span contract between crates").
 
-use opentelemetry::{Array, StringValue, Value};
+use std::sync::OnceLock;
+
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 use tokentrace_core::price::Cost;
 use tokentrace_core::request::RequestInfo;
 use tokentrace_core::semconv::{self, values};
-use tokentrace_core::{Operation, Provider, ResponseInfo, Usage};
+use tokentrace_core::{Operation, Provider, ResponseInfo};
 use tracing::Span;
+use tracing::field::Field;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// `error.type` when reqwest gave up waiting (a client timeout).
@@ -36,59 +40,18 @@ macro_rules! llm_span {
             "llm",
             $($field)*
             { semconv::OTEL_STATUS_CODE } = tracing::field::Empty,
-            { semconv::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
             { semconv::ERROR_TYPE } = tracing::field::Empty,
-            { semconv::EXCEPTION_MESSAGE } = tracing::field::Empty,
             { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
             { semconv::GEN_AI_RESPONSE_MODEL } = tracing::field::Empty,
             { semconv::GEN_AI_RESPONSE_ID } = tracing::field::Empty,
-            { semconv::LLM_FINISH_REASON } = tracing::field::Empty,
             { semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = tracing::field::Empty,
-            { semconv::OPENAI_RESPONSE_SERVICE_TIER } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_INPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_OUTPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_TOTAL_TOKENS } = tracing::field::Empty,
-            { semconv::GEN_AI_USAGE_COST } = tracing::field::Empty,
-            { semconv::LLM_TOKEN_COUNT_PROMPT } = tracing::field::Empty,
-            { semconv::LLM_TOKEN_COUNT_COMPLETION } = tracing::field::Empty,
-            { semconv::LLM_TOKEN_COUNT_TOTAL } = tracing::field::Empty,
-            { semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ } = tracing::field::Empty,
-            { semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE } = tracing::field::Empty,
-            { semconv::LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING } = tracing::field::Empty,
-            { semconv::LLM_COST_PROMPT } = tracing::field::Empty,
-            { semconv::LLM_COST_COMPLETION } = tracing::field::Empty,
-            { semconv::LLM_COST_TOTAL } = tracing::field::Empty,
-            { semconv::LLM_COST_PROMPT_DETAILS_INPUT } = tracing::field::Empty,
-            { semconv::LLM_COST_PROMPT_DETAILS_CACHE_READ } = tracing::field::Empty,
-            { semconv::LLM_COST_PROMPT_DETAILS_CACHE_WRITE } = tracing::field::Empty,
-            { semconv::LLM_COST_COMPLETION_DETAILS_OUTPUT } = tracing::field::Empty,
-            { semconv::LLM_COST_COMPLETION_DETAILS_REASONING } = tracing::field::Empty,
             { semconv::COST_TOTAL_USD } = tracing::field::Empty,
-            { semconv::COST_INPUT_COST_USD } = tracing::field::Empty,
-            { semconv::COST_OUTPUT_COST_USD } = tracing::field::Empty,
-            { semconv::COST_CACHE_READ_COST_USD } = tracing::field::Empty,
-            { semconv::COST_CACHE_WRITE_COST_USD } = tracing::field::Empty,
-            { semconv::COST_REASONING_COST_USD } = tracing::field::Empty,
-            { semconv::COST_MODEL_NAME } = tracing::field::Empty,
-            { semconv::COST_PROMPT_TOKENS } = tracing::field::Empty,
-            { semconv::COST_COMPLETION_TOKENS } = tracing::field::Empty,
-            { semconv::COST_TOTAL_TOKENS } = tracing::field::Empty,
-            { semconv::COST_SOURCE } = tracing::field::Empty,
-            { semconv::COST_UNKNOWN_MODEL } = tracing::field::Empty,
-            { semconv::DB_RESPONSE_RETURNED_ROWS } = tracing::field::Empty,
-            { semconv::DB_VECTOR_QUERY_RESULT_COUNT } = tracing::field::Empty,
-            { semconv::PINECONE_USAGE_READ_UNITS } = tracing::field::Empty,
-            { semconv::PINECONE_USAGE_WRITE_UNITS } = tracing::field::Empty,
-            { semconv::QDRANT_TIME_SECONDS } = tracing::field::Empty,
-            { semconv::MILVUS_COST } = tracing::field::Empty,
-            { semconv::COHERE_SEARCH_UNITS } = tracing::field::Empty,
-            { semconv::TOKENTRACE_STREAM_INCOMPLETE } = tracing::field::Empty,
-            { semconv::TOKENTRACE_STREAM_EVENTS } = tracing::field::Empty,
-            { semconv::TOKENTRACE_PARSE_ERROR } = tracing::field::Empty,
-            { semconv::TOKENTRACE_RESPONSE_BYTES } = tracing::field::Empty,
             { semconv::PERFORMANCE_LATENCY_MS } = tracing::field::Empty,
             { semconv::GEN_AI_INPUT_MESSAGES } = tracing::field::Empty,
             { semconv::GEN_AI_SYSTEM_INSTRUCTIONS } = tracing::field::Empty,
@@ -161,9 +124,6 @@ pub(crate) fn llm_span(start: &CallStart<'_>, parent: Option<&Span>) -> Span {
         { semconv::LLM_PROVIDER } = llm_provider,
         { semconv::LLM_SYSTEM } = llm_system,
         { semconv::GEN_AI_REQUEST_MODEL } = start.request_model,
-        // Recorded once, at the end: the response model when the provider
-        // names one, else the request model (OTel SDKs keep duplicate keys).
-        { semconv::LLM_MODEL_NAME } = tracing::field::Empty,
         { semconv::DB_SYSTEM_NAME } = db_system,
         { semconv::DB_OPERATION_NAME } = db_op,
         { semconv::DB_COLLECTION_NAME } = start.collection,
@@ -289,128 +249,268 @@ pub(crate) fn classify_middleware(err: &reqwest_middleware::Error) -> &'static s
     }
 }
 
-/// Record usage in GenAI and OpenInference names.
+/// Handles of the LLM callsite's fields that are recorded on every call,
+/// looked up by name once: `Span::record(name, ..)` searches the callsite's
+/// field names on every call, a `Field` goes straight to its slot.
+#[derive(Debug)]
+pub(crate) struct LlmFields {
+    input: Field,
+    output: Field,
+    cache_read: Field,
+    cache_write: Field,
+    reasoning: Field,
+    total: Field,
+    cost_total: Field,
+    response_model: Field,
+    response_id: Field,
+    latency: Field,
+    status_code: Field,
+    error_type: Field,
+    pub(crate) http_status: Field,
+    pub(crate) ttfc: Field,
+}
+
+static LLM_FIELDS: OnceLock<Option<LlmFields>> = OnceLock::new();
+
+/// The field handles of `span`, an LLM span (`None` for a disabled span).
+pub(crate) fn llm_fields(span: &Span) -> Option<&'static LlmFields> {
+    let meta = span.metadata()?;
+    let fields = LLM_FIELDS
+        .get_or_init(|| {
+            let f = meta.fields();
+            Some(LlmFields {
+                input: f.field(semconv::GEN_AI_USAGE_INPUT_TOKENS)?,
+                output: f.field(semconv::GEN_AI_USAGE_OUTPUT_TOKENS)?,
+                cache_read: f.field(semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)?,
+                cache_write: f.field(semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)?,
+                reasoning: f.field(semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)?,
+                total: f.field(semconv::GEN_AI_USAGE_TOTAL_TOKENS)?,
+                cost_total: f.field(semconv::COST_TOTAL_USD)?,
+                response_model: f.field(semconv::GEN_AI_RESPONSE_MODEL)?,
+                response_id: f.field(semconv::GEN_AI_RESPONSE_ID)?,
+                latency: f.field(semconv::PERFORMANCE_LATENCY_MS)?,
+                status_code: f.field(semconv::OTEL_STATUS_CODE)?,
+                error_type: f.field(semconv::ERROR_TYPE)?,
+                http_status: f.field(semconv::HTTP_RESPONSE_STATUS_CODE)?,
+                ttfc: f.field(semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)?,
+            })
+        })
+        .as_ref()?;
+    // One `llm_span!` callsite makes every LLM span; a handle from another
+    // callsite would be ignored by `record`, so check rather than lose values.
+    (fields.input.callsite() == meta.callsite()).then_some(fields)
+}
+
+/// How a call was priced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Priced<'a> {
+    /// No usage arrived: nothing to price.
+    Nothing,
+    /// Usage arrived but no price is known for the model.
+    UnknownModel,
+    /// Priced from the catalogue; the `&str` is `cost.source`.
+    Catalogue(&'a Cost, &'static str),
+    /// The provider reported the total (OpenRouter); no breakdown is known.
+    Provider(f64, &'static str),
+}
+
+/// Everything recorded when a call ends (body end, error or drop).
+#[derive(Debug)]
+pub(crate) struct Outcome<'a> {
+    pub(crate) info: &'a ResponseInfo,
+    /// `llm.model_name`: the response model, else the request model.
+    pub(crate) model: Option<&'a str>,
+    pub(crate) priced: Priced<'a>,
+    pub(crate) bytes: u64,
+    pub(crate) incomplete: bool,
+    pub(crate) error_type: Option<&'a str>,
+    pub(crate) latency_ms: f64,
+}
+
+/// Record a call's outcome.
 ///
-/// One `record_all!` per group rather than one `record` per field: every
-/// `Span::record` is a full dispatch (subscriber lookup, extensions lock,
-/// attribute vector), and these groups are recorded on every call.
-pub(crate) fn record_usage(span: &Span, usage: &Usage) {
+/// Two writes, whatever the number of attributes. The values `EnrichLayer`
+/// and other `tracing` layers read (GenAI usage, `cost.total_usd`, response
+/// model and id, latency, error) are one `record_all` through the cached
+/// field handles. Their OpenInference mirrors (`llm.token_count.*`,
+/// `llm.cost.*`), the cost breakdown (`cost.*`), `gen_ai.usage.cost`, finish
+/// reasons and the call's own counters are export-only and go onto the
+/// OpenTelemetry span in one batch: going through `tracing` they would cost a
+/// field lookup, a visit by every layer and an attribute write each.
+pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
+    let info = o.info;
+    let usage = &info.usage;
     let input = usage.input_tokens.map(int);
     let output = usage.output_tokens.map(int);
     let cache_read = usage.cache_read_tokens.map(int);
     let cache_write = usage.cache_write_tokens.map(int);
     let reasoning = usage.reasoning_tokens.map(int);
     let total = usage.total_tokens.map(int);
-    tracing::record_all!(
-        span,
-        { semconv::GEN_AI_USAGE_INPUT_TOKENS } = input,
-        { semconv::LLM_TOKEN_COUNT_PROMPT } = input,
-        { semconv::GEN_AI_USAGE_OUTPUT_TOKENS } = output,
-        { semconv::LLM_TOKEN_COUNT_COMPLETION } = output,
-        { semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS } = cache_read,
-        { semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ } = cache_read,
-        { semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = cache_write,
-        { semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE } = cache_write,
-        { semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = reasoning,
-        { semconv::LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING } = reasoning,
-        { semconv::GEN_AI_USAGE_TOTAL_TOKENS } = total,
-        { semconv::LLM_TOKEN_COUNT_TOTAL } = total,
-    );
-}
+    let cost_total = match o.priced {
+        Priced::Catalogue(c, _) => Some(c.total_usd),
+        Priced::Provider(t, _) => Some(t),
+        Priced::Nothing | Priced::UnknownModel => None,
+    };
+    let status = o.error_type.map(|_| STATUS_ERROR);
+    let response_model = info.response_model.as_deref();
+    let response_id = info.response_id.as_deref();
 
-/// Record a cost breakdown under `cost.*`, `llm.cost.*` and `gen_ai.usage.cost`.
-pub(crate) fn record_cost(span: &Span, cost: &Cost, usage: &Usage, source: &str) {
-    let prompt = cost.prompt_usd();
-    let completion = cost.completion_usd();
-    tracing::record_all!(
-        span,
-        { semconv::COST_TOTAL_USD } = cost.total_usd,
-        { semconv::COST_INPUT_COST_USD } = prompt,
-        { semconv::COST_OUTPUT_COST_USD } = completion,
-        { semconv::COST_CACHE_READ_COST_USD } = cost.cache_read_usd,
-        { semconv::COST_CACHE_WRITE_COST_USD } = cost.cache_write_usd,
-        { semconv::COST_REASONING_COST_USD } = cost.reasoning_usd,
-        { semconv::COST_MODEL_NAME } = cost.model_key.as_str(),
-        { semconv::COST_SOURCE } = source,
-        { semconv::GEN_AI_USAGE_COST } = cost.total_usd,
-        { semconv::LLM_COST_TOTAL } = cost.total_usd,
-        { semconv::LLM_COST_PROMPT } = prompt,
-        { semconv::LLM_COST_COMPLETION } = completion,
-        { semconv::LLM_COST_PROMPT_DETAILS_INPUT } = cost.input_usd,
-        { semconv::LLM_COST_PROMPT_DETAILS_CACHE_READ } = cost.cache_read_usd,
-        { semconv::LLM_COST_PROMPT_DETAILS_CACHE_WRITE } = cost.cache_write_usd,
-        { semconv::LLM_COST_COMPLETION_DETAILS_OUTPUT } = cost.output_usd,
-        { semconv::LLM_COST_COMPLETION_DETAILS_REASONING } = cost.reasoning_usd,
-    );
-    record_cost_tokens(span, usage);
-}
+    if let (Some(f), Some(meta)) = (llm_fields(span), span.metadata()) {
+        fn v<T: tracing::Value>(x: &Option<T>) -> Option<&dyn tracing::Value> {
+            x.as_ref().map(|x| x as &dyn tracing::Value)
+        }
+        let latency = Some(o.latency_ms);
+        span.record_all(&meta.fields().value_set(&[
+            (&f.input, v(&input)),
+            (&f.output, v(&output)),
+            (&f.cache_read, v(&cache_read)),
+            (&f.cache_write, v(&cache_write)),
+            (&f.reasoning, v(&reasoning)),
+            (&f.total, v(&total)),
+            (&f.cost_total, v(&cost_total)),
+            (&f.response_model, v(&response_model)),
+            (&f.response_id, v(&response_id)),
+            (&f.latency, v(&latency)),
+            (&f.status_code, v(&status)),
+            (&f.error_type, v(&o.error_type)),
+        ]));
+    }
 
-/// Record a provider-reported total (OpenRouter): no breakdown is known.
-pub(crate) fn record_provider_cost(span: &Span, total_usd: f64, usage: &Usage, source: &str) {
-    tracing::record_all!(
-        span,
-        { semconv::COST_TOTAL_USD } = total_usd,
-        { semconv::COST_SOURCE } = source,
-        { semconv::GEN_AI_USAGE_COST } = total_usd,
-        { semconv::LLM_COST_TOTAL } = total_usd,
+    let mut kv: Vec<KeyValue> = Vec::with_capacity(40);
+    let mut int_kv = |key: &'static str, value: Option<i64>| {
+        if let Some(value) = value {
+            kv.push(KeyValue::new(key, value));
+        }
+    };
+    int_kv(semconv::LLM_TOKEN_COUNT_PROMPT, input);
+    int_kv(semconv::LLM_TOKEN_COUNT_COMPLETION, output);
+    int_kv(
+        semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ,
+        cache_read,
     );
-    record_cost_tokens(span, usage);
-}
-
-fn record_cost_tokens(span: &Span, usage: &Usage) {
-    tracing::record_all!(
-        span,
-        { semconv::COST_PROMPT_TOKENS } = usage.input_tokens.map(int),
-        { semconv::COST_COMPLETION_TOKENS } = usage.output_tokens.map(int),
-        { semconv::COST_TOTAL_TOKENS } = usage.total_tokens.map(int),
+    int_kv(
+        semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE,
+        cache_write,
     );
-}
-
-/// Record what the response parser extracted, except usage and cost.
-pub(crate) fn record_response(span: &Span, info: &ResponseInfo) {
-    let first = info.finish_reasons.first();
-    let events = (info.events > 0).then(|| int(info.events));
-    tracing::record_all!(
-        span,
-        { semconv::GEN_AI_RESPONSE_MODEL } = info.response_model.as_deref(),
-        { semconv::GEN_AI_RESPONSE_ID } = info.response_id.as_deref(),
-        { semconv::OPENAI_RESPONSE_SERVICE_TIER } = info.service_tier.as_deref(),
-        { semconv::LLM_FINISH_REASON } = first.map(String::as_str),
-        { semconv::TOKENTRACE_STREAM_EVENTS } = events,
+    int_kv(
+        semconv::LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING,
+        reasoning,
     );
-    if first.is_some() {
+    int_kv(semconv::LLM_TOKEN_COUNT_TOTAL, total);
+    match o.priced {
+        Priced::Catalogue(cost, source) => {
+            let prompt = cost.prompt_usd();
+            let completion = cost.completion_usd();
+            kv.extend([
+                KeyValue::new(semconv::COST_INPUT_COST_USD, prompt),
+                KeyValue::new(semconv::COST_OUTPUT_COST_USD, completion),
+                KeyValue::new(semconv::COST_CACHE_READ_COST_USD, cost.cache_read_usd),
+                KeyValue::new(semconv::COST_CACHE_WRITE_COST_USD, cost.cache_write_usd),
+                KeyValue::new(semconv::COST_REASONING_COST_USD, cost.reasoning_usd),
+                KeyValue::new(semconv::COST_MODEL_NAME, cost.model_key.clone()),
+                KeyValue::new(semconv::COST_SOURCE, source),
+                KeyValue::new(semconv::GEN_AI_USAGE_COST, cost.total_usd),
+                KeyValue::new(semconv::LLM_COST_TOTAL, cost.total_usd),
+                KeyValue::new(semconv::LLM_COST_PROMPT, prompt),
+                KeyValue::new(semconv::LLM_COST_COMPLETION, completion),
+                KeyValue::new(semconv::LLM_COST_PROMPT_DETAILS_INPUT, cost.input_usd),
+                KeyValue::new(
+                    semconv::LLM_COST_PROMPT_DETAILS_CACHE_READ,
+                    cost.cache_read_usd,
+                ),
+                KeyValue::new(
+                    semconv::LLM_COST_PROMPT_DETAILS_CACHE_WRITE,
+                    cost.cache_write_usd,
+                ),
+                KeyValue::new(semconv::LLM_COST_COMPLETION_DETAILS_OUTPUT, cost.output_usd),
+                KeyValue::new(
+                    semconv::LLM_COST_COMPLETION_DETAILS_REASONING,
+                    cost.reasoning_usd,
+                ),
+            ]);
+        }
+        Priced::Provider(total_usd, source) => kv.extend([
+            KeyValue::new(semconv::COST_SOURCE, source),
+            KeyValue::new(semconv::GEN_AI_USAGE_COST, total_usd),
+            KeyValue::new(semconv::LLM_COST_TOTAL, total_usd),
+        ]),
+        Priced::UnknownModel => kv.push(KeyValue::new(semconv::COST_UNKNOWN_MODEL, true)),
+        Priced::Nothing => {}
+    }
+    if cost_total.is_some() {
+        let mut int_kv = |key: &'static str, value: Option<i64>| {
+            if let Some(value) = value {
+                kv.push(KeyValue::new(key, value));
+            }
+        };
+        int_kv(semconv::COST_PROMPT_TOKENS, input);
+        int_kv(semconv::COST_COMPLETION_TOKENS, output);
+        int_kv(semconv::COST_TOTAL_TOKENS, total);
+    }
+    if let Some(model) = o.model {
+        kv.push(KeyValue::new(semconv::LLM_MODEL_NAME, model.to_owned()));
+    }
+    if let Some(first) = info.finish_reasons.first() {
         // `gen_ai.response.finish_reasons` is a string array
-        // (https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/):
-        // tracing fields cannot hold arrays, so it goes onto the OTel span directly.
-        span.set_attribute(
+        // (https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/).
+        kv.push(KeyValue::new(
             semconv::GEN_AI_RESPONSE_FINISH_REASONS,
             string_array(&info.finish_reasons),
-        );
+        ));
+        kv.push(KeyValue::new(semconv::LLM_FINISH_REASON, first.clone()));
     }
-    let v = &info.vector;
-    if let Some(n) = v.result_count {
-        span.record(semconv::DB_RESPONSE_RETURNED_ROWS, int(n));
-        span.record(semconv::DB_VECTOR_QUERY_RESULT_COUNT, int(n));
+    if let Some(tier) = &info.service_tier {
+        kv.push(KeyValue::new(
+            semconv::OPENAI_RESPONSE_SERVICE_TIER,
+            tier.clone(),
+        ));
     }
-    if let Some(n) = v.read_units {
-        span.record(semconv::PINECONE_USAGE_READ_UNITS, int(n));
+    if info.events > 0 {
+        kv.push(KeyValue::new(
+            semconv::TOKENTRACE_STREAM_EVENTS,
+            int(info.events),
+        ));
     }
-    if let Some(n) = v.write_units {
-        span.record(semconv::PINECONE_USAGE_WRITE_UNITS, int(n));
+    kv.push(KeyValue::new(
+        semconv::TOKENTRACE_RESPONSE_BYTES,
+        int(o.bytes),
+    ));
+    if o.incomplete {
+        kv.push(KeyValue::new(semconv::TOKENTRACE_STREAM_INCOMPLETE, true));
     }
-    if let Some(t) = v.server_time_seconds {
-        span.record(semconv::QDRANT_TIME_SECONDS, t);
-    }
-    if let Some(c) = v.cost_units {
-        span.record(semconv::MILVUS_COST, c);
-    }
-    if let Some(n) = v.search_units {
-        span.record(semconv::COHERE_SEARCH_UNITS, int(n));
+    if o.error_type.is_some()
+        && let Some(msg) = &info.error_message
+    {
+        kv.push(KeyValue::new(
+            semconv::EXCEPTION_MESSAGE,
+            tokentrace_core::bound::truncate_utf8(msg, 512).to_owned(),
+        ));
     }
     if let Some(err) = &info.parse_error {
-        span.record(
+        kv.push(KeyValue::new(
             semconv::TOKENTRACE_PARSE_ERROR,
-            tokentrace_core::bound::truncate_utf8(err, 256),
-        );
+            tokentrace_core::bound::truncate_utf8(err, 256).to_owned(),
+        ));
     }
+    let vector = &info.vector;
+    if let Some(n) = vector.result_count {
+        kv.push(KeyValue::new(semconv::DB_RESPONSE_RETURNED_ROWS, int(n)));
+        kv.push(KeyValue::new(semconv::DB_VECTOR_QUERY_RESULT_COUNT, int(n)));
+    }
+    if let Some(n) = vector.read_units {
+        kv.push(KeyValue::new(semconv::PINECONE_USAGE_READ_UNITS, int(n)));
+    }
+    if let Some(n) = vector.write_units {
+        kv.push(KeyValue::new(semconv::PINECONE_USAGE_WRITE_UNITS, int(n)));
+    }
+    if let Some(t) = vector.server_time_seconds {
+        kv.push(KeyValue::new(semconv::QDRANT_TIME_SECONDS, t));
+    }
+    if let Some(c) = vector.cost_units {
+        kv.push(KeyValue::new(semconv::MILVUS_COST, c));
+    }
+    if let Some(n) = vector.search_units {
+        kv.push(KeyValue::new(semconv::COHERE_SEARCH_UNITS, int(n)));
+    }
+    span.context().span().set_attributes(kv);
 }

@@ -2,6 +2,7 @@
 //! wire while core's parser sees them, and the span ends when the body ends,
 //! fails or is dropped, exactly once.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -10,7 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokentrace_core::parse::ResponseParser;
-use tokentrace_core::price::PriceCatalogue;
+use tokentrace_core::price::{Cost, PriceCatalogue};
 use tokentrace_core::semconv::{self, values};
 use tokentrace_core::{Provider, ResponseInfo};
 use tracing::Span;
@@ -36,7 +37,9 @@ pub(crate) struct CallGuard {
     pub(crate) span: Span,
     /// The auto root, closed right after `span`.
     pub(crate) root: Option<Span>,
-    pub(crate) parser: Option<ResponseParser>,
+    /// Boxed: a parser is ~1.5 KiB, and the guard lives in the middleware's
+    /// future and in the response body, both heap-allocated by their owners.
+    pub(crate) parser: Option<Box<ResponseParser>>,
     pub(crate) output: Option<OutputCapture>,
     pub(crate) prices: Arc<PriceCatalogue>,
     pub(crate) provider: Provider,
@@ -48,6 +51,9 @@ pub(crate) struct CallGuard {
     pub(crate) first_chunk: Option<Instant>,
     pub(crate) bytes: u64,
     pub(crate) finished: bool,
+    /// The body's last frame went out: the span's end time is stamped, and
+    /// the rest of the finish waits for the next poll or the drop.
+    pub(crate) stamped: bool,
     /// The last chunk handed to the application, not parsed yet (see `on_chunk`).
     pub(crate) pending: Option<Bytes>,
 }
@@ -63,11 +69,11 @@ impl CallGuard {
         if self.first_chunk.is_none() {
             let now = Instant::now();
             self.first_chunk = Some(now);
-            if self.streaming {
-                self.span.record(
-                    semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-                    now.duration_since(self.start).as_secs_f64(),
-                );
+            if self.streaming
+                && let Some(f) = span::llm_fields(&self.span)
+            {
+                self.span
+                    .record(&f.ttfc, now.duration_since(self.start).as_secs_f64());
             }
         }
         self.bytes += data.len() as u64;
@@ -88,30 +94,33 @@ impl CallGuard {
         }
     }
 
+    /// The body handed out its last frame. The span's end time is taken
+    /// now (tracing-opentelemetry ends a span at its last exit), but the
+    /// parse, the records and the export wait for the next poll (which
+    /// `bytes()`, `json()` and `chunk()` loops make at once) or the drop, so
+    /// the application gets the frame without waiting for them.
+    pub(crate) fn stamp_end(&mut self) {
+        if !self.stamped && !self.finished {
+            self.stamped = true;
+            drop(self.span.enter());
+            if let Some(root) = &self.root {
+                drop(root.enter());
+            }
+        }
+    }
+
     pub(crate) fn finish(&mut self, ending: Ending) {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
+        // Dropped after its last frame went out: the body ended.
+        let ending = if self.stamped && ending == Ending::Dropped {
+            Ending::Eos
+        } else {
+            ending
+        };
         self.drain_pending();
-        let info = self
-            .parser
-            .as_mut()
-            .map(ResponseParser::finish)
-            .unwrap_or_default();
-        let span = &self.span;
-        span::record_response(span, &info);
-        if let Some(model) = info
-            .response_model
-            .as_deref()
-            .or(self.request_model.as_deref())
-        {
-            span.record(semconv::LLM_MODEL_NAME, model);
-        }
-        self.record_usage_and_cost(&info);
-        if let Some(out) = self.output.take() {
-            out.finish(span);
-        }
-        span.record(semconv::TOKENTRACE_RESPONSE_BYTES, span::int(self.bytes));
+        let info = self.parser.as_mut().map(|p| p.finish()).unwrap_or_default();
         let incomplete = match ending {
             // A JSON body that ended mid-value was cut short even though the
             // connection closed cleanly; streams may end without a marker.
@@ -122,74 +131,79 @@ impl CallGuard {
             // A body dropped after its last byte arrived is not cut short.
             Ending::Dropped => self.parser.is_none() || !info.complete,
         };
-        if incomplete {
-            span.record(semconv::TOKENTRACE_STREAM_INCOMPLETE, true);
-        }
         let error_type = match ending {
-            Ending::Error(kind) => Some(kind.to_owned()),
+            Ending::Error(kind) => Some(Cow::Borrowed(kind)),
             _ if self.status >= 400 => Some(
                 info.error_type
-                    .clone()
-                    .unwrap_or_else(|| self.status.to_string()),
+                    .as_deref()
+                    .map_or_else(|| Cow::Owned(self.status.to_string()), Cow::Borrowed),
             ),
-            _ => info.error_type.clone(),
+            _ => info.error_type.as_deref().map(Cow::Borrowed),
         };
-        if let Some(kind) = error_type {
-            span::record_error(span, tokentrace_core::bound::truncate_utf8(&kind, 128));
-            if let Some(msg) = &info.error_message {
-                span.record(
-                    semconv::EXCEPTION_MESSAGE,
-                    tokentrace_core::bound::truncate_utf8(msg, 512),
-                );
-            }
-        }
-        span.record(
-            semconv::PERFORMANCE_LATENCY_MS,
-            self.start.elapsed().as_secs_f64() * 1000.0,
+        let model = info
+            .response_model
+            .as_deref()
+            .or(self.request_model.as_deref());
+        let cost = self.price(&info);
+        let priced = match (&info.provider_cost_usd, &cost) {
+            (Some(total), _) => span::Priced::Provider(*total, values::COST_SOURCE_PROVIDER),
+            (None, _) if info.usage.is_empty() => span::Priced::Nothing,
+            (None, Some(cost)) => span::Priced::Catalogue(cost, cost.source.name()),
+            (None, None) => span::Priced::UnknownModel,
+        };
+        span::record_outcome(
+            &self.span,
+            &span::Outcome {
+                info: &info,
+                model,
+                priced,
+                bytes: self.bytes,
+                incomplete,
+                error_type: error_type
+                    .as_deref()
+                    .map(|kind| tokentrace_core::bound::truncate_utf8(kind, 128)),
+                latency_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+            },
         );
+        if let Some(out) = self.output.take() {
+            out.finish(&self.span);
+        }
         // tracing-opentelemetry ends a span at its last *exit*, not at its
         // close: the span was last entered around `next.run`, before the body
         // streamed, so touch it now to end it with the body. Close the LLM
         // span before its auto root so the root ends last.
-        drop(self.span.enter());
+        if !self.stamped {
+            drop(self.span.enter());
+        }
         self.span = Span::none();
         if let Some(root) = self.root.take() {
             if incomplete || self.status >= 400 || matches!(ending, Ending::Error(_)) {
                 root.record(semconv::OTEL_STATUS_CODE, "error");
             }
-            drop(root.enter());
+            if !self.stamped {
+                drop(root.enter());
+            }
             drop(root);
         }
     }
 
-    fn record_usage_and_cost(&self, info: &ResponseInfo) {
+    /// The catalogue price of the call's usage: by the response model, else
+    /// by the request model (a dated or region-prefixed response model can
+    /// miss where the request model hits). `None` when there is nothing to
+    /// price or no price is known.
+    fn price(&self, info: &ResponseInfo) -> Option<Cost> {
         let usage = &info.usage;
-        span::record_usage(&self.span, usage);
-        if let Some(total) = info.provider_cost_usd {
-            span::record_provider_cost(&self.span, total, usage, values::COST_SOURCE_PROVIDER);
-            return;
-        }
-        if usage.is_empty() {
-            return;
+        if info.provider_cost_usd.is_some() || usage.is_empty() {
+            return None;
         }
         let model = info
             .response_model
             .as_deref()
-            .or(self.request_model.as_deref());
-        let cost = model.and_then(|m| self.prices.cost(Some(self.provider), m, usage));
-        let cost = match (cost, &info.response_model, &self.request_model) {
-            // A dated or region-prefixed response model can miss where the
-            // request model hits.
+            .or(self.request_model.as_deref())?;
+        let cost = self.prices.cost(Some(self.provider), model, usage);
+        match (cost, &info.response_model, &self.request_model) {
             (None, Some(_), Some(req)) => self.prices.cost(Some(self.provider), req, usage),
             (c, _, _) => c,
-        };
-        match cost {
-            Some(cost) => {
-                span::record_cost(&self.span, &cost, usage, cost.source.name());
-            }
-            None => {
-                self.span.record(semconv::COST_UNKNOWN_MODEL, true);
-            }
         }
     }
 }
@@ -207,12 +221,12 @@ pin_project_lite::pin_project! {
     pub(crate) struct TracedBody<B> {
         #[pin]
         inner: B,
-        guard: CallGuard,
+        guard: Box<CallGuard>,
     }
 }
 
 impl<B> TracedBody<B> {
-    pub(crate) fn new(inner: B, guard: CallGuard) -> Self {
+    pub(crate) fn new(inner: B, guard: Box<CallGuard>) -> Self {
         Self { inner, guard }
     }
 }
@@ -238,11 +252,11 @@ where
                 if let Some(data) = frame.data_ref() {
                     this.guard.on_chunk(data);
                 }
-                // End the span with the last frame when the body knows it is
-                // the last (content-length bodies), not on a later poll that
-                // the application may never make.
+                // Stamp the span's end with the last frame when the body
+                // knows it is the last (content-length bodies), not on a
+                // later poll that the application may never make.
                 if this.inner.is_end_stream() {
-                    this.guard.finish(Ending::Eos);
+                    this.guard.stamp_end();
                 }
             }
             Some(Err(err)) => this

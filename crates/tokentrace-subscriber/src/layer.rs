@@ -382,13 +382,13 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let Some(state) = take_state(&span) else {
+        let Some(mut state) = take_state(&span) else {
             return;
         };
         let elapsed = state.start.elapsed();
 
         if state.kind == SpanKind::Llm {
-            let llm = state.llm.as_deref().cloned().unwrap_or_default();
+            let llm = state.llm.take().map(|b| *b).unwrap_or_default();
             let call = Rollup::of_call(&llm);
             // Children close before their parents (the registry holds a
             // reference to the parent until the child is closed), so every

@@ -7,8 +7,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
+use std::sync::Arc;
+
 use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::{KeyValue, StringValue};
 use tokentrace_core::semconv;
 
 use crate::data::LlmFields;
@@ -96,7 +98,7 @@ impl GenAiMetrics {
             inst.time_to_first_chunk.record(ttfc, &attrs);
         }
         if let Some(cost) = llm.cost_usd().filter(|c| c.is_finite() && *c >= 0.0) {
-            inst.cost.add(cost, &cost_attributes(llm));
+            inst.cost.add(cost, &cost_attributes(&attrs));
         }
         let token_slot = attrs.len();
         for (kind, count) in [
@@ -144,6 +146,12 @@ impl Instruments {
 }
 
 /// Spec attributes common to the GenAI client metrics.
+/// A shared copy of a value: the attribute sets below repeat the same few
+/// strings, and cloning an `Arc<str>` value is a count increment.
+fn shared(value: &str) -> StringValue {
+    StringValue::from(Arc::<str>::from(value))
+}
+
 fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(8);
     let strings = [
@@ -155,7 +163,7 @@ fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
     ];
     for (key, value) in strings {
         if let Some(v) = value {
-            attrs.push(KeyValue::new(key, v.clone()));
+            attrs.push(KeyValue::new(key, shared(v)));
         }
     }
     if let Some(port) = llm.server_port {
@@ -165,17 +173,19 @@ fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
 }
 
 /// The cost counter is kept to provider and model so its cardinality stays small.
-fn cost_attributes(llm: &LlmFields) -> Vec<KeyValue> {
-    let mut attrs = Vec::with_capacity(3);
-    let strings = [
-        (semconv::GEN_AI_PROVIDER_NAME, &llm.provider),
-        (semconv::GEN_AI_REQUEST_MODEL, &llm.request_model),
-        (semconv::GEN_AI_RESPONSE_MODEL, &llm.response_model),
-    ];
-    for (key, value) in strings {
-        if let Some(v) = value {
-            attrs.push(KeyValue::new(key, v.clone()));
-        }
-    }
-    attrs
+/// The cost counter's attributes (provider and models), taken from the
+/// common set so the strings are shared, not copied.
+fn cost_attributes(common: &[KeyValue]) -> Vec<KeyValue> {
+    common
+        .iter()
+        .filter(|kv| {
+            matches!(
+                kv.key.as_str(),
+                semconv::GEN_AI_PROVIDER_NAME
+                    | semconv::GEN_AI_REQUEST_MODEL
+                    | semconv::GEN_AI_RESPONSE_MODEL
+            )
+        })
+        .cloned()
+        .collect()
 }

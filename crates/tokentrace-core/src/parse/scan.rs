@@ -90,7 +90,7 @@ const MAX_KEY: usize = 64;
 /// Deepest pattern path supported.
 const MAX_PATH: usize = 8;
 
-/// Pattern lookup tables, built once per scanner so a value start costs a few
+/// Pattern lookup tables, built once per pattern table so a value start costs a few
 /// mask operations instead of comparing every pattern's key.
 #[derive(Debug)]
 struct Plan {
@@ -107,7 +107,29 @@ struct Plan {
     any_key: [u64; MAX_PATH],
 }
 
+/// Plans already made, by the address of their pattern table. Pattern
+/// tables are `'static` (one per flavour), so this holds a few dozen plans
+/// at most, each built once per process instead of once per response.
+static PLANS: std::sync::Mutex<Vec<(usize, &'static Plan)>> = std::sync::Mutex::new(Vec::new());
+
 impl Plan {
+    /// The plan of a `'static` pattern table, built on first use.
+    fn cached(patterns: &'static [Pattern]) -> &'static Self {
+        let key = patterns.as_ptr() as usize;
+        let mut plans = PLANS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, plan)) = plans
+            .iter()
+            .find(|(k, p)| *k == key && p.lens.len() == patterns.len())
+        {
+            return plan;
+        }
+        let plan: &'static Self = Box::leak(Box::new(Self::new(patterns)));
+        plans.push((key, plan));
+        plan
+    }
+
     fn new(patterns: &'static [Pattern]) -> Self {
         let mut plan = Self {
             root_full: None,
@@ -249,7 +271,7 @@ impl Frame {
 #[derive(Debug)]
 pub(crate) struct Scanner {
     patterns: &'static [Pattern],
-    plan: Plan,
+    plan: &'static Plan,
     limits: Limits,
     st: St,
     /// Open containers of the current document; index 0 is the document's own root container.
@@ -292,17 +314,17 @@ impl Scanner {
         };
         Self {
             patterns,
-            plan: Plan::new(patterns),
+            plan: Plan::cached(patterns),
             limits,
             st: St::Start,
             stack: Vec::with_capacity(8),
             root_array: false,
             root_mask,
             cap: None,
-            arena: Vec::new(),
+            arena: Vec::with_capacity(256),
             cap_start: 0,
             cap_overflow: false,
-            captures: Vec::new(),
+            captures: Vec::with_capacity(8),
             doc_open: false,
             docs_done: 0,
             error: None,
