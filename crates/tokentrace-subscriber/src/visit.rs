@@ -102,6 +102,9 @@ impl SpanFields {
                 self.llm().status_error = true;
             }
             semconv::ERROR_TYPE => self.llm().error_type = Some(value.to_owned()),
+            // A workflow's `invoke_workflow` is not an LLM call's operation
+            // (the span contract declares the type first).
+            semconv::GEN_AI_OPERATION_NAME if self.kind == Some(SpanKind::Workflow) => {}
             semconv::GEN_AI_OPERATION_NAME => self.llm().operation = Some(value.to_owned()),
             semconv::GEN_AI_PROVIDER_NAME => self.llm().provider = Some(value.to_owned()),
             semconv::GEN_AI_REQUEST_MODEL => self.llm().request_model = Some(value.to_owned()),

@@ -21,24 +21,62 @@ pub(super) fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
         .and_then(|v| v.value.as_ref())
 }
 
-/// Application work under tokentrace: returns a value that must not change.
-fn work(i: i64) -> i64 {
+/// An LLM call inside a workflow, as the middleware and `#[workflow]` record
+/// them; returns a value that must not change.
+pub(super) fn llm_work(i: i64) -> i64 {
     let root = tracing::info_span!(
         "workflow",
         otel.name = "workflow.answer",
-        { semconv::TOKENTRACE_SPAN_TYPE } = "workflow",
+        { semconv::TOKENTRACE_SPAN_TYPE } = semconv::values::SPAN_TYPE_WORKFLOW,
     );
     root.in_scope(|| {
         let llm = tracing::info_span!(
             "llm",
             otel.name = "chat gpt-4o-mini",
             otel.kind = "client",
+            { semconv::TOKENTRACE_SPAN_TYPE } = semconv::values::SPAN_TYPE_LLM,
+            { semconv::GEN_AI_OPERATION_NAME } = "chat",
+            { semconv::GEN_AI_PROVIDER_NAME } = "openai",
             { semconv::GEN_AI_REQUEST_MODEL } = "gpt-4o-mini",
             { semconv::GEN_AI_USAGE_INPUT_TOKENS } = 120_i64 + i,
+            { semconv::GEN_AI_USAGE_OUTPUT_TOKENS } = 30_i64,
             { semconv::COST_TOTAL_USD } = 0.25_f64,
         );
         llm.in_scope(|| i * 2)
     })
+}
+
+/// The spans of one `llm_work(1)` call, checked field by field as decoded
+/// from an OTLP request (HTTP or gRPC).
+pub(super) fn assert_llm_spans(spans: &[Span]) {
+    let root = spans.iter().find(|s| s.name == "workflow.answer").unwrap();
+    let llm = spans.iter().find(|s| s.name == "chat gpt-4o-mini").unwrap();
+    assert!(root.parent_span_id.is_empty());
+    assert_eq!(llm.parent_span_id, root.span_id);
+    assert_eq!(llm.trace_id, root.trace_id);
+    assert_eq!(llm.trace_id.len(), 16);
+    assert_eq!(llm.span_id.len(), 8);
+    assert_eq!(llm.kind, 3, "SPAN_KIND_CLIENT");
+    assert_eq!(
+        attr(llm, semconv::GEN_AI_USAGE_INPUT_TOKENS),
+        Some(&Value::IntValue(121))
+    );
+    assert_eq!(
+        attr(llm, semconv::GEN_AI_USAGE_OUTPUT_TOKENS),
+        Some(&Value::IntValue(30))
+    );
+    assert_eq!(
+        attr(llm, semconv::COST_TOTAL_USD),
+        Some(&Value::DoubleValue(0.25))
+    );
+    assert_eq!(
+        attr(llm, semconv::GEN_AI_REQUEST_MODEL),
+        Some(&Value::StringValue("gpt-4o-mini".to_owned()))
+    );
+    assert_eq!(
+        attr(root, semconv::TOKENTRACE_SPAN_TYPE),
+        Some(&Value::StringValue("workflow".to_owned()))
+    );
 }
 
 #[test]
@@ -51,7 +89,7 @@ fn spans_reach_the_collector_with_names_types_and_parents() {
         .otlp_header("x-team", "llm")
         .build()
         .unwrap();
-    let out = tracing::dispatcher::with_default(&dispatch, || work(1));
+    let out = tracing::dispatcher::with_default(&dispatch, || llm_work(1));
     assert_eq!(out, 2);
     guard.flush();
     assert_eq!(guard.dropped_spans(), 0);
@@ -78,34 +116,12 @@ fn spans_reach_the_collector_with_names_types_and_parents() {
         .and_then(|kv| kv.value.clone())
         .and_then(|v| v.value);
     assert_eq!(service, Some(Value::StringValue("otlp-test".to_owned())));
-    let spans: Vec<&Span> = resource_spans
+    let spans: Vec<Span> = resource_spans
         .iter()
         .flat_map(|rs| &rs.scope_spans)
-        .flat_map(|ss| &ss.spans)
+        .flat_map(|ss| ss.spans.iter().cloned())
         .collect();
-    let root = spans.iter().find(|s| s.name == "workflow.answer").unwrap();
-    let llm = spans.iter().find(|s| s.name == "chat gpt-4o-mini").unwrap();
-    assert_eq!(llm.parent_span_id, root.span_id);
-    assert!(root.parent_span_id.is_empty());
-    assert_eq!(llm.trace_id, root.trace_id);
-    assert_eq!(llm.trace_id.len(), 16);
-    assert_eq!(llm.kind, 3, "SPAN_KIND_CLIENT");
-    assert_eq!(
-        attr(llm, semconv::GEN_AI_USAGE_INPUT_TOKENS),
-        Some(&Value::IntValue(121))
-    );
-    assert_eq!(
-        attr(llm, semconv::COST_TOTAL_USD),
-        Some(&Value::DoubleValue(0.25))
-    );
-    assert_eq!(
-        attr(llm, semconv::GEN_AI_REQUEST_MODEL),
-        Some(&Value::StringValue("gpt-4o-mini".to_owned()))
-    );
-    assert_eq!(
-        attr(root, semconv::TOKENTRACE_SPAN_TYPE),
-        Some(&Value::StringValue("workflow".to_owned()))
-    );
+    assert_llm_spans(&spans);
 }
 
 /// The collector is down, hangs, or refuses: the application's work returns
@@ -124,7 +140,7 @@ fn faulty_collector(endpoint: String) {
         .unwrap();
     let started = Instant::now();
     let results: Vec<i64> =
-        tracing::dispatcher::with_default(&dispatch, || (0..N).map(work).collect());
+        tracing::dispatcher::with_default(&dispatch, || (0..N).map(llm_work).collect());
     let elapsed = started.elapsed();
     assert_eq!(results, (0..N).map(|i| i * 2).collect::<Vec<_>>());
     // 4000 spans against a 300 ms export timeout: waiting on the collector

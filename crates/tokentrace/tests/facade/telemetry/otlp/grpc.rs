@@ -25,7 +25,7 @@ use tokentrace::{OtlpProtocol, Telemetry};
 use tokentrace_core::semconv;
 use tonic::metadata::MetadataMap;
 
-use super::attr;
+use super::{assert_llm_spans, llm_work};
 
 #[derive(Debug, Default)]
 struct Received {
@@ -147,64 +147,6 @@ impl Drop for GrpcReceiver {
             rt.shutdown_background();
         }
     }
-}
-
-/// An LLM call inside a workflow, as the middleware and `#[workflow]` record
-/// them; returns a value that must not change.
-fn llm_work(i: i64) -> i64 {
-    let root = tracing::info_span!(
-        "workflow",
-        otel.name = "workflow.answer",
-        { semconv::TOKENTRACE_SPAN_TYPE } = semconv::values::SPAN_TYPE_WORKFLOW,
-    );
-    root.in_scope(|| {
-        let llm = tracing::info_span!(
-            "llm",
-            otel.name = "chat gpt-4o-mini",
-            otel.kind = "client",
-            { semconv::TOKENTRACE_SPAN_TYPE } = semconv::values::SPAN_TYPE_LLM,
-            { semconv::GEN_AI_OPERATION_NAME } = "chat",
-            { semconv::GEN_AI_PROVIDER_NAME } = "openai",
-            { semconv::GEN_AI_REQUEST_MODEL } = "gpt-4o-mini",
-            { semconv::GEN_AI_USAGE_INPUT_TOKENS } = 120_i64 + i,
-            { semconv::GEN_AI_USAGE_OUTPUT_TOKENS } = 30_i64,
-            { semconv::COST_TOTAL_USD } = 0.25_f64,
-        );
-        llm.in_scope(|| i * 2)
-    })
-}
-
-/// The spans of one `llm_work(1)` call, checked field by field as decoded
-/// from the gRPC request.
-fn assert_llm_spans(spans: &[Span]) {
-    let root = spans.iter().find(|s| s.name == "workflow.answer").unwrap();
-    let llm = spans.iter().find(|s| s.name == "chat gpt-4o-mini").unwrap();
-    assert!(root.parent_span_id.is_empty());
-    assert_eq!(llm.parent_span_id, root.span_id);
-    assert_eq!(llm.trace_id, root.trace_id);
-    assert_eq!(llm.trace_id.len(), 16);
-    assert_eq!(llm.span_id.len(), 8);
-    assert_eq!(llm.kind, 3, "SPAN_KIND_CLIENT");
-    assert_eq!(
-        attr(llm, semconv::GEN_AI_USAGE_INPUT_TOKENS),
-        Some(&Value::IntValue(121))
-    );
-    assert_eq!(
-        attr(llm, semconv::GEN_AI_USAGE_OUTPUT_TOKENS),
-        Some(&Value::IntValue(30))
-    );
-    assert_eq!(
-        attr(llm, semconv::COST_TOTAL_USD),
-        Some(&Value::DoubleValue(0.25))
-    );
-    assert_eq!(
-        attr(llm, semconv::GEN_AI_REQUEST_MODEL),
-        Some(&Value::StringValue("gpt-4o-mini".to_owned()))
-    );
-    assert_eq!(
-        attr(root, semconv::TOKENTRACE_SPAN_TYPE),
-        Some(&Value::StringValue("workflow".to_owned()))
-    );
 }
 
 #[test]
