@@ -30,6 +30,10 @@ const MODELS: [&str; 4] = [
 /// the random ids real tracers generate.
 static RANDOM_IDS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// `BENCH_MIX=small`: LLM spans with 7 attributes (the bench's spans before
+/// they were made realistic) instead of 48.
+static SMALL_SPANS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn trace_id(trace: u64) -> TraceId {
     let n = u128::from(trace) + 1;
     if RANDOM_IDS.load(std::sync::atomic::Ordering::Relaxed) {
@@ -44,18 +48,28 @@ fn trace_id(trace: u64) -> TraceId {
 fn span(scope: &InstrumentationScope, trace: u64, s: u64) -> SpanData {
     let start = UNIX_EPOCH + Duration::from_millis(1_735_689_600_000 + trace * 100 + s);
     let root = s == 1;
-    let mut attributes = vec![KeyValue::new(semconv::USER_ID, format!("u{}", trace % 500))];
+    let user = format!("u{}", trace % 500);
+    let session = format!("s{}", trace % 5000);
+    let mut attributes = vec![KeyValue::new(semconv::USER_ID, user)];
     if root {
-        attributes.push(KeyValue::new(semconv::TOKENTRACE_SPAN_TYPE, "workflow"));
-        attributes.push(KeyValue::new(
-            semconv::GEN_AI_WORKFLOW_NAME,
-            format!("wf{}", trace % 20),
-        ));
-        attributes.push(KeyValue::new(
-            semconv::SESSION_ID,
-            format!("s{}", trace % 5000),
-        ));
-    } else if s.is_multiple_of(3) {
+        // A workflow span as WorkflowLayer + EnrichLayer leave it: type,
+        // name, session and the roll-ups of its LLM calls.
+        attributes.extend([
+            KeyValue::new(semconv::TOKENTRACE_SPAN_TYPE, "workflow"),
+            KeyValue::new(semconv::GEN_AI_WORKFLOW_NAME, format!("wf{}", trace % 20)),
+            KeyValue::new(semconv::SESSION_ID, session),
+            KeyValue::new(semconv::OPENINFERENCE_SPAN_KIND, "CHAIN"),
+            KeyValue::new(semconv::ROLLUP_INPUT_TOKENS, 360_i64),
+            KeyValue::new(semconv::ROLLUP_OUTPUT_TOKENS, 120_i64),
+            KeyValue::new(semconv::ROLLUP_TOTAL_TOKENS, 480_i64),
+            KeyValue::new(semconv::ROLLUP_COST_USD, 0.000_126),
+            KeyValue::new(semconv::ROLLUP_LLM_CALLS, 3_i64),
+            KeyValue::new(semconv::ROLLUP_ERRORS, 0_i64),
+            KeyValue::new(semconv::PERFORMANCE_LATENCY_MS, 912.5),
+        ]);
+    } else if s.is_multiple_of(3) && SMALL_SPANS.load(std::sync::atomic::Ordering::Relaxed) {
+        // The earlier, smaller LLM span (`BENCH_MIX=small`), for comparison
+        // with figures measured before the bench's spans were made realistic.
         let model = MODELS[(trace % 4) as usize];
         attributes.extend([
             KeyValue::new(semconv::TOKENTRACE_SPAN_TYPE, "llm"),
@@ -64,6 +78,71 @@ fn span(scope: &InstrumentationScope, trace: u64, s: u64) -> SpanData {
             KeyValue::new(semconv::GEN_AI_USAGE_INPUT_TOKENS, 120_i64),
             KeyValue::new(semconv::GEN_AI_USAGE_OUTPUT_TOKENS, 40_i64),
             KeyValue::new(semconv::COST_TOTAL_USD, 0.000_042),
+        ]);
+    } else if s.is_multiple_of(3) {
+        // An LLM span as LlmMiddleware records a streamed OpenAI chat call
+        // (content capture off): 48 attributes with the user id, GenAI and OpenInference names.
+        let model = MODELS[(trace % 4) as usize];
+        attributes.extend([
+            KeyValue::new(semconv::SESSION_ID, session),
+            KeyValue::new(semconv::TOKENTRACE_SPAN_TYPE, "llm"),
+            KeyValue::new(semconv::OPENINFERENCE_SPAN_KIND, "LLM"),
+            KeyValue::new(semconv::GEN_AI_OPERATION_NAME, "chat"),
+            KeyValue::new(semconv::GEN_AI_PROVIDER_NAME, "openai"),
+            KeyValue::new(semconv::GEN_AI_REQUEST_MODEL, model),
+            KeyValue::new(semconv::GEN_AI_RESPONSE_MODEL, model),
+            KeyValue::new(semconv::GEN_AI_REQUEST_STREAM, true),
+            KeyValue::new(semconv::GEN_AI_REQUEST_TEMPERATURE, 0.2),
+            KeyValue::new(semconv::GEN_AI_REQUEST_MAX_TOKENS, 1024_i64),
+            KeyValue::new(semconv::GEN_AI_REQUEST_TOP_P, 1.0),
+            KeyValue::new(
+                semconv::GEN_AI_RESPONSE_ID,
+                format!("chatcmpl-{trace:016x}{s:04x}"),
+            ),
+            KeyValue::new(
+                semconv::GEN_AI_RESPONSE_FINISH_REASONS,
+                opentelemetry::Value::Array(vec![opentelemetry::StringValue::from("stop")].into()),
+            ),
+            KeyValue::new(semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, 0.348),
+            KeyValue::new(semconv::OPENAI_RESPONSE_SERVICE_TIER, "default"),
+            KeyValue::new(semconv::SERVER_ADDRESS, "api.openai.com"),
+            KeyValue::new(semconv::SERVER_PORT, 443_i64),
+            KeyValue::new(semconv::HTTP_REQUEST_METHOD, "POST"),
+            KeyValue::new(
+                semconv::URL_FULL,
+                "https://api.openai.com/v1/chat/completions",
+            ),
+            KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, 200_i64),
+            KeyValue::new(semconv::GEN_AI_USAGE_INPUT_TOKENS, 120_i64),
+            KeyValue::new(semconv::GEN_AI_USAGE_OUTPUT_TOKENS, 40_i64),
+            KeyValue::new(semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 64_i64),
+            KeyValue::new(semconv::GEN_AI_USAGE_TOTAL_TOKENS, 160_i64),
+            KeyValue::new(semconv::LLM_PROVIDER, "openai"),
+            KeyValue::new(semconv::LLM_SYSTEM, "openai"),
+            KeyValue::new(semconv::LLM_MODEL_NAME, model),
+            KeyValue::new(
+                semconv::LLM_INVOCATION_PARAMETERS,
+                r#"{"max_tokens":1024,"stream":true,"temperature":0.2,"top_p":1.0}"#,
+            ),
+            KeyValue::new(semconv::LLM_FINISH_REASON, "stop"),
+            KeyValue::new(semconv::LLM_TOKEN_COUNT_PROMPT, 120_i64),
+            KeyValue::new(semconv::LLM_TOKEN_COUNT_COMPLETION, 40_i64),
+            KeyValue::new(semconv::LLM_TOKEN_COUNT_TOTAL, 160_i64),
+            KeyValue::new(semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ, 64_i64),
+            KeyValue::new(semconv::LLM_COST_PROMPT, 0.000_018),
+            KeyValue::new(semconv::LLM_COST_COMPLETION, 0.000_024),
+            KeyValue::new(semconv::LLM_COST_TOTAL, 0.000_042),
+            KeyValue::new(semconv::COST_TOTAL_USD, 0.000_042),
+            KeyValue::new(semconv::COST_INPUT_COST_USD, 0.000_018),
+            KeyValue::new(semconv::COST_OUTPUT_COST_USD, 0.000_024),
+            KeyValue::new(semconv::COST_MODEL_NAME, model),
+            KeyValue::new(semconv::COST_PROMPT_TOKENS, 120_i64),
+            KeyValue::new(semconv::COST_COMPLETION_TOKENS, 40_i64),
+            KeyValue::new(semconv::COST_TOTAL_TOKENS, 160_i64),
+            KeyValue::new(semconv::COST_SOURCE, "catalogue"),
+            KeyValue::new(semconv::TOKENTRACE_STREAM_EVENTS, 42_i64),
+            KeyValue::new(semconv::TOKENTRACE_RESPONSE_BYTES, 8_123_i64),
+            KeyValue::new(semconv::PERFORMANCE_LATENCY_MS, 611.25),
         ]);
     }
     SpanData {
@@ -138,19 +217,28 @@ fn ingest_spans(exporter: &StoreExporter, first_trace: u64, total: u64) -> Durat
     t.elapsed()
 }
 
+/// The `/proc/self/task/<tid>` folders of this process's threads whose name
+/// starts with `prefix`; `None` where /proc is missing.
+fn threads_named(prefix: &str) -> Option<Vec<std::path::PathBuf>> {
+    let mut dirs = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+        if comm.starts_with(prefix) {
+            dirs.push(dir);
+        }
+    }
+    Some(dirs)
+}
+
 /// CPU seconds (user + system) used so far by this process's threads whose
 /// name starts with `prefix` (`tokentrace-stor` is the writer,
-/// `tokentrace-ckpt` its checkpointer), from /proc; `None` where /proc is
+/// `tokentrace-enc` its JSON encoder, `tokentrace-ckpt` its checkpointer), from /proc; `None` where /proc is
 /// missing. Reported beside wall-clock figures because the machine this runs
 /// on is shared: wall time mostly measures the load.
 fn thread_cpu_secs(prefix: &str) -> Option<f64> {
     let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let dir = task.ok()?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
-        if !comm.starts_with(prefix) {
-            continue;
-        }
+    for dir in threads_named(prefix)? {
         let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
         // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
         let rest = &stat[stat.rfind(')')? + 2..];
@@ -161,20 +249,52 @@ fn thread_cpu_secs(prefix: &str) -> Option<f64> {
     Some(total as f64 / 100.0)
 }
 
+/// Bytes written (`wchar`: to the WAL, for the writer) and read (`rchar`)
+/// through syscalls by this process's threads named `prefix*`, from /proc.
+fn thread_io_bytes(prefix: &str) -> Option<(u64, u64)> {
+    let (mut w, mut r) = (0u64, 0u64);
+    for dir in threads_named(prefix)? {
+        let io = std::fs::read_to_string(dir.join("io")).ok()?;
+        for line in io.lines() {
+            let value = |l: &str| l.split(':').nth(1)?.trim().parse::<u64>().ok();
+            if line.starts_with("wchar:") {
+                w += value(line)?;
+            } else if line.starts_with("rchar:") {
+                r += value(line)?;
+            }
+        }
+    }
+    Some((w, r))
+}
+
 fn ingest(random_ids: bool) {
     RANDOM_IDS.store(random_ids, std::sync::atomic::Ordering::Relaxed);
     let ids = if random_ids { "random" } else { "sequential" };
+    // `BENCH_KEEP=1` keeps the ingest database (its path is printed) for analysis.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ingest.db");
     let exporter = StoreExporter::builder(&path)
         .queue_capacity(1024)
         .build()
         .unwrap();
+    // `BENCH_DROP=spans_user_id,...` drops those indexes first (to measure
+    // what each costs; the writer re-prepares its statements).
+    if let Ok(drop) = std::env::var("BENCH_DROP") {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for index in drop.split(',').filter(|i| !i.is_empty()) {
+            conn.execute_batch(&format!("DROP INDEX {index}")).unwrap();
+        }
+    }
     let per_round = 100_000u64;
-    let rounds = 5u64;
+    let rounds: u64 = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let mut rates = Vec::new();
     let cpu_before = thread_cpu_secs("tokentrace-stor");
     let ckpt_before = thread_cpu_secs("tokentrace-ckpt");
+    let enc_before = thread_cpu_secs("tokentrace-enc");
+    let io_before = thread_io_bytes("tokentrace-stor");
     for round in 0..rounds {
         let elapsed = ingest_spans(&exporter, round * per_round / SPANS_PER_TRACE, per_round);
         rates.push(per_round as f64 / elapsed.as_secs_f64());
@@ -185,8 +305,17 @@ fn ingest(random_ids: bool) {
     let ckpt = thread_cpu_secs("tokentrace-ckpt")
         .zip(ckpt_before)
         .map(|(a, b)| a - b);
+    let enc = thread_cpu_secs("tokentrace-enc")
+        .zip(enc_before)
+        .map(|(a, b)| a - b);
+    let io = thread_io_bytes("tokentrace-stor")
+        .zip(io_before)
+        .map(|(a, b)| (a.0 - b.0, a.1 - b.1));
     assert_eq!(exporter.stats().dropped_spans, 0);
     assert_eq!(exporter.stats().failed_spans, 0);
+    // Joins the writer (and its helper threads), so the next pass's CPU
+    // figures never include this one's threads.
+    exporter.shutdown().unwrap();
     let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
     rates.sort_by(f64::total_cmp);
     println!(
@@ -194,10 +323,12 @@ fn ingest(random_ids: bool) {
         rates[rates.len() / 2],
         shown.join(", ")
     );
-    if let (Some(cpu), Some(ckpt)) = (cpu, ckpt) {
+    if let (Some(cpu), Some(ckpt), Some(enc)) = (cpu, ckpt, enc) {
+        let spans = (rounds * per_round) as f64;
         println!(
-            "  writer thread {cpu:.2} s CPU: {:.0} spans per CPU-second; checkpoint thread {ckpt:.2} s CPU",
-            (rounds * per_round) as f64 / cpu
+            "  writer thread {cpu:.2} s CPU: {:.0} spans per CPU-second; encoder thread {enc:.2} s; checkpoint thread {ckpt:.2} s; all three: {:.0} spans per CPU-second",
+            spans / cpu,
+            spans / (cpu + enc + ckpt)
         );
     }
     drop(exporter);
@@ -208,6 +339,17 @@ fn ingest(random_ids: bool) {
         bytes as f64 / 1_048_576.0,
         bytes as f64 / (rounds * per_round) as f64
     );
+    if let Some((written, read)) = io {
+        let spans = (rounds * per_round) as f64;
+        println!(
+            "  writer wrote {:.0} bytes per span (WAL), read {:.0}",
+            written as f64 / spans,
+            read as f64 / spans
+        );
+    }
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        println!("  kept {}", dir.keep().join("ingest.db").display());
+    }
 }
 
 fn queries() {
@@ -334,10 +476,20 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
+    SMALL_SPANS.store(
+        std::env::var("BENCH_MIX").is_ok_and(|m| m == "small"),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let wants = |part: &str| only.is_empty() || only.iter().any(|o| part.contains(o.as_str()));
+    // `BENCH_IDS=sequential` or `random` runs one of the two ingest passes.
+    let ids = std::env::var("BENCH_IDS").unwrap_or_default();
     if wants("ingest") {
-        ingest(false);
-        ingest(true);
+        if ids != "random" {
+            ingest(false);
+        }
+        if ids != "sequential" {
+            ingest(true);
+        }
     }
     if wants("queries") {
         queries();

@@ -341,11 +341,24 @@ impl AggDeltas {
                 continue;
             }
             let mut hist = Histogram::decode(&blob);
+            // A value added and removed within the same transaction (a span
+            // written, then re-exported, in one group commit) was never in
+            // the stored histogram: the two cancel out.
+            let mut added = d.added;
+            let mut removed = Vec::with_capacity(d.removed.len());
             for v in &d.removed {
-                hist.remove(*v);
+                match added.iter().position(|a| a.to_bits() == v.to_bits()) {
+                    Some(i) => {
+                        added.swap_remove(i);
+                    }
+                    None => removed.push(*v),
+                }
             }
-            for v in &d.added {
-                hist.add(*v);
+            for v in removed {
+                hist.remove(v);
+            }
+            for v in added {
+                hist.add(v);
             }
             let (first, last, user) = if dim != Dim::Session {
                 (None, None, None)

@@ -1,13 +1,15 @@
 //! The OpenTelemetry [`SpanExporter`] that writes spans to the store.
 //!
 //! `export` only hands the batch to a bounded channel (`try_send`): it never
-//! blocks the span processor. A dedicated writer thread owns the SQLite
-//! connection and writes each batch in one transaction, so a process killed
-//! mid-write leaves every committed batch and nothing half-written. A second
-//! thread checkpoints the WAL into the database file in the background.
+//! blocks the span processor. An encoder thread serialises each batch's JSON
+//! columns; a dedicated writer thread owns the SQLite connection and writes
+//! each batch (or, when several are waiting, several batches: a group commit)
+//! in one transaction, so a process killed mid-write leaves every committed
+//! batch and nothing half-written. A third thread checkpoints the WAL into
+//! the database file in the background.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -22,17 +24,23 @@ use crate::error::StoreError;
 use crate::model::{ExportStats, Retention};
 use crate::query;
 use crate::schema;
-use crate::write::{self, Buffers};
+use crate::write::{self, EncodedBatch};
 
-/// WAL pages (64 MiB) after which the writer's own commit checkpoints: a
-/// backstop, as the checkpoint thread normally keeps the WAL short.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+/// WAL size (256 MiB) after which the writer's own commit checkpoints: a
+/// backstop, as the checkpoint thread normally keeps the WAL short. Above one
+/// group commit's worth of pages, so the writer does not checkpoint after
+/// every large group.
+const WAL_AUTOCHECKPOINT_BYTES: i64 = 256 * 1024 * 1024;
 /// Default number of batches the writer queue holds.
 const DEFAULT_QUEUE_BATCHES: usize = 64;
 /// Default time the writer waits for a lock held by another connection.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default interval between retention passes.
 const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+/// Most spans the writer commits in one transaction when batches queue up
+/// (a group commit): the pages every batch rewrites (index leaves of busy
+/// users and sessions, the statistics rows) are then written once.
+const MAX_GROUP_SPANS: usize = 65_536;
 /// How long `force_flush` waits for the writer by default.
 const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -99,26 +107,43 @@ impl StoreExporterBuilder {
     /// When the file cannot be created or opened, or its schema is newer than this build's.
     pub fn build(self) -> Result<StoreExporter, StoreError> {
         let conn = schema::open(&self.path, self.busy_timeout)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            WAL_AUTOCHECKPOINT_BYTES / page_size.max(512),
+        )?;
         // Without the thread (it could not start) the writer checkpoints by itself.
         let checkpointer = Checkpointer::start(&self.path, self.busy_timeout).ok();
         if let Some(bytes) = self.max_size_bytes {
-            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let pages = (bytes / page_size.max(1) as u64).max(1);
             conn.pragma_update(None, "max_page_count", pages as i64)?;
         }
-        let (tx, rx) = std::sync::mpsc::sync_channel(self.queue_batches);
+        // Both channels hold at most `queue_batches` (the `pending` count
+        // bounds what waits in either), so the encoder never blocks long.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(self.queue_batches);
+        let (enc_tx, enc_rx) = std::sync::mpsc::sync_channel::<Encoded>(self.queue_batches);
         let shared = Arc::new(Shared::default());
+        let encoder = std::thread::Builder::new()
+            .name("tokentrace-enc".to_owned())
+            .spawn(move || encode_loop(&rx, &enc_tx))
+            .map_err(|e| {
+                StoreError::with_source(
+                    crate::StoreErrorKind::Io,
+                    "cannot start the store encoder thread",
+                    e,
+                )
+            })?;
         let writer = Writer {
             conn,
-            rx,
+            rx: enc_rx,
             shared: Arc::clone(&shared),
             retention: self.retention,
             retention_interval: self.retention_interval,
             upstream: self.upstream_dropped,
             persisted: ExportStats::default(),
-            buffers: Buffers::default(),
             checkpointer,
+            encoder: Some(encoder),
         };
         let thread = std::thread::Builder::new()
             .name("tokentrace-store".to_owned())
@@ -138,6 +163,7 @@ impl StoreExporterBuilder {
                 &Resource::builder_empty().build(),
             )),
             path: self.path,
+            queue_batches: self.queue_batches,
         })
     }
 }
@@ -165,6 +191,7 @@ pub struct StoreExporter {
     thread: Mutex<Option<JoinHandle<()>>>,
     resource: Arc<ResourceInfo>,
     path: PathBuf,
+    queue_batches: usize,
 }
 
 impl StoreExporter {
@@ -231,6 +258,19 @@ impl StoreExporter {
         };
         let n = batch.len() as u64;
         let mut progress = lock(&self.shared.progress);
+        // Batches waiting to be encoded or written: at most `queue_batches`.
+        if self.shared.pending.fetch_add(1, Ordering::Relaxed) >= self.queue_batches {
+            self.shared.pending.fetch_sub(1, Ordering::Relaxed);
+            self.shared
+                .counters
+                .dropped_spans
+                .fetch_add(n, Ordering::Relaxed);
+            // Dropping rather than blocking: the caller is the span pipeline
+            // and a slow disk must never back up into the application.
+            return Err(OTelSdkError::InternalFailure(
+                "tokentrace store queue full: batch dropped".to_owned(),
+            ));
+        }
         let seq = progress.enqueued + 1;
         let job = Job {
             seq,
@@ -242,9 +282,8 @@ impl StoreExporter {
                 progress.enqueued = seq;
                 Ok(())
             }
-            // Dropping rather than blocking: the caller is the span pipeline
-            // and a slow disk must never back up into the application.
             Err(TrySendError::Full(_)) => {
+                self.shared.pending.fetch_sub(1, Ordering::Relaxed);
                 self.shared
                     .counters
                     .dropped_spans
@@ -254,6 +293,7 @@ impl StoreExporter {
                 ))
             }
             Err(TrySendError::Disconnected(_)) => {
+                self.shared.pending.fetch_sub(1, Ordering::Relaxed);
                 self.shared
                     .counters
                     .dropped_spans
@@ -366,6 +406,8 @@ struct Progress {
 #[derive(Debug, Default)]
 struct Shared {
     counters: Counters,
+    /// Batches accepted by `export` and not yet taken by the writer.
+    pending: AtomicUsize,
     progress: Mutex<Progress>,
     cv: Condvar,
 }
@@ -406,6 +448,35 @@ struct Job {
     spans: Vec<SpanData>,
 }
 
+/// A [`Job`] after the encoder thread.
+#[derive(Debug)]
+struct Encoded {
+    seq: u64,
+    batch: EncodedBatch,
+}
+
+/// The encoder thread: serialises each batch's JSON columns so the writer's
+/// transaction only binds and inserts (the two run in parallel). Exits when
+/// the exporter drops its sender, after passing on what was queued.
+fn encode_loop(rx: &Receiver<Job>, tx: &SyncSender<Encoded>) {
+    // Like the writer, it must never produce spans of its own.
+    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+        let mut order = Vec::new();
+        while let Ok(job) = rx.recv() {
+            let batch = EncodedBatch::encode(job.resource, job.spans, &mut order);
+            if tx
+                .send(Encoded {
+                    seq: job.seq,
+                    batch,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+}
+
 /// The resource, pre-serialised once rather than per span.
 #[derive(Debug)]
 pub(crate) struct ResourceInfo {
@@ -430,21 +501,21 @@ impl ResourceInfo {
 
 struct Writer {
     conn: Connection,
-    rx: Receiver<Job>,
+    rx: Receiver<Encoded>,
     shared: Arc<Shared>,
     retention: Retention,
     retention_interval: Duration,
     upstream: Option<Arc<AtomicU64>>,
     persisted: ExportStats,
-    buffers: Buffers,
     checkpointer: Option<Checkpointer>,
+    encoder: Option<JoinHandle<()>>,
 }
 
 /// Copies committed WAL pages into the database file on its own thread
 /// (SQLite `PASSIVE` checkpoints, which never block the writer or readers),
 /// so the writer thread spends its time on batches rather than on the
 /// checkpoint's reads, writes and fsyncs. The writer still checkpoints by
-/// itself past [`WAL_AUTOCHECKPOINT_PAGES`], which bounds the WAL if this
+/// itself past [`WAL_AUTOCHECKPOINT_BYTES`], which bounds the WAL if this
 /// thread falls behind.
 #[derive(Debug)]
 struct Checkpointer {
@@ -532,10 +603,21 @@ impl Writer {
                 Duration::from_secs(3600)
             };
             match self.rx.recv_timeout(wait) {
-                Ok(job) => {
-                    self.write(&job);
+                Ok(first) => {
+                    // Whatever else is queued joins the same transaction.
+                    let mut group = vec![first];
+                    let mut spans = group[0].batch.len();
+                    while spans < MAX_GROUP_SPANS {
+                        let Ok(next) = self.rx.try_recv() else { break };
+                        spans += next.batch.len();
+                        group.push(next);
+                    }
+                    self.shared
+                        .pending
+                        .fetch_sub(group.len(), Ordering::Relaxed);
+                    self.write(&group);
                     let mut progress = lock(&self.shared.progress);
-                    progress.done = job.seq;
+                    progress.done = group.last().map_or(progress.done, |e| e.seq);
                     self.shared.cv.notify_all();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -546,6 +628,9 @@ impl Writer {
                 last_retention = Instant::now();
             }
         }
+        if let Some(encoder) = self.encoder.take() {
+            let _ = encoder.join();
+        }
         // Persist the final counters (drops after the last batch).
         let _ = self.persist_counters_only();
         if let Some(c) = self.checkpointer.take() {
@@ -553,8 +638,35 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, job: &Job) {
-        let n = job.spans.len() as u64;
+    /// Writes `group` in one transaction. If that fails and the group holds
+    /// several batches, each is retried on its own (unless the database is
+    /// locked: that would only wait out the busy timeout once per batch), so
+    /// a batch fails alone, as it would have without grouping.
+    fn write(&mut self, group: &[Encoded]) {
+        let batches: Vec<&EncodedBatch> = group.iter().map(|e| &e.batch).collect();
+        match self.commit(&batches) {
+            Ok(()) => {}
+            Err(e) if group.len() > 1 && !is_busy(&e) => {
+                for b in batches {
+                    if self.commit(&[b]).is_err() {
+                        self.count_failed(&[b]);
+                    }
+                }
+            }
+            Err(_) => self.count_failed(&batches),
+        }
+    }
+
+    fn count_failed(&self, batches: &[&EncodedBatch]) {
+        let c = &self.shared.counters;
+        let n: usize = batches.iter().map(|b| b.len()).sum();
+        c.failed_spans.fetch_add(n as u64, Ordering::Relaxed);
+        c.failed_batches
+            .fetch_add(batches.len() as u64, Ordering::Relaxed);
+    }
+
+    fn commit(&mut self, batches: &[&EncodedBatch]) -> rusqlite::Result<()> {
+        let n: usize = batches.iter().map(|b| b.len()).sum();
         let c = &self.shared.counters;
         if let Some(up) = &self.upstream {
             c.upstream_dropped_spans
@@ -562,29 +674,16 @@ impl Writer {
         }
         let now = c.snapshot();
         let target = ExportStats {
-            written_spans: now.written_spans + n,
+            written_spans: now.written_spans + n as u64,
             ..now
         };
-        match write::write_batch(
-            &mut self.conn,
-            &mut self.buffers,
-            &job.resource,
-            &job.spans,
-            &self.persisted,
-            &target,
-        ) {
-            Ok(()) => {
-                c.written_spans.fetch_add(n, Ordering::Relaxed);
-                self.persisted = target;
-                if let Some(ck) = &self.checkpointer {
-                    ck.poke();
-                }
-            }
-            Err(_) => {
-                c.failed_spans.fetch_add(n, Ordering::Relaxed);
-                c.failed_batches.fetch_add(1, Ordering::Relaxed);
-            }
+        write::write_batch(&mut self.conn, batches, &self.persisted, &target)?;
+        c.written_spans.fetch_add(n as u64, Ordering::Relaxed);
+        self.persisted = target;
+        if let Some(ck) = &self.checkpointer {
+            ck.poke();
         }
+        Ok(())
     }
 
     fn persist_counters_only(&mut self) -> rusqlite::Result<()> {
@@ -615,6 +714,14 @@ impl Writer {
                 .fetch_add(deleted, Ordering::Relaxed);
         }
     }
+}
+
+/// The database was locked by another connection past the busy timeout.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn now_ns() -> i64 {

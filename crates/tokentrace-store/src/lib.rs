@@ -2,8 +2,9 @@
 //!
 //! [`StoreExporter`] is an OpenTelemetry [`SpanExporter`](opentelemetry_sdk::trace::SpanExporter)
 //! that writes spans to a SQLite file in WAL mode from a dedicated writer
-//! thread, one transaction per batch, never blocking the caller (a full queue
-//! drops the batch and counts it). [`Store`] reads it back: a trace with its
+//! thread (JSON encoding on a second thread), one transaction per batch or
+//! per group of queued batches, never blocking the caller (a full queue drops
+//! the batch and counts it). [`Store`] reads it back: a trace with its
 //! span tree ([`Store::get_trace`]), filtered listings ([`Store::traces`]),
 //! aggregates ([`Store::stats`]), sessions, and [`Store::clear`].
 //!

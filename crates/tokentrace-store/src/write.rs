@@ -11,11 +11,13 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, TransactionBehavior, params};
 use tokentrace_core::semconv;
 
 use crate::agg::{self, AggDeltas, Contribution, Dim, TraceContribution};
@@ -256,25 +258,108 @@ struct TraceWork {
     dirty: bool,
 }
 
-/// Reused buffers of the writer.
-#[derive(Debug, Default)]
-pub(crate) struct Buffers {
-    attributes: String,
-    events: String,
-    links: String,
-    order: Vec<usize>,
+/// A batch whose JSON columns (attributes, events, links) are already
+/// serialised: the encoder thread builds it, so the writer thread only binds
+/// and inserts.
+#[derive(Debug)]
+pub(crate) struct EncodedBatch {
+    resource: Arc<ResourceInfo>,
+    spans: Vec<SpanData>,
+    /// Every span's attributes, events and links JSON, back to back.
+    json: String,
+    /// Per span: where its attributes, events and links end in `json`.
+    ends: Vec<[usize; 3]>,
+    /// Per span: the attributes [`SpanRecord`] reads, as positions in its attributes.
+    found: Vec<Found>,
 }
 
-/// Writes one batch in one transaction, with the counters' increase since
-/// `persisted` (so the `meta` table accumulates across processes).
+/// Position in a span's attributes of each of [`KEYS`] ([`NOT_FOUND`] when absent).
+type Found = [u32; KEYS.len()];
+const NOT_FOUND: u32 = u32::MAX;
+
+impl EncodedBatch {
+    /// Serialises the JSON columns of `spans`; `order` is scratch space.
+    pub(crate) fn encode(
+        resource: Arc<ResourceInfo>,
+        spans: Vec<SpanData>,
+        order: &mut Vec<(u64, usize)>,
+    ) -> Self {
+        let mut json = String::with_capacity(spans.len() * 512);
+        let mut ends = Vec::with_capacity(spans.len());
+        let mut found = Vec::with_capacity(spans.len());
+        for span in &spans {
+            // One pass over the attributes; the last value of a key wins, as
+            // an OTel span's later `set_attribute` does.
+            let mut f = [NOT_FOUND; KEYS.len()];
+            for (i, kv) in span.attributes.iter().enumerate() {
+                if let Some(k) = KEYS.iter().position(|k| *k == kv.key.as_str()) {
+                    f[k] = u32::try_from(i).unwrap_or(NOT_FOUND);
+                }
+            }
+            found.push(f);
+            write_attributes(&mut json, &span.attributes, order);
+            let a = json.len();
+            write_events(&mut json, span, order);
+            let e = json.len();
+            write_links(&mut json, span, order);
+            ends.push([a, e, json.len()]);
+        }
+        Self {
+            resource,
+            spans,
+            json,
+            ends,
+            found,
+        }
+    }
+
+    /// Number of spans.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+/// One span of the transaction, with its batch's resource and its JSON.
+struct Item<'a> {
+    span: &'a SpanData,
+    scope_name: &'a str,
+    found: &'a Found,
+    resource: &'a ResourceInfo,
+    attributes: &'a str,
+    events: &'a str,
+    links: &'a str,
+}
+
+fn items<'a>(batches: &[&'a EncodedBatch]) -> Vec<Item<'a>> {
+    let mut out = Vec::with_capacity(batches.iter().map(|b| b.len()).sum());
+    for b in batches {
+        let mut start = 0;
+        for ((span, &[a, e, l]), found) in b.spans.iter().zip(&b.ends).zip(&b.found) {
+            out.push(Item {
+                span,
+                scope_name: span.instrumentation_scope.name(),
+                found,
+                resource: &b.resource,
+                attributes: &b.json[start..a],
+                events: &b.json[a..e],
+                links: &b.json[e..l],
+            });
+            start = l;
+        }
+    }
+    out
+}
+
+/// Writes batches (one, or several queued ones: a group commit) in one
+/// transaction, with the counters' increase since `persisted` (so the `meta`
+/// table accumulates across processes).
 pub(crate) fn write_batch(
     conn: &mut Connection,
-    buffers: &mut Buffers,
-    resource: &ResourceInfo,
-    spans: &[SpanData],
+    batches: &[&EncodedBatch],
     persisted: &ExportStats,
     target: &ExportStats,
 ) -> rusqlite::Result<()> {
+    let spans = items(batches);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut deltas = AggDeltas::default();
     let mut traces: Vec<TraceWork> = Vec::new();
@@ -284,7 +369,8 @@ pub(crate) fn write_batch(
     {
         // Pass 1: the batch's traces, their stored summaries and root workflows.
         let mut select = tx.prepare_cached(SELECT_TRACE)?;
-        for span in spans {
+        for item in &spans {
+            let span = item.span;
             let id = u128::from_be_bytes(span.span_context.trace_id().to_bytes());
             let at = match index.get(&id) {
                 Some(&at) => at,
@@ -319,47 +405,39 @@ pub(crate) fn write_batch(
 
         // Pass 2: the rows.
         let mut insert = tx.prepare_cached(INSERT_SPAN)?;
-        for (i, (span, &at)) in spans.iter().zip(&span_trace).enumerate() {
+        // SQLite keeps a statement's bindings across executions: columns
+        // that repeat from span to span (kind, status, service, scope, empty
+        // events and links, the resource) are bound again only when they change.
+        let mut last: [Option<Option<&str>>; REPEATING.len()] = [None; REPEATING.len()];
+        for (i, (item, &at)) in spans.iter().zip(&span_trace).enumerate() {
+            let (span, resource) = (item.span, item.resource);
             let t = &mut traces[at];
-            let mut row = SpanRecord::from_span(span);
+            let mut row = SpanRecord::from_span(span, item.found);
             if row.workflow.is_none() {
                 row.workflow = t.root_workflow.as_ref().map(|(_, w)| Cow::Owned(w.clone()));
             }
-            let span_id = ascii(&row.span_id);
-            let parent_span_id = row.parent_span_id.as_ref().map(ascii);
-            encode_json(span, buffers);
-            let values = params![
-                t.hex,
-                span_id,
-                parent_span_id,
-                row.is_root,
-                span.name.as_ref(),
-                row.kind,
-                row.status_code,
-                row.status_message,
-                row.start_ns,
-                row.end_ns,
-                row.duration_ms,
-                resource.service_name,
-                span.instrumentation_scope.name(),
-                buffers.attributes,
-                buffers.events,
-                buffers.links,
-                resource.json,
-                row.workflow,
-                row.span_type,
-                row.provider,
-                row.model,
-                row.user_id,
-                row.session_id,
-                row.input_tokens,
-                row.output_tokens,
-                row.cache_read_tokens,
-                row.reasoning_tokens,
-                row.total_tokens,
-                row.cost_usd,
+            let values = row.values(&t.hex, item);
+            let repeating: [Option<&str>; REPEATING.len()] = [
+                Some(row.kind),
+                Some(row.status_code),
+                resource.service_name.as_deref(),
+                Some(item.scope_name),
+                Some(item.events),
+                Some(item.links),
+                Some(&resource.json),
             ];
-            if insert.execute(values)? == 0 {
+            let mut r = 0;
+            for (k, v) in values.iter().enumerate() {
+                if REPEATING.get(r) == Some(&k) {
+                    r += 1;
+                    if last[r - 1] == Some(repeating[r - 1]) {
+                        continue;
+                    }
+                    last[r - 1] = Some(repeating[r - 1]);
+                }
+                insert.raw_bind_parameter(k + 1, v)?;
+            }
+            if insert.raw_execute()? == 0 {
                 // Stored before: take the old row out of the model/provider
                 // groups, replace it, and recompute the trace afterwards.
                 agg::apply_spans(
@@ -369,10 +447,10 @@ pub(crate) fn write_batch(
                         "SELECT {} FROM spans WHERE trace_id = ?1 AND span_id = ?2",
                         agg::SPAN_CONTRIBUTION_COLUMNS
                     ),
-                    params![t.hex, span_id],
+                    params![t.hex, row.span_id],
                     -1,
                 )?;
-                tx.prepare_cached(UPSERT_SPAN)?.execute(values)?;
+                tx.prepare_cached(UPSERT_SPAN)?.execute(&values[..])?;
                 t.dirty = true;
                 // A stored span without a stored summary (deleted by hand) and
                 // not from this batch: the aggregates cannot be patched, so
@@ -380,6 +458,7 @@ pub(crate) fn write_batch(
                 let ctx = &span.span_context;
                 rebuild_aggregates |= t.stored.is_none()
                     && !spans[..i].iter().any(|s| {
+                        let s = s.span;
                         s.span_context.trace_id() == ctx.trace_id()
                             && s.span_context.span_id() == ctx.span_id()
                     });
@@ -524,8 +603,8 @@ mod k {
 /// One span's denormalised columns, borrowing from the span where it can.
 #[derive(Debug)]
 struct SpanRecord<'a> {
-    span_id: [u8; 16],
-    parent_span_id: Option<[u8; 16]>,
+    span_id: Hex16,
+    parent_span_id: Option<Hex16>,
     is_root: bool,
     kind: &'static str,
     status_code: &'static str,
@@ -548,18 +627,10 @@ struct SpanRecord<'a> {
 }
 
 impl<'a> SpanRecord<'a> {
-    fn from_span(span: &'a SpanData) -> Self {
+    fn from_span(span: &'a SpanData, found: &Found) -> Self {
         let has_parent = span.parent_span_id != opentelemetry::trace::SpanId::INVALID;
         let is_root = is_root(span);
-        // One pass over the attributes; the last value of a key wins, as an
-        // OTel span's later `set_attribute` does.
-        let mut found: [Option<&Value>; KEYS.len()] = [None; KEYS.len()];
-        for kv in &span.attributes {
-            if let Some(i) = KEYS.iter().position(|k| *k == kv.key.as_str()) {
-                found[i] = Some(&kv.value);
-            }
-        }
-        let attr = |key: usize| found[key];
+        let attr = |key: usize| span.attributes.get(found[key] as usize).map(|kv| &kv.value);
         let string = |key: usize| attr(key).map(Value::as_str);
         let int = |key: usize| attr(key).and_then(as_i64);
         let start_ns = time_ns(span.start_time);
@@ -582,9 +653,11 @@ impl<'a> SpanRecord<'a> {
         let workflow = string(k::GEN_AI_WORKFLOW_NAME)
             .or_else(|| is_root.then(|| Cow::Borrowed(span.name.as_ref())));
         Self {
-            span_id: hex16(u64::from_be_bytes(span.span_context.span_id().to_bytes())),
+            span_id: Hex16(hex16(u64::from_be_bytes(
+                span.span_context.span_id().to_bytes(),
+            ))),
             parent_span_id: has_parent
-                .then(|| hex16(u64::from_be_bytes(span.parent_span_id.to_bytes()))),
+                .then(|| Hex16(hex16(u64::from_be_bytes(span.parent_span_id.to_bytes())))),
             is_root,
             kind: kind_str(&span.span_kind),
             status_code,
@@ -605,6 +678,45 @@ impl<'a> SpanRecord<'a> {
             total_tokens,
             cost_usd: attr(k::COST_TOTAL_USD).and_then(as_f64),
         }
+    }
+
+    /// The `spans` columns, in [`INSERT_SPAN`]'s order.
+    fn values<'r>(
+        &'r self,
+        trace_hex: &'r dyn ToSql,
+        item: &'r Item<'_>,
+    ) -> [&'r dyn ToSql; COLUMNS] {
+        [
+            trace_hex,
+            &self.span_id,
+            &self.parent_span_id,
+            &self.is_root,
+            &item.span.name,
+            &self.kind,
+            &self.status_code,
+            &self.status_message,
+            &self.start_ns,
+            &self.end_ns,
+            &self.duration_ms,
+            &item.resource.service_name,
+            &item.scope_name,
+            &item.attributes,
+            &item.events,
+            &item.links,
+            &item.resource.json,
+            &self.workflow,
+            &self.span_type,
+            &self.provider,
+            &self.model,
+            &self.user_id,
+            &self.session_id,
+            &self.input_tokens,
+            &self.output_tokens,
+            &self.cache_read_tokens,
+            &self.reasoning_tokens,
+            &self.total_tokens,
+            &self.cost_usd,
+        ]
     }
 
     /// Folds this span into its trace's batch summary, keys and the
@@ -692,6 +804,23 @@ fn max_str_into(into: &mut Option<String>, other: Option<&str>) {
     }
 }
 
+/// A span id as 16 lowercase hex digits, bound as TEXT without a `String`.
+#[derive(Debug, Clone, Copy)]
+struct Hex16([u8; 16]);
+
+impl ToSql for Hex16 {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(&self.0)))
+    }
+}
+
+/// Columns of [`INSERT_SPAN`].
+const COLUMNS: usize = 29;
+/// Positions in [`SpanRecord::values`] of the columns that usually repeat
+/// from span to span (kind, status code, service, scope, events, links,
+/// resource), ascending.
+const REPEATING: [usize; 7] = [5, 6, 11, 12, 14, 15, 16];
+
 /// 16 lowercase hex digits of `v`.
 fn hex16(v: u64) -> [u8; 16] {
     let mut out = [0u8; 16];
@@ -750,55 +879,73 @@ fn kind_str(kind: &SpanKind) -> &'static str {
     }
 }
 
-/// Serialises the span's attributes, events and links into the reused buffers.
-fn encode_json(span: &SpanData, b: &mut Buffers) {
-    b.attributes.clear();
-    write_attributes(&mut b.attributes, &span.attributes, &mut b.order);
-    b.events.clear();
-    b.events.push('[');
+/// A JSON array of the span's events: `{attributes, name, time_ns}` each.
+fn write_events(out: &mut String, span: &SpanData, order: &mut Vec<(u64, usize)>) {
+    out.push('[');
     for (i, e) in span.events.events.iter().enumerate() {
         if i > 0 {
-            b.events.push(',');
+            out.push(',');
         }
-        b.events.push_str("{\"attributes\":");
-        write_attributes(&mut b.events, &e.attributes, &mut b.order);
-        b.events.push_str(",\"name\":");
-        write_str(&mut b.events, &e.name);
-        let _ = write!(b.events, ",\"time_ns\":{}}}", time_ns(e.timestamp));
+        out.push_str("{\"attributes\":");
+        write_attributes(out, &e.attributes, order);
+        out.push_str(",\"name\":");
+        write_str(out, &e.name);
+        out.push_str(",\"time_ns\":");
+        write_i64(out, time_ns(e.timestamp));
+        out.push('}');
     }
-    b.events.push(']');
-    b.links.clear();
-    b.links.push('[');
+    out.push(']');
+}
+
+/// A JSON array of the span's links: `{attributes, span_id, trace_id}` each.
+fn write_links(out: &mut String, span: &SpanData, order: &mut Vec<(u64, usize)>) {
+    out.push('[');
     for (i, l) in span.links.links.iter().enumerate() {
         if i > 0 {
-            b.links.push(',');
+            out.push(',');
         }
-        b.links.push_str("{\"attributes\":");
-        write_attributes(&mut b.links, &l.attributes, &mut b.order);
+        out.push_str("{\"attributes\":");
+        write_attributes(out, &l.attributes, order);
         let _ = write!(
-            b.links,
+            out,
             ",\"span_id\":\"{}\",\"trace_id\":\"{}\"}}",
             l.span_context.span_id(),
             l.span_context.trace_id()
         );
     }
-    b.links.push(']');
+    out.push(']');
 }
 
 /// A JSON object of `attributes`, keys sorted, the last value of a repeated
 /// key winning (the layout `serde_json`'s map gave before).
-pub(crate) fn write_attributes(out: &mut String, attributes: &[KeyValue], order: &mut Vec<usize>) {
+pub(crate) fn write_attributes(
+    out: &mut String,
+    attributes: &[KeyValue],
+    order: &mut Vec<(u64, usize)>,
+) {
     order.clear();
-    order.extend(0..attributes.len());
-    // Stable: among equal keys the original order stays, so the last is the latest.
-    order.sort_by(|&a, &b| attributes[a].key.as_str().cmp(attributes[b].key.as_str()));
+    // Sorted by key; the first 8 bytes of a key, as a big-endian number, order
+    // most pairs without a string comparison. Among equal keys the original
+    // order stays (the index breaks ties), so the last is the latest.
+    order.extend(attributes.iter().enumerate().map(|(i, kv)| {
+        let mut prefix = [0u8; 8];
+        let key = kv.key.as_str().as_bytes();
+        let n = key.len().min(8);
+        prefix[..n].copy_from_slice(&key[..n]);
+        (u64::from_be_bytes(prefix), i)
+    }));
+    order.sort_unstable_by(|&(pa, a), &(pb, b)| {
+        pa.cmp(&pb)
+            .then_with(|| attributes[a].key.as_str().cmp(attributes[b].key.as_str()))
+            .then(a.cmp(&b))
+    });
     out.push('{');
     let mut first = true;
-    for (n, &i) in order.iter().enumerate() {
+    for (n, &(_, i)) in order.iter().enumerate() {
         let key = attributes[i].key.as_str();
         if order
             .get(n + 1)
-            .is_some_and(|&next| attributes[next].key.as_str() == key)
+            .is_some_and(|&(_, next)| attributes[next].key.as_str() == key)
         {
             continue;
         }
@@ -816,17 +963,13 @@ pub(crate) fn write_attributes(out: &mut String, attributes: &[KeyValue], order:
 fn write_value(out: &mut String, v: &Value) {
     match v {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::I64(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::I64(i) => write_i64(out, *i),
         Value::F64(f) => write_f64(out, *f),
         Value::String(s) => write_str(out, s.as_str()),
         Value::Array(Array::Bool(a)) => write_array(out, a, |out, b| {
             out.push_str(if *b { "true" } else { "false" });
         }),
-        Value::Array(Array::I64(a)) => write_array(out, a, |out, i| {
-            let _ = write!(out, "{i}");
-        }),
+        Value::Array(Array::I64(a)) => write_array(out, a, |out, i| write_i64(out, *i)),
         Value::Array(Array::F64(a)) => write_array(out, a, |out, f| write_f64(out, *f)),
         Value::Array(Array::String(a)) => {
             write_array(out, a, |out, s: &StringValue| write_str(out, s.as_str()));
@@ -857,9 +1000,48 @@ fn write_f64(out: &mut String, f: f64) {
     }
 }
 
+/// An integer in decimal.
+fn write_i64(out: &mut String, i: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).expect("decimal digits are ASCII"));
+}
+
+/// Whether `s` has a byte JSON escapes: in 16-byte chunks without early
+/// exits inside a chunk, which the compiler turns into vector compares.
+fn needs_escape(s: &[u8]) -> bool {
+    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    let mut chunks = s.chunks_exact(16);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |acc, &b| acc | special(b)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| special(b))
+}
+
 /// A JSON string literal.
 pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    // Most values need no escaping: a quick check, then a plain copy.
+    if !needs_escape(s.as_bytes()) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let escape = match b {

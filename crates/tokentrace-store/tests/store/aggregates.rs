@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use rusqlite::Connection;
 use tokentrace_core::semconv;
 use tokentrace_store::{GroupBy, Retention, StatsRow, Store, StoreExporter, TraceFilter};
@@ -118,6 +118,17 @@ fn generate(rng: &mut Rng, traces: u128) -> Vec<Vec<SpanData>> {
 /// (a trace's spans often straddle batches), and re-exports some spans with
 /// a new duration and model.
 fn export_shuffled(exporter: &StoreExporter, rng: &mut Rng, traces: &[Vec<SpanData>]) {
+    export_shuffled_then(exporter, rng, traces, |b| export(exporter, b));
+}
+
+/// [`export_shuffled`] with each batch handed to `each`.
+fn export_shuffled_then(
+    exporter: &StoreExporter,
+    rng: &mut Rng,
+    traces: &[Vec<SpanData>],
+    mut each: impl FnMut(Vec<SpanData>),
+) {
+    let _ = exporter;
     let mut order: Vec<SpanData> = Vec::new();
     for spans in traces {
         order.extend(spans.iter().skip(1).cloned());
@@ -135,7 +146,7 @@ fn export_shuffled(exporter: &StoreExporter, rng: &mut Rng, traces: &[Vec<SpanDa
     }
     while !order.is_empty() {
         let n = (1 + rng.below(40) as usize).min(order.len());
-        export(exporter, order.drain(..n).collect());
+        each(order.drain(..n).collect());
     }
 }
 
@@ -479,6 +490,43 @@ fn aggregates_equal_brute_force_sql_over_spans() {
     );
 }
 
+/// Batches queued behind a busy writer are committed together (a group
+/// commit): spans of one trace spread over several of them, and re-exports
+/// of a span within one group, fold into the same summaries, keys and
+/// aggregates as batch-by-batch writes.
+#[test]
+fn group_commits_keep_the_aggregates_exact() {
+    let (_d, path) = tempdb();
+    let exporter = StoreExporter::builder(&path)
+        .queue_capacity(4096)
+        .busy_timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    // The lock holds the writer on the first batch while the rest queue up.
+    let locker = sqlite(&path);
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut rng = Rng(13);
+    let traces = generate(&mut rng, 300);
+    let mut batches = 0u64;
+    export_shuffled_then(&exporter, &mut rng, &traces, |b| {
+        assert!(crate::support::futures_block_on(exporter.export(b)).is_ok());
+        batches += 1;
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    locker.execute_batch("COMMIT").unwrap();
+    exporter
+        .flush_with_timeout(std::time::Duration::from_secs(20))
+        .unwrap();
+    let stats = exporter.stats();
+    assert_eq!((stats.failed_batches, stats.dropped_spans), (0, 0));
+    let store = Store::open(&path).unwrap();
+    let conn = sqlite(&path);
+    let spans: u64 = traces.iter().map(|t| t.len() as u64).sum();
+    assert_eq!(store.span_count().unwrap(), spans);
+    assert!(batches > 20, "{batches} batches");
+    assert_consistent(&store, &conn);
+}
+
 /// A store written by schema version 1 is upgraded on open: its summaries,
 /// keys and aggregates are built from the rows already there.
 #[test]
@@ -518,7 +566,7 @@ fn a_version_1_store_is_upgraded_with_its_aggregates() {
     let version: i64 = conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert_consistent(&store, &conn);
     // The upgraded store equals the one written by this version.
     let fresh = Store::open(&v2.1).unwrap();

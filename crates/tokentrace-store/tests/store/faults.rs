@@ -55,7 +55,8 @@ fn a_locked_database_drops_the_batch_and_recovers() {
 fn a_full_disk_drops_batches_and_recovers_after_clear() {
     let (_d, path) = tempdb();
     let exporter = StoreExporter::builder(&path)
-        .max_size_bytes(256 * 1024)
+        // Above the empty schema (about 30 pages of 16 KiB), below 200 batches.
+        .max_size_bytes(2 * 1024 * 1024)
         .build()
         .unwrap();
     let mut t = 0;
@@ -76,6 +77,44 @@ fn a_full_disk_drops_batches_and_recovers_after_clear() {
     export(&exporter, batch(1000, 20));
     assert_eq!(exporter.stats().failed_batches, 1);
     assert_eq!(store.get_trace(&trace_hex(1000)).unwrap().spans.len(), 20);
+}
+
+/// A group commit (batches queued behind a busy writer) that fails is
+/// retried batch by batch: only the batch that does not fit fails.
+#[test]
+fn a_failed_group_commit_fails_only_the_batch_at_fault() {
+    let (_d, path) = tempdb();
+    let exporter = StoreExporter::builder(&path)
+        .max_size_bytes(2 * 1024 * 1024)
+        .busy_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let locker = sqlite(&path);
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    // The writer takes the first batch and waits for the lock; the next two
+    // queue up behind it and are committed together.
+    assert!(futures_block_on(exporter.export(batch(1, 5))).is_ok());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(futures_block_on(exporter.export(batch(2, 5))).is_ok());
+    // About 2 MB of payload: more than the ceiling leaves on its own.
+    assert!(futures_block_on(exporter.export(batch(3, 1000))).is_ok());
+    std::thread::sleep(Duration::from_millis(200));
+    locker.execute_batch("COMMIT").unwrap();
+    exporter
+        .flush_with_timeout(Duration::from_secs(20))
+        .unwrap();
+    let stats = exporter.stats();
+    assert_eq!(
+        (
+            stats.written_spans,
+            stats.failed_spans,
+            stats.failed_batches
+        ),
+        (10, 1000, 1)
+    );
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.get_trace(&trace_hex(2)).unwrap().spans.len(), 5);
+    assert!(store.get_trace(&trace_hex(3)).unwrap_err().is_not_found());
 }
 
 #[test]
