@@ -163,13 +163,17 @@ impl Store {
             push("t.start_ns < ?", Sql::Integer(v));
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-            let pattern = format!("%{}%", escape_like(text));
+            // Names are plain text; attribute values sit in the JSON column
+            // escaped (`"` as `\"`, `\` as `\\`), so they are matched in that form.
+            let mut quoted = String::with_capacity(text.len() + 2);
+            crate::write::write_str(&mut quoted, text);
+            let json_text = &quoted[1..quoted.len() - 1];
             clauses.push(
                 "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
                  AND (s.name LIKE ? ESCAPE '\\' OR s.attributes LIKE ? ESCAPE '\\'))",
             );
-            args.push(Sql::Text(pattern.clone()));
-            args.push(Sql::Text(pattern));
+            args.push(Sql::Text(format!("%{}%", escape_like(text))));
+            args.push(Sql::Text(format!("%{}%", escape_like(json_text))));
         }
         if filter.errors_only {
             clauses.push("t.error_count > 0");

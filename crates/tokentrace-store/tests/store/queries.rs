@@ -109,7 +109,7 @@ fn seed() -> (tempfile::TempDir, std::path::PathBuf, Store) {
             ))
             .attr(KeyValue::new(
                 semconv::INPUT_VALUE,
-                "I want a pizza, 50% off",
+                r#"I want a "pizza", 50% off \ today"#,
             ))
             .build(),
             root(4, 41, "workflow.summarise", DAY_MS, 500, "u3").build(),
@@ -223,6 +223,10 @@ fn traces_filter_by_each_field() {
     );
     assert_eq!(q(TraceFilter::new().text("PIZZA")), [trace_hex(3)]);
     assert_eq!(q(TraceFilter::new().text("50%")), [trace_hex(3)]);
+    // Quotes and backslashes are matched as the text has them, not as the
+    // attributes JSON escapes them.
+    assert_eq!(q(TraceFilter::new().text(r#"a "pizza""#)), [trace_hex(3)]);
+    assert_eq!(q(TraceFilter::new().text(r"off \ today")), [trace_hex(3)]);
     assert_eq!(
         q(TraceFilter::new().text("summarise").user_id("u3")),
         [trace_hex(4)]
