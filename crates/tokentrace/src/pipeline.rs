@@ -494,9 +494,27 @@ impl<E> OnRuntime<E> {
 }
 
 #[cfg(feature = "grpc")]
+impl<E> OnRuntime<E> {
+    /// Drives `export` on the export runtime. Should the runtime already be
+    /// stopping (a shutdown that outlived its timeout), tokio panics inside
+    /// the IO driver: that becomes a failed export, counted like any other,
+    /// instead of the end of the export thread.
+    fn drive(&self, export: impl Future<Output = OTelSdkResult>) -> OTelSdkResult {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.handle.block_on(export)
+        }))
+        .unwrap_or_else(|_| {
+            Err(OTelSdkError::InternalFailure(
+                "OTLP/gRPC export runtime stopped during an export".to_owned(),
+            ))
+        })
+    }
+}
+
+#[cfg(feature = "grpc")]
 impl<E: SpanExporter> BlockingExporter for OnRuntime<E> {
     fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.handle.block_on(self.inner.export(batch))
+        self.drive(self.inner.export(batch))
     }
     fn flush(&self) -> OTelSdkResult {
         self.inner.force_flush()
@@ -527,7 +545,7 @@ impl<E: opentelemetry_sdk::metrics::exporter::PushMetricExporter>
                     "OTLP/gRPC metric export polled inside a tokio runtime".to_owned(),
                 ));
             }
-            self.handle.block_on(self.inner.export(metrics))
+            self.drive(self.inner.export(metrics))
         })
     }
     fn force_flush(&self) -> OTelSdkResult {
