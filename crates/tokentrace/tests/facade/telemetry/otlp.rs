@@ -7,11 +7,22 @@ mod grpc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use tokentrace::Telemetry;
 use tokentrace_core::semconv;
 
 use super::receiver::{Behaviour, Receiver};
+
+/// The `service.name` resource attribute of one OTLP resource.
+pub(super) fn service_name(rs: &ResourceSpans) -> Option<Value> {
+    rs.resource
+        .as_ref()?
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "service.name")
+        .and_then(|kv| kv.value.clone())
+        .and_then(|v| v.value)
+}
 
 pub(super) fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
     span.attributes
@@ -106,16 +117,10 @@ fn spans_reach_the_collector_with_names_types_and_parents() {
         .iter()
         .flat_map(|r| &r.resource_spans)
         .collect();
-    let service = resource_spans[0]
-        .resource
-        .as_ref()
-        .unwrap()
-        .attributes
-        .iter()
-        .find(|kv| kv.key == "service.name")
-        .and_then(|kv| kv.value.clone())
-        .and_then(|v| v.value);
-    assert_eq!(service, Some(Value::StringValue("otlp-test".to_owned())));
+    assert_eq!(
+        service_name(resource_spans[0]),
+        Some(Value::StringValue("otlp-test".to_owned()))
+    );
     let spans: Vec<Span> = resource_spans
         .iter()
         .flat_map(|rs| &rs.scope_spans)
@@ -124,34 +129,38 @@ fn spans_reach_the_collector_with_names_types_and_parents() {
     assert_llm_spans(&spans);
 }
 
-/// The collector is down, hangs, or refuses: the application's work returns
-/// the same results without waiting, the queue stays bounded, and every lost
-/// span is counted.
-fn faulty_collector(endpoint: String) {
-    const N: i64 = 2000;
-    const QUEUE: usize = 64;
-    let (dispatch, guard) = Telemetry::builder()
+/// The collector is down, hangs, or refuses: the application's work (`n`
+/// calls) returns the same results without waiting, the queue stays bounded,
+/// every lost span is counted, and dropping the guard (flush, shutdown, the
+/// last metrics export) stays bounded. `telemetry` names the endpoint and
+/// protocol; the limits are set here.
+pub(super) fn faulty_collector(telemetry: Telemetry, n: i64) {
+    let (dispatch, guard) = telemetry
         .no_store()
-        .otlp_endpoint(endpoint)
         .otlp_timeout(Duration::from_millis(300))
-        .queue_size(QUEUE)
+        .queue_size(64)
         .export_delay(Duration::from_millis(20))
+        .metrics_interval(Duration::from_millis(100))
         .build()
         .unwrap();
     let started = Instant::now();
     let results: Vec<i64> =
-        tracing::dispatcher::with_default(&dispatch, || (0..N).map(llm_work).collect());
+        tracing::dispatcher::with_default(&dispatch, || (0..n).map(llm_work).collect());
     let elapsed = started.elapsed();
-    assert_eq!(results, (0..N).map(|i| i * 2).collect::<Vec<_>>());
-    // 4000 spans against a 300 ms export timeout: waiting on the collector
-    // even once per batch would take far longer.
+    assert_eq!(results, (0..n).map(|i| i * 2).collect::<Vec<_>>());
+    // Thousands of spans against a 300 ms export timeout: waiting on the
+    // collector even once per batch would take far longer.
     assert!(
         elapsed < Duration::from_secs(5),
         "the application waited: {elapsed:?}"
     );
     guard.flush();
     // Nothing was accepted, so every span is lost and counted.
-    assert_eq!(guard.dropped_spans(), 2 * N as u64);
+    assert_eq!(guard.dropped_spans(), 2 * n as u64);
+    let started = Instant::now();
+    drop(guard);
+    let shutdown = started.elapsed();
+    assert!(shutdown < Duration::from_secs(5), "drop took {shutdown:?}");
 }
 
 #[test]
@@ -160,23 +169,35 @@ fn a_refused_connection_is_counted() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    faulty_collector(format!("http://127.0.0.1:{port}"));
+    faulty_collector(
+        Telemetry::builder().otlp_endpoint(format!("http://127.0.0.1:{port}")),
+        2000,
+    );
 }
 
 #[test]
 fn a_hanging_collector_is_counted() {
     let receiver = Receiver::start(Behaviour::Hang);
-    faulty_collector(receiver.base_url());
+    faulty_collector(
+        Telemetry::builder().otlp_endpoint(receiver.base_url()),
+        2000,
+    );
 }
 
 #[test]
 fn a_500_is_counted() {
     let receiver = Receiver::start(Behaviour::Status(500));
-    faulty_collector(receiver.base_url());
+    faulty_collector(
+        Telemetry::builder().otlp_endpoint(receiver.base_url()),
+        2000,
+    );
 }
 
 #[test]
 fn a_413_is_counted() {
     let receiver = Receiver::start(Behaviour::Status(413));
-    faulty_collector(receiver.base_url());
+    faulty_collector(
+        Telemetry::builder().otlp_endpoint(receiver.base_url()),
+        2000,
+    );
 }
