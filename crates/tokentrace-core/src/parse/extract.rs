@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::eventstream::FrameHeaders;
+use super::lite::{Json, Lite};
 use super::scan::{Capture, Limits, Mode, Pattern, Scanner, Seg, Sink};
 use crate::provider::{Flavor, Provider};
 use crate::usage::{ResponseInfo, Usage};
@@ -520,29 +521,17 @@ impl Raw {
     }
 }
 
-fn count(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| *f >= 0.0 && f.is_finite())
-                .map(|f| f.round() as u64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+fn get<'a, J: Json>(v: &'a J, path: &[&str]) -> Option<&'a J> {
+    path.iter().try_fold(v, |v, k| v.member(k))
 }
 
-fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(k))
-}
-
-fn n(v: &Value, path: &[&str]) -> Option<u64> {
-    get(v, path).and_then(count)
+fn n<J: Json>(v: &J, path: &[&str]) -> Option<u64> {
+    get(v, path).and_then(Json::count)
 }
 
 /// Read any provider's usage object into raw counts.
-fn raw_usage(v: &Value) -> Option<Raw> {
-    if !v.is_object() {
+fn raw_usage<J: Json>(v: &J) -> Option<Raw> {
+    if !v.is_obj() {
         return None;
     }
     let mut r = Raw::default();
@@ -558,9 +547,9 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         return Some(r);
     }
     // Gemini usageMetadata.
-    if v.get("promptTokenCount").is_some()
-        || v.get("candidatesTokenCount").is_some()
-        || v.get("totalTokenCount").is_some()
+    if v.member("promptTokenCount").is_some()
+        || v.member("candidatesTokenCount").is_some()
+        || v.member("totalTokenCount").is_some()
     {
         r.input = n(v, &["promptTokenCount"]);
         r.extra_input = n(v, &["toolUsePromptTokenCount"]);
@@ -583,7 +572,7 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         return Some(r);
     }
     // Bedrock Converse / Nova (camelCase, input excludes cache).
-    if v.get("inputTokens").is_some() || v.get("outputTokens").is_some() {
+    if v.member("inputTokens").is_some() || v.member("outputTokens").is_some() {
         r.input = n(v, &["inputTokens"]);
         r.input_excludes_cache = true;
         r.output = n(v, &["outputTokens"]);
@@ -595,7 +584,7 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         return Some(r);
     }
     // Cohere v2 chat: bill on billed_units.
-    if let Some(b) = v.get("billed_units") {
+    if let Some(b) = v.member("billed_units") {
         r.input = n(b, &["input_tokens"]);
         r.output = n(b, &["output_tokens"]);
         // `cached_tokens` counts raw template tokens, not billed ones (it can
@@ -603,14 +592,14 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         return Some(r);
     }
     // Anthropic (input excludes cache) or OpenAI Responses (input includes cache).
-    if v.get("input_tokens").is_some() || v.get("output_tokens").is_some() {
+    if v.member("input_tokens").is_some() || v.member("output_tokens").is_some() {
         r.input = n(v, &["input_tokens"]);
         r.output = n(v, &["output_tokens"]);
         r.total = n(v, &["total_tokens"]);
-        if v.get("input_tokens_details").is_some()
-            || v.get("output_tokens_details").is_some()
-                && v.get("cache_read_input_tokens").is_none()
-                && v.get("cache_creation_input_tokens").is_none()
+        if v.member("input_tokens_details").is_some()
+            || v.member("output_tokens_details").is_some()
+                && v.member("cache_read_input_tokens").is_none()
+                && v.member("cache_creation_input_tokens").is_none()
         {
             // OpenAI Responses shape.
             r.cache_read = n(v, &["input_tokens_details", "cached_tokens"]);
@@ -632,7 +621,7 @@ fn raw_usage(v: &Value) -> Option<Raw> {
         return Some(r);
     }
     // Bedrock invocation metrics (InvokeModel streams): input excludes cache.
-    if v.get("inputTokenCount").is_some() || v.get("outputTokenCount").is_some() {
+    if v.member("inputTokenCount").is_some() || v.member("outputTokenCount").is_some() {
         r.input = n(v, &["inputTokenCount"]);
         r.input_excludes_cache = true;
         r.output = n(v, &["outputTokenCount"]);
@@ -674,10 +663,10 @@ fn int(raw: &[u8]) -> Option<u64> {
             a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
         });
     }
-    serde_json::from_slice::<Value>(raw)
+    serde_json::from_slice::<Lite<'_>>(raw)
         .ok()
         .as_ref()
-        .and_then(count)
+        .and_then(Json::count)
 }
 
 fn bounded(mut s: String) -> String {
@@ -919,11 +908,11 @@ impl Extractor {
                         // OpenAI chunks carry `"usage": null` until the last one.
                         continue;
                     }
-                    let Ok(v) = serde_json::from_slice::<Value>(raw) else {
+                    let Ok(v) = serde_json::from_slice::<Lite<'_>>(raw) else {
                         continue;
                     };
                     if c.slot == META {
-                        if let Some(b) = v.get("billed_units") {
+                        if let Some(b) = v.member("billed_units") {
                             let mut r = Raw {
                                 input: n(b, &["input_tokens"]),
                                 output: n(b, &["output_tokens"]),
@@ -961,8 +950,8 @@ impl Extractor {
                         }
                         continue;
                     }
-                    if let Some(cost) = get(&v, &["cost"]).and_then(Value::as_f64)
-                        && (self.provider == Provider::OpenRouter || v.get("is_byok").is_some())
+                    if let Some(cost) = get(&v, &["cost"]).and_then(Json::float)
+                        && (self.provider == Provider::OpenRouter || v.member("is_byok").is_some())
                     {
                         self.info.provider_cost_usd = Some(cost);
                     }
@@ -973,7 +962,7 @@ impl Extractor {
                     // Anthropic `usage.service_tier`, Gemini `serviceTier`, Vertex `trafficType`.
                     let tier = ["service_tier", "serviceTier", "trafficType"]
                         .iter()
-                        .find_map(|k| v.get(*k).and_then(Value::as_str));
+                        .find_map(|k| v.member(k).and_then(Json::string));
                     if let Some(t) = tier.filter(|t| !t.is_empty()) {
                         self.info.service_tier = Some(bounded(t.to_owned()));
                     }

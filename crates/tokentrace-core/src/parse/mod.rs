@@ -25,6 +25,7 @@
 
 mod eventstream;
 mod extract;
+mod lite;
 mod scan;
 mod sse;
 
