@@ -144,6 +144,61 @@ async fn a_streamed_span_ends_when_its_body_ends() {
     );
 }
 
+/// A content-length JSON body: its span ends when its last frame goes out,
+/// not when the application next polls or drops the response, and a
+/// response dropped right after that frame is complete, usage and all.
+#[tokio::test]
+async fn a_json_span_ends_with_its_last_frame_and_is_complete_when_dropped() {
+    let otel = Otel::install();
+    let f = fixture("openai/test_chat_reasoning_0");
+    let body = f.body.clone();
+    // A `Vec<u8>` body is sent with a content length, so the client knows
+    // which frame is the last.
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mock = Mock {
+        addr: listener.local_addr().unwrap(),
+        requests: std::sync::Arc::default(),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let (read, last_frame_at) = async {
+        let mut resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(false))
+            .send()
+            .await
+            .unwrap();
+        let len = usize::try_from(resp.content_length().unwrap()).unwrap();
+        let mut read = Vec::new();
+        // Exactly the polls that return data: never the one that would say
+        // the body is over.
+        while read.len() < len {
+            read.extend_from_slice(&resp.chunk().await.unwrap().unwrap());
+        }
+        let at = std::time::SystemTime::now();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        drop(resp);
+        (read, at)
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    assert_eq!(read, f.body, "body changed");
+    let spans = llm_spans(&otel);
+    assert_eq!(spans.len(), 1, "span ended exactly once");
+    let s = &spans[0];
+    assert!(
+        s.end_time <= last_frame_at,
+        "the span ended at the drop, 40 ms after its last frame"
+    );
+    assert_eq!(attr_bool(s, sc::TOKENTRACE_STREAM_INCOMPLETE), None);
+    assert!(attr_i64(s, sc::GEN_AI_USAGE_OUTPUT_TOKENS).unwrap() > 0);
+    assert!(attr_f64(s, sc::COST_TOTAL_USD).unwrap() > 0.0);
+}
+
 #[tokio::test]
 async fn connection_refused_is_returned_untouched_and_recorded() {
     let otel = Otel::install();
