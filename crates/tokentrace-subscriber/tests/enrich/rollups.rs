@@ -222,6 +222,31 @@ fn a_root_that_is_not_a_workflow_gets_rollups_when_it_has_llm_calls() {
 }
 
 #[test]
+fn a_workflow_without_llm_calls_says_so_with_one_attribute() {
+    let p = Pipeline::new();
+    p.run(|| {
+        let _outer = workflow_span("outer").entered();
+        let _tool = workflow_span("tool").entered();
+    });
+    for name in ["outer", "tool"] {
+        let w = p.span(name);
+        assert_eq!(i64_attr(&w, semconv::ROLLUP_LLM_CALLS), Some(0), "{name}");
+        for key in [
+            semconv::ROLLUP_INPUT_TOKENS,
+            semconv::ROLLUP_TOTAL_TOKENS,
+            semconv::ROLLUP_COST_USD,
+            semconv::ROLLUP_ERRORS,
+        ] {
+            assert!(attr(&w, key).is_none(), "{name}: {key}");
+        }
+        assert!(
+            f64_attr(&w, semconv::PERFORMANCE_LATENCY_MS).is_some(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn integer_token_attributes_are_exported_as_i64() {
     let p = Pipeline::new();
     p.run(|| {
