@@ -463,8 +463,25 @@ pub fn redact_url(url: &str) -> String {
 /// Percent-decode `s` (and `+` as space when `plus_as_space`). Malformed
 /// escapes are kept literally; `None` when the decoded bytes are not UTF-8.
 pub(crate) fn percent_decode(s: &str, plus_as_space: bool) -> Option<Cow<'_, str>> {
+    match percent_decode_bytes(s, plus_as_space) {
+        Cow::Borrowed(_) => Some(Cow::Borrowed(s)),
+        Cow::Owned(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
+    }
+}
+
+/// Percent-decodes `s` to bytes (and `+` to a space when `plus_as_space`,
+/// as in query strings). Malformed escapes (`%zz`, a `%` near the end) are
+/// kept literally. Borrowed when there is nothing to decode.
+///
+/// ```
+/// use tokentrace_core::bound::percent_decode_bytes;
+///
+/// assert_eq!(&*percent_decode_bytes("Bearer%20a%2Bb", false), b"Bearer a+b");
+/// assert_eq!(&*percent_decode_bytes("a+b%zz", true), b"a b%zz");
+/// ```
+pub fn percent_decode_bytes(s: &str, plus_as_space: bool) -> Cow<'_, [u8]> {
     if !(s.contains('%') || plus_as_space && s.contains('+')) {
-        return Some(Cow::Borrowed(s));
+        return Cow::Borrowed(s.as_bytes());
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -491,7 +508,7 @@ pub(crate) fn percent_decode(s: &str, plus_as_space: bool) -> Option<Cow<'_, str
             }
         }
     }
-    String::from_utf8(out).ok().map(Cow::Owned)
+    Cow::Owned(out)
 }
 
 const fn hex_val(b: u8) -> Option<u8> {

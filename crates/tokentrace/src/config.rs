@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use tokentrace_core::bound::percent_decode_bytes;
+
 use crate::telemetry::{OtlpProtocol, TelemetryError};
 
 /// `OTEL_SDK_DISABLED`: `true` disables tracing and metrics set-up entirely.
@@ -238,37 +240,12 @@ pub(crate) fn parse_pairs(s: &str) -> Vec<(String, String)> {
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=')?;
             let k = k.trim();
-            (!k.is_empty()).then(|| (k.to_owned(), percent_decode(v.trim())))
+            (!k.is_empty()).then(|| {
+                let v = percent_decode_bytes(v.trim(), false);
+                (k.to_owned(), String::from_utf8_lossy(&v).into_owned())
+            })
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
