@@ -33,21 +33,28 @@ pub(crate) trait Json: Sized {
     fn member(&self, key: &str) -> Option<&Self>;
     /// Whether this is an object.
     fn is_obj(&self) -> bool;
-    /// A token count: a non-negative integer, a float rounded, or a numeric
-    /// string.
-    fn count(&self) -> Option<u64>;
-    /// A number as `f64`.
-    fn float(&self) -> Option<f64>;
+    /// A number value.
+    fn number(&self) -> Option<&serde_json::Number>;
     /// A string value.
     fn string(&self) -> Option<&str>;
-}
 
-fn number_count(n: &serde_json::Number) -> Option<u64> {
-    n.as_u64().or_else(|| {
-        n.as_f64()
-            .filter(|f| *f >= 0.0 && f.is_finite())
-            .map(|f| f.round() as u64)
-    })
+    /// A token count: a non-negative integer, a float rounded, or a numeric
+    /// string.
+    fn count(&self) -> Option<u64> {
+        if let Some(n) = self.number() {
+            return n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.is_finite())
+                    .map(|f| f.round() as u64)
+            });
+        }
+        self.string().and_then(|s| s.trim().parse().ok())
+    }
+
+    /// A number as `f64`.
+    fn float(&self) -> Option<f64> {
+        self.number().and_then(serde_json::Number::as_f64)
+    }
 }
 
 impl Json for Lite<'_> {
@@ -60,16 +67,9 @@ impl Json for Lite<'_> {
     fn is_obj(&self) -> bool {
         matches!(self, Self::Object(_))
     }
-    fn count(&self) -> Option<u64> {
+    fn number(&self) -> Option<&serde_json::Number> {
         match self {
-            Self::Number(n) => number_count(n),
-            Self::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-    fn float(&self) -> Option<f64> {
-        match self {
-            Self::Number(n) => n.as_f64(),
+            Self::Number(n) => Some(n),
             _ => None,
         }
     }
@@ -88,15 +88,11 @@ impl Json for Value {
     fn is_obj(&self) -> bool {
         self.is_object()
     }
-    fn count(&self) -> Option<u64> {
+    fn number(&self) -> Option<&serde_json::Number> {
         match self {
-            Self::Number(n) => number_count(n),
-            Self::String(s) => s.trim().parse().ok(),
+            Self::Number(n) => Some(n),
             _ => None,
         }
-    }
-    fn float(&self) -> Option<f64> {
-        self.as_f64()
     }
     fn string(&self) -> Option<&str> {
         self.as_str()
