@@ -1,11 +1,12 @@
 //! UTC time parsing (`--since`) and formatting, in Unix epoch nanoseconds.
 //!
-//! The civil-date arithmetic is Howard Hinnant's `days_from_civil` /
-//! `civil_from_days` (<https://howardhinnant.github.io/date_algorithms.html>),
-//! which is exact for the proleptic Gregorian calendar; no time-zone database
-//! is needed because everything the store holds and the CLI shows is UTC.
+//! The civil-date arithmetic is [`tokentrace_core::civil`]; no time-zone
+//! database is needed because everything the store holds and the CLI shows is
+//! UTC.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokentrace_core::civil::{civil_from_days, days_from_civil};
 
 const NS_PER_SEC: i64 = 1_000_000_000;
 
@@ -86,30 +87,6 @@ fn days_in_month(y: i64, m: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// `2026-11-01 09:30:05` (UTC) for a Unix epoch nanosecond time.
