@@ -32,9 +32,12 @@ fn channel_sse(
     Sse::new(stream)
 }
 
-#[tokio::test]
-async fn sse_response_keeps_the_span_open_until_the_last_event() {
-    let otel = capture();
+/// Requests `/stream` from a router whose SSE events are whatever the
+/// returned sender sends, behind `layer`; returns the sender and the
+/// response (head received, body unread).
+async fn channel_stream(
+    layer: WorkflowLayer,
+) -> (mpsc::Sender<&'static str>, http::Response<Body>) {
     let (tx, rx) = mpsc::channel(8);
     let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));
     let app = Router::new()
@@ -45,7 +48,7 @@ async fn sse_response_keeps_the_span_open_until_the_last_event() {
                 async move { channel_sse(rx) }
             }),
         )
-        .layer(WorkflowLayer::new());
+        .layer(layer);
     let res = app
         .oneshot(
             Request::builder()
@@ -55,6 +58,13 @@ async fn sse_response_keeps_the_span_open_until_the_last_event() {
         )
         .await
         .unwrap();
+    (tx, res)
+}
+
+#[tokio::test]
+async fn sse_response_keeps_the_span_open_until_the_last_event() {
+    let otel = capture();
+    let (tx, res) = channel_stream(WorkflowLayer::new()).await;
     assert_eq!(res.status(), StatusCode::OK);
     let mut body = res.into_body();
 
@@ -86,26 +96,7 @@ async fn sse_response_keeps_the_span_open_until_the_last_event() {
 #[tokio::test]
 async fn the_exported_span_ends_with_the_stream_even_when_not_entered_in_the_body() {
     let otel = capture();
-    let (tx, rx) = mpsc::channel(8);
-    let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));
-    let app = Router::new()
-        .route(
-            "/stream",
-            get(move || {
-                let rx = rx.lock().unwrap().take().unwrap();
-                async move { channel_sse(rx) }
-            }),
-        )
-        .layer(WorkflowLayer::new().enter_span_in_body(false));
-    let res = app
-        .oneshot(
-            Request::builder()
-                .uri("/stream")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let (tx, res) = channel_stream(WorkflowLayer::new().enter_span_in_body(false)).await;
     let mut body = res.into_body();
     for data in ["one", "two", "three"] {
         tokio::time::sleep(Duration::from_millis(40)).await;
