@@ -104,6 +104,8 @@ attributes! {
     OTEL_NAME = "otel.name", "tracing-opentelemetry", "string", "span name override read by tracing-opentelemetry";
     OTEL_KIND = "otel.kind", "tracing-opentelemetry", "string", "span kind read by tracing-opentelemetry";
     OTEL_STATUS_CODE = "otel.status_code", "tracing-opentelemetry", "string", "span status read by tracing-opentelemetry (ok, error)";
+    EVENT_LEVEL = "level", "tracing-opentelemetry", "string", "span event: the tracing level of the event";
+    EVENT_TARGET = "target", "tracing-opentelemetry", "string", "span event: the tracing target (module) that logged the event";
     OTEL_STATUS_DESCRIPTION = "otel.status_description", "tracing-opentelemetry", "string", "span status message";
     EXCEPTION_MESSAGE = "exception.message", "otel", "string", "error or panic message (bounded)";
 
@@ -172,7 +174,10 @@ attributes! {
     COHERE_SEARCH_UNITS = "cohere.billed_units.search_units", "tokentrace", "int", "Cohere rerank search units";
 
     // ---- tokentrace's own ----
-    TOKENTRACE_SPAN_TYPE = "tokentrace.span.type", "tokentrace", "string", "workflow, llm, vector, http";
+    TOKENTRACE_SPAN_TYPE = "tokentrace.span.type", "tokentrace", "string", "workflow, llm, vector, http, framework (another library's GenAI span over a tokentrace LLM span: not a call of its own)";
+    TOKENTRACE_SPAN_SOURCE = "tokentrace.span.source", "tokentrace", "string", "foreign: an LLM span another library (rig, genai) opened, priced by EnrichLayer";
+    TOKENTRACE_FRAMEWORK_USAGE_INPUT_TOKENS = "tokentrace.framework.usage.input_tokens", "tokentrace", "string", "a framework span's gen_ai.usage.input_tokens, moved so that backends summing gen_ai.usage.* count the call once (every gen_ai.usage.* key moves the same way)";
+    TOKENTRACE_CONTENT_REDACTED = "tokentrace.content.redacted", "tokentrace", "bool", "on a span event from another crate: text that may hold a prompt or body was cut (content capture off)";
     TOKENTRACE_WORKFLOW_KIND = "tokentrace.workflow.kind", "tokentrace", "string", "agent, tool, retriever, ... (a workflow kind other than the default chain; openinference.span.kind always holds the kind)";
     TOKENTRACE_AGENT_ROLE = "tokentrace.agent.role", "tokentrace", "string", "agent role given to #[workflow(agent_role = ..)]";
     TOKENTRACE_AGENT_TASK = "tokentrace.agent.task", "tokentrace", "string", "agent task given to #[workflow(task = ..)]";
@@ -199,6 +204,15 @@ attributes! {
     ROLLUP_COST_USD = "tokentrace.rollup.cost_usd", "tokentrace", "double", "sum of cost in USD beneath";
     ROLLUP_LLM_CALLS = "tokentrace.rollup.llm_calls", "tokentrace", "int", "LLM calls beneath";
     ROLLUP_ERRORS = "tokentrace.rollup.errors", "tokentrace", "int", "failed LLM calls beneath";
+}
+
+/// Attribute-name prefixes.
+pub mod prefixes {
+    /// Every OpenTelemetry GenAI usage attribute (`gen_ai.usage.input_tokens`, ...).
+    pub const GEN_AI_USAGE: &str = "gen_ai.usage.";
+    /// Where a framework span's `gen_ai.usage.*` attributes move
+    /// (`tokentrace.framework.usage.input_tokens`, ...).
+    pub const FRAMEWORK_USAGE: &str = "tokentrace.framework.usage.";
 }
 
 /// Span-name prefixes and templates (see ARCHITECTURE.md "Conventions").
@@ -271,6 +285,11 @@ pub mod values {
     pub const SPAN_TYPE_VECTOR: &str = "vector";
     /// `tokentrace.span.type` of plain HTTP client spans.
     pub const SPAN_TYPE_HTTP: &str = "http";
+    /// `tokentrace.span.type` of another library's GenAI span (rig, genai)
+    /// with a tokentrace LLM span beneath: it describes calls counted there.
+    pub const SPAN_TYPE_FRAMEWORK: &str = "framework";
+    /// `tokentrace.span.source` of a GenAI span another library opened.
+    pub const SPAN_SOURCE_FOREIGN: &str = "foreign";
     /// `gen_ai.operation.name` of workflow spans.
     pub const OPERATION_INVOKE_WORKFLOW: &str = "invoke_workflow";
     /// `error.type` when the body ended before the provider finished.

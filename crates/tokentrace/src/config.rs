@@ -43,6 +43,9 @@ pub(crate) const TOKENTRACE_WORKFLOWS: &str = "TOKENTRACE_WORKFLOWS";
 pub(crate) const TOKENTRACE_EXCLUDE_MODULES: &str = "TOKENTRACE_EXCLUDE_MODULES";
 /// `TOKENTRACE_KEEP_ERRORS`: `true` keeps error spans of sampled-out traces.
 pub(crate) const TOKENTRACE_KEEP_ERRORS: &str = "TOKENTRACE_KEEP_ERRORS";
+/// `TOKENTRACE_EVENTS`: which `tracing` events become span events
+/// (`RUST_LOG`-style `target=level` directives).
+pub(crate) const TOKENTRACE_EVENTS: &str = "TOKENTRACE_EVENTS";
 
 /// Every variable, in the order of the documentation table.
 #[cfg(test)]
@@ -64,6 +67,7 @@ pub(crate) const ALL: &[&str] = &[
     TOKENTRACE_WORKFLOWS,
     TOKENTRACE_EXCLUDE_MODULES,
     TOKENTRACE_KEEP_ERRORS,
+    TOKENTRACE_EVENTS,
 ];
 
 /// Where spans are stored.
@@ -116,6 +120,7 @@ pub(crate) struct EnvConfig {
     pub(crate) workflows: Option<String>,
     pub(crate) exclude_modules: Option<String>,
     pub(crate) keep_errors: Option<bool>,
+    pub(crate) events: Option<String>,
 }
 
 impl EnvConfig {
@@ -197,6 +202,7 @@ impl EnvConfig {
             workflows: get(TOKENTRACE_WORKFLOWS),
             exclude_modules: get(TOKENTRACE_EXCLUDE_MODULES),
             keep_errors: flag(TOKENTRACE_KEEP_ERRORS)?,
+            events: get(TOKENTRACE_EVENTS),
         })
     }
 }
@@ -295,6 +301,7 @@ mod tests {
             (TOKENTRACE_WORKFLOWS, "answer,retrieve"),
             (TOKENTRACE_EXCLUDE_MODULES, "my_app::health"),
             (TOKENTRACE_KEEP_ERRORS, "false"),
+            (TOKENTRACE_EVENTS, "warn,my_app=debug"),
         ])
         .unwrap();
         assert!(c.sdk_disabled);
@@ -325,6 +332,7 @@ mod tests {
         assert_eq!(c.workflows.as_deref(), Some("answer,retrieve"));
         assert_eq!(c.exclude_modules.as_deref(), Some("my_app::health"));
         assert_eq!(c.keep_errors, Some(false));
+        assert_eq!(c.events.as_deref(), Some("warn,my_app=debug"));
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub use workflow::{
 // ---- set-up, store and re-exports (issue 6) ----
 mod config;
 mod pipeline;
+mod sanitize;
 mod telemetry;
 
 pub use telemetry::{

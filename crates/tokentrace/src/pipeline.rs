@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::sanitize::ExportPolicy;
 use opentelemetry::trace::{Link, SpanKind, Status, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
@@ -125,6 +126,7 @@ impl ErrorTraces {
 pub(crate) struct QueueProcessor {
     sinks: Vec<Sink>,
     keep_errors: bool,
+    policy: ExportPolicy,
     error_traces: Mutex<ErrorTraces>,
 }
 
@@ -163,6 +165,7 @@ impl QueueProcessor {
         exporters: Vec<Box<dyn BlockingExporter>>,
         config: QueueConfig,
         keep_errors: bool,
+        policy: ExportPolicy,
         stats: &Arc<PipelineStats>,
     ) -> Self {
         let sinks = exporters
@@ -202,6 +205,7 @@ impl QueueProcessor {
         Self {
             sinks,
             keep_errors,
+            policy,
             error_traces: Mutex::new(ErrorTraces::default()),
         }
     }
@@ -354,10 +358,11 @@ impl SinkShared {
 impl SpanProcessor for QueueProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         if !self.keep(&span) {
             return;
         }
+        self.policy.apply(&mut span);
         let Some((last, rest)) = self.sinks.split_last() else {
             return;
         };

@@ -18,6 +18,7 @@ use crate::config::{EnvConfig, OtlpHeaders, SamplerSetting, StoreSetting};
 use crate::pipeline::{
     BlockingExporter, KeepErrorsSampler, PipelineStats, QueueConfig, QueueProcessor,
 };
+use crate::sanitize::{DEFAULT_EVENTS, ExportPolicy};
 
 /// Default store path, relative to the working directory.
 pub const DEFAULT_STORE_PATH: &str = ".tokentrace/traces.db";
@@ -43,6 +44,47 @@ const EXCLUDED_TARGETS: &[&str] = &[
     "tonic",
     "tokentrace_store",
 ];
+
+/// The global filter of tokentrace's subscriber: spans by [`EXCLUDED_TARGETS`],
+/// events by those and the event directives (`TOKENTRACE_EVENTS`).
+#[derive(Debug, Clone)]
+struct TargetFilter {
+    spans: Targets,
+    events: Targets,
+}
+
+impl TargetFilter {
+    fn allows(&self, meta: &tracing::Metadata<'_>) -> bool {
+        self.spans.would_enable(meta.target(), meta.level())
+            && (!meta.is_event() || self.events.would_enable(meta.target(), meta.level()))
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TargetFilter {
+    fn register_callsite(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if self.allows(meta) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(
+        &self,
+        meta: &tracing::Metadata<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.allows(meta)
+    }
+}
+
+/// Parses `RUST_LOG`-style event directives.
+fn parse_events(directives: &str) -> Option<Targets> {
+    directives.parse::<Targets>().ok()
+}
 
 /// The OTLP transport, for [`Telemetry::otlp_protocol`] and the
 /// `OTEL_EXPORTER_OTLP_PROTOCOL` family of variables.
@@ -207,6 +249,7 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 /// | `TOKENTRACE_WORKFLOWS` | which workflows record (see [`WorkflowFilter`](crate::WorkflowFilter)) |
 /// | `TOKENTRACE_EXCLUDE_MODULES` | module paths whose workflows never record |
 /// | `TOKENTRACE_KEEP_ERRORS` | `true`: keep error spans of sampled-out traces |
+/// | `TOKENTRACE_EVENTS` | which `tracing` events become span events, `RUST_LOG`-style (see [`events`](Self::events)); default `warn,tokentrace=trace` |
 #[derive(Debug, Default)]
 #[must_use]
 pub struct Telemetry {
@@ -220,6 +263,7 @@ pub struct Telemetry {
     sampler: Option<SamplerSetting>,
     keep_errors: Option<bool>,
     capture_content: Option<bool>,
+    events: Option<String>,
     queue_size: Option<usize>,
     export_delay: Option<Duration>,
     metrics_interval: Option<Duration>,
@@ -339,6 +383,27 @@ impl Telemetry {
         self
     }
 
+    /// Which `tracing` events become span events (and so reach the store and
+    /// OTLP), as `RUST_LOG`-style directives: a default level and
+    /// `target=level` pairs separated by commas, e.g. `"info,my_app=debug"`
+    /// or `"off"`. Spans are not affected. With content capture off, text
+    /// that may hold a prompt or body is still cut from the events of other
+    /// crates (see `docs/security.md`). Defaults to `TOKENTRACE_EVENTS`, else
+    /// `"warn,tokentrace=trace"`: WARN and above from other crates, all of
+    /// tokentrace's own. An invalid value fails
+    /// [`install`](Self::install) with [`TelemetryError::InvalidSetting`].
+    ///
+    /// ```no_run
+    /// let _telemetry = tokentrace::Telemetry::builder()
+    ///     .events("info,rig=debug")
+    ///     .install()?;
+    /// # Ok::<(), tokentrace::TelemetryError>(())
+    /// ```
+    pub fn events(mut self, directives: impl Into<String>) -> Self {
+        self.events = Some(directives.into());
+        self
+    }
+
     /// Spans each exporter's queue holds before new spans are dropped and
     /// counted in [`TelemetryGuard::dropped_spans`]. Defaults to 2048.
     pub fn queue_size(mut self, spans: usize) -> Self {
@@ -448,6 +513,21 @@ impl Telemetry {
                     .map(|(_, v)| v.clone())
             })
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
+        let events = match (self.events.take(), env.events) {
+            (Some(d), _) => parse_events(&d).ok_or_else(|| TelemetryError::InvalidSetting {
+                setting: "events",
+                reason: format!(
+                    "{:?} is not a list of target=level directives",
+                    d.chars().take(100).collect::<String>()
+                ),
+            })?,
+            (None, Some(d)) => parse_events(&d).ok_or_else(|| TelemetryError::InvalidEnv {
+                var: crate::config::TOKENTRACE_EVENTS,
+                value: d.chars().take(100).collect(),
+                expected: "target=level directives, e.g. warn,my_app=debug",
+            })?,
+            (None, None) => parse_events(DEFAULT_EVENTS).unwrap_or_default(),
+        };
         let mut resource_attributes = env.resource_attributes;
         for (k, v) in std::mem::take(&mut self.resource) {
             resource_attributes.retain(|(ek, _)| *ek != k);
@@ -475,6 +555,7 @@ impl Telemetry {
                 .capture_content
                 .or(env.capture_content)
                 .unwrap_or(false),
+            events,
             workflows: env.workflows,
             exclude_modules: env.exclude_modules,
             queue: QueueConfig {
@@ -569,7 +650,15 @@ impl Telemetry {
                 Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
             }
         };
-        let processor = QueueProcessor::new(exporters, cfg.queue, cfg.keep_errors, &stats);
+        let processor = QueueProcessor::new(
+            exporters,
+            cfg.queue,
+            cfg.keep_errors,
+            ExportPolicy {
+                capture_content: cfg.capture_content,
+            },
+            &stats,
+        );
         let mut tracer_builder = SdkTracerProvider::builder()
             .with_span_processor(processor)
             .with_resource(resource.clone());
@@ -606,6 +695,10 @@ impl Telemetry {
         for t in EXCLUDED_TARGETS {
             targets = targets.with_target(*t, LevelFilter::OFF);
         }
+        let targets = TargetFilter {
+            spans: targets,
+            events: cfg.events.clone(),
+        };
         let enrich =
             tokentrace_subscriber::EnrichLayer::new().meter(meter_provider.meter("tokentrace"));
         // busy/idle time, thread, code location and target on every span are
@@ -833,6 +926,7 @@ struct Resolved {
     sampler: SamplerSetting,
     keep_errors: bool,
     capture_content: bool,
+    events: Targets,
     workflows: Option<String>,
     exclude_modules: Option<String>,
     queue: QueueConfig,
@@ -1000,6 +1094,49 @@ mod tests {
         assert_eq!(r.sampler, SamplerSetting::ParentBasedAlwaysOn);
         assert!(r.keep_errors);
         assert!(!r.capture_content);
+    }
+
+    #[test]
+    fn event_directives_come_from_the_setter_then_the_environment_then_the_default() {
+        use tracing::Level;
+        let r = Telemetry::builder().resolve().unwrap();
+        assert!(r.events.would_enable("genai::adapter", &Level::WARN));
+        assert!(!r.events.would_enable("rig::completions", &Level::INFO));
+        assert!(!r.events.would_enable("my_app", &Level::DEBUG));
+        assert!(
+            r.events
+                .would_enable("tokentrace_reqwest::span", &Level::TRACE)
+        );
+
+        let env = EnvConfig {
+            events: Some("error,rig=trace".to_owned()),
+            ..EnvConfig::default()
+        };
+        let r = Telemetry::builder()
+            .with_env(env.clone())
+            .resolve()
+            .unwrap();
+        assert!(r.events.would_enable("rig::completions", &Level::TRACE));
+        assert!(!r.events.would_enable("genai::adapter", &Level::WARN));
+
+        let r = Telemetry::builder()
+            .events("off")
+            .with_env(env)
+            .resolve()
+            .unwrap();
+        assert!(!r.events.would_enable("rig::completions", &Level::ERROR));
+
+        let bad = EnvConfig {
+            events: Some("rig=loud".to_owned()),
+            ..EnvConfig::default()
+        };
+        assert!(matches!(
+            Telemetry::builder().with_env(bad).resolve(),
+            Err(TelemetryError::InvalidEnv {
+                var: crate::config::TOKENTRACE_EVENTS,
+                ..
+            })
+        ));
     }
 
     #[test]

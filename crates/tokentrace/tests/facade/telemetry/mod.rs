@@ -2,6 +2,7 @@
 //! in-test receiver, collector faults, error-keeping sampling, and `init()`
 //! itself in a child process.
 
+mod events;
 mod install;
 mod otlp;
 mod receiver;
