@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use tokentrace_core::semconv;
 
 /// Groups with at most this many latencies keep them exactly.
 pub(crate) const EXACT_MAX: usize = 64;
@@ -460,6 +461,22 @@ pub(crate) fn span_contribution(
     })
 }
 
+/// The spans that are calls of their own and so count: tokentrace's LLM and
+/// vector spans, and other libraries' GenAI spans EnrichLayer priced (typed
+/// `llm`). Workflow spans carry roll-ups of those, `framework` spans (another
+/// library's span over a tokentrace LLM span) describe calls counted beneath
+/// them, and untyped spans are not calls: counting any of them would count a
+/// call twice.
+pub(crate) const COUNTED_SPAN: &str = "span_type IN ('llm', 'vector')";
+
+/// Whether a span of this `tokentrace.span.type` counts (see [`COUNTED_SPAN`]).
+pub(crate) fn is_counted(span_type: Option<&str>) -> bool {
+    matches!(
+        span_type,
+        Some(semconv::values::SPAN_TYPE_LLM | semconv::values::SPAN_TYPE_VECTOR)
+    )
+}
+
 /// Columns read by [`span_contribution`], after `model, provider`.
 pub(crate) const SPAN_CONTRIBUTION_COLUMNS: &str = "model, provider, duration_ms, status_code, input_tokens, output_tokens, total_tokens, cost_usd";
 
@@ -519,7 +536,7 @@ pub(crate) fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
         &mut deltas,
         &format!(
             "SELECT {SPAN_CONTRIBUTION_COLUMNS} FROM spans
-             WHERE model IS NOT NULL OR provider IS NOT NULL"
+             WHERE (model IS NOT NULL OR provider IS NOT NULL) AND {COUNTED_SPAN}"
         ),
         [],
         1,

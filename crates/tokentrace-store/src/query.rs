@@ -367,7 +367,7 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT provider, model, COUNT(*),
                     SUM(json_extract(attributes, '$.\"cost.unknown_model\"') = 1)
-             FROM spans WHERE model IS NOT NULL
+             FROM spans WHERE model IS NOT NULL AND span_type IN ('llm', 'vector')
              GROUP BY provider, model ORDER BY model, provider",
         )?;
         let rows = stmt
@@ -521,8 +521,9 @@ fn delete_traces(tx: &Connection, where_sql: &'static str, arg: i64) -> rusqlite
         &mut deltas,
         &format!(
             "SELECT {} FROM spans
-             WHERE (model IS NOT NULL OR provider IS NOT NULL) AND {in_traces}",
-            agg::SPAN_CONTRIBUTION_COLUMNS
+             WHERE (model IS NOT NULL OR provider IS NOT NULL) AND {} AND {in_traces}",
+            agg::SPAN_CONTRIBUTION_COLUMNS,
+            agg::COUNTED_SPAN
         ),
         [arg],
         -1,
@@ -694,15 +695,15 @@ fn build_trace(trace_id: &str, spans: Vec<SpanRow>) -> Trace {
     }
     let start_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
     let end_ns = spans.iter().map(|s| s.end_ns).max().unwrap_or(start_ns);
-    let not_workflow = |s: &&SpanRow| s.span_type.as_deref() != Some("workflow");
+    let counted = |s: &&SpanRow| agg::is_counted(s.span_type.as_deref());
     let total_tokens = spans
         .iter()
-        .filter(not_workflow)
+        .filter(counted)
         .filter_map(|s| s.total_tokens)
         .sum();
     let cost_usd = spans
         .iter()
-        .filter(not_workflow)
+        .filter(counted)
         .filter_map(|s| s.cost_usd)
         .sum();
     let error_count = spans.iter().filter(|s| s.status_code == "error").count() as u64;

@@ -64,8 +64,9 @@ const FILL_WORKFLOW: &str = "UPDATE spans SET workflow = (
 WHERE trace_id = ?1 AND workflow IS NULL";
 
 /// Recomputes one trace's summary row from its spans (the slow path, after an
-/// upsert). Token and cost sums skip workflow spans: their totals are roll-ups
-/// of the LLM spans beneath.
+/// upsert). Token and cost sums count LLM and vector spans only (see
+/// `agg::COUNTED_SPAN`): workflow spans carry roll-ups of those, framework
+/// spans describe calls counted beneath them.
 const RECOMPUTE_TRACE: &str = "INSERT OR REPLACE INTO traces (
     trace_id, name, workflow, service_name, start_ns, end_ns, duration_ms, span_count,
     error_count, input_tokens, output_tokens, total_tokens, cost_usd, user_id, session_id,
@@ -73,10 +74,10 @@ const RECOMPUTE_TRACE: &str = "INSERT OR REPLACE INTO traces (
 SELECT ?1, n.name, n.workflow, n.service_name,
     MIN(s.start_ns), MAX(s.end_ns), (MAX(s.end_ns) - MIN(s.start_ns)) / 1000000.0, COUNT(*),
     SUM(s.status_code = 'error'),
-    COALESCE(SUM(CASE WHEN s.span_type = 'workflow' THEN NULL ELSE s.input_tokens END), 0),
-    COALESCE(SUM(CASE WHEN s.span_type = 'workflow' THEN NULL ELSE s.output_tokens END), 0),
-    COALESCE(SUM(CASE WHEN s.span_type = 'workflow' THEN NULL ELSE s.total_tokens END), 0),
-    COALESCE(SUM(CASE WHEN s.span_type = 'workflow' THEN NULL ELSE s.cost_usd END), 0.0),
+    COALESCE(SUM(CASE WHEN s.span_type IN ('llm', 'vector') THEN s.input_tokens END), 0),
+    COALESCE(SUM(CASE WHEN s.span_type IN ('llm', 'vector') THEN s.output_tokens END), 0),
+    COALESCE(SUM(CASE WHEN s.span_type IN ('llm', 'vector') THEN s.total_tokens END), 0),
+    COALESCE(SUM(CASE WHEN s.span_type IN ('llm', 'vector') THEN s.cost_usd END), 0.0),
     MAX(s.user_id), MAX(s.session_id), MAX(s.model), MAX(s.provider), n.is_root, n.start_ns
 FROM spans s,
     (SELECT r.name, r.workflow, r.service_name, r.is_root, r.start_ns FROM spans r
@@ -444,8 +445,9 @@ pub(crate) fn write_batch(
                     &tx,
                     &mut deltas,
                     &format!(
-                        "SELECT {} FROM spans WHERE trace_id = ?1 AND span_id = ?2",
-                        agg::SPAN_CONTRIBUTION_COLUMNS
+                        "SELECT {} FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND {}",
+                        agg::SPAN_CONTRIBUTION_COLUMNS,
+                        agg::COUNTED_SPAN
                     ),
                     params![t.hex, row.span_id],
                     -1,
@@ -728,9 +730,9 @@ impl<'a> SpanRecord<'a> {
         span: &SpanData,
         deltas: &mut AggDeltas,
     ) {
-        let counted = self.span_type.as_deref() != Some("workflow");
+        let counted = agg::is_counted(self.span_type.as_deref());
         let error = self.status_code == "error";
-        if self.model.is_some() || self.provider.is_some() {
+        if counted && (self.model.is_some() || self.provider.is_some()) {
             let c = Contribution {
                 latency_ms: self.duration_ms,
                 error,

@@ -150,14 +150,15 @@ fn export_shuffled_then(
     }
 }
 
-/// The trace summary recomputed from `spans` (the version-1 definition).
+/// The trace summary recomputed from `spans`: tokens and cost of the calls
+/// (LLM and vector spans) only.
 const BRUTE_TRACES: &str = "SELECT trace_id,
     (SELECT r.name FROM spans r WHERE r.trace_id = s.trace_id ORDER BY r.is_root DESC, r.start_ns LIMIT 1),
     (SELECT r.workflow FROM spans r WHERE r.trace_id = s.trace_id ORDER BY r.is_root DESC, r.start_ns LIMIT 1),
     MIN(start_ns), (MAX(end_ns) - MIN(start_ns)) / 1000000.0, COUNT(*), SUM(status_code = 'error'),
-    COALESCE(SUM(CASE WHEN span_type = 'workflow' THEN NULL ELSE input_tokens END), 0),
-    COALESCE(SUM(CASE WHEN span_type = 'workflow' THEN NULL ELSE total_tokens END), 0),
-    COALESCE(SUM(CASE WHEN span_type = 'workflow' THEN NULL ELSE cost_usd END), 0.0),
+    COALESCE(SUM(CASE WHEN span_type IN ('llm', 'vector') THEN input_tokens END), 0),
+    COALESCE(SUM(CASE WHEN span_type IN ('llm', 'vector') THEN total_tokens END), 0),
+    COALESCE(SUM(CASE WHEN span_type IN ('llm', 'vector') THEN cost_usd END), 0.0),
     MAX(user_id), MAX(session_id), MAX(model), MAX(provider)
 FROM spans s GROUP BY trace_id ORDER BY trace_id";
 
@@ -219,7 +220,7 @@ fn brute_stats(conn: &Connection, group_by: GroupBy) -> Vec<StatsRow> {
             format!(
                 "SELECT {key}, duration_ms, status_code = 'error', COALESCE(input_tokens, 0),
                         COALESCE(output_tokens, 0), COALESCE(total_tokens, 0), COALESCE(cost_usd, 0.0)
-                 FROM spans WHERE {key} IS NOT NULL"
+                 FROM spans WHERE {key} IS NOT NULL AND span_type IN ('llm', 'vector')"
             )
         }
         _ => {

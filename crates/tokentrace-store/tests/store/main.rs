@@ -3,6 +3,7 @@
 //! `tracing` spans.
 
 mod aggregates;
+mod double_count;
 mod faults;
 mod kill;
 mod metrics;
