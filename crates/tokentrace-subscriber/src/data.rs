@@ -264,6 +264,13 @@ pub(crate) struct SpanState {
     pub(crate) llm: Option<Box<LlmFields>>,
     /// Only meaningful on workflow and root spans.
     pub(crate) rollup: Rollup,
+    /// The span declared `tokentrace.span.type` (any value): it is
+    /// tokentrace's own or says what it is, never a foreign GenAI span.
+    pub(crate) typed: bool,
+    /// An LLM call closed beneath this span (a tokentrace LLM span or a
+    /// priced foreign one): a foreign GenAI span with this set only
+    /// describes calls counted there (see [`crate::foreign`]).
+    pub(crate) covered: bool,
 }
 
 impl SpanState {
@@ -281,6 +288,8 @@ impl SpanState {
             dropped: 0,
             llm: None,
             rollup: Rollup::default(),
+            typed: false,
+            covered: false,
         }
     }
 

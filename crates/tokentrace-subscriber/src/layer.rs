@@ -20,6 +20,7 @@ use crate::data::{
     bounded_json_object, take_state, truncate_bytes, truncate_chars, with_state,
 };
 use crate::error::LayerOrderError;
+use crate::foreign;
 use crate::metrics::{GenAiMetrics, MeterSource};
 use crate::rollup::Rollup;
 use crate::visit::SpanFields;
@@ -309,6 +310,7 @@ where
             fields.kind.unwrap_or(SpanKind::Other)
         };
         let mut state = SpanState::new(kind, is_root, inherited);
+        state.typed = fields.kind.is_some();
         state.workflow_name = fields.workflow_name.take();
         state.recorded = fields.recorded;
         state.dropped = fields.dropped;
@@ -351,6 +353,7 @@ where
                 && state.kind != SpanKind::Probe
             {
                 state.kind = kind;
+                state.typed = true;
             }
             if let Some(name) = fields.workflow_name.take() {
                 state.workflow_name = Some(name);
@@ -387,6 +390,26 @@ where
         };
         let elapsed = state.start.elapsed();
 
+        // Another library's GenAI span (see `crate::foreign`): the call
+        // itself, or a framework span over calls counted beneath it.
+        let mut foreign_attrs = Vec::new();
+        if state.kind == SpanKind::Other
+            && !state.typed
+            && let Some(llm) = state.llm.as_deref_mut()
+            && foreign::is_genai(llm)
+        {
+            if state.covered {
+                foreign_attrs.push(KeyValue::new(
+                    semconv::TOKENTRACE_SPAN_TYPE,
+                    semconv::values::SPAN_TYPE_FRAMEWORK,
+                ));
+            } else {
+                foreign_attrs =
+                    foreign::price_call(llm, &tokentrace_core::defaults::price_catalogue());
+                state.kind = SpanKind::Llm;
+            }
+        }
+
         if state.kind == SpanKind::Llm {
             let llm = state.llm.take().map(|b| *b).unwrap_or_default();
             let call = Rollup::of_call(&llm);
@@ -395,6 +418,7 @@ where
             // ancestor is still open here. One lock at a time: never two.
             for ancestor in span.scope().skip(1) {
                 with_state(&ancestor, |st| {
+                    st.covered = true;
                     if st.kind == SpanKind::Workflow || st.is_root {
                         st.rollup.add(&call);
                     }
@@ -403,7 +427,8 @@ where
             self.metrics.record(&llm, elapsed);
         }
 
-        let attrs = self.close_attributes(&state, elapsed);
+        let mut attrs = self.close_attributes(&state, elapsed);
+        attrs.append(&mut foreign_attrs);
         if attrs.is_empty() && state.kind != SpanKind::Probe {
             return;
         }

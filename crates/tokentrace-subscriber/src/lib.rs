@@ -87,6 +87,7 @@
 
 mod data;
 mod error;
+mod foreign;
 mod layer;
 mod metrics;
 mod rollup;

@@ -110,6 +110,16 @@ impl SpanFields {
             semconv::GEN_AI_REQUEST_MODEL => self.llm().request_model = Some(value.to_owned()),
             semconv::GEN_AI_RESPONSE_MODEL => self.llm().response_model = Some(value.to_owned()),
             semconv::SERVER_ADDRESS => self.llm().server_address = Some(value.to_owned()),
+            // Counts as text: other libraries' u64 fields formatted, or
+            // numbers recorded as strings.
+            name if is_usage_field(name) => match value.trim().parse::<i64>() {
+                Ok(n) => self.int(name, n),
+                Err(_) => {
+                    if let Ok(f) = value.trim().parse::<f64>() {
+                        self.float(name, f);
+                    }
+                }
+            },
             _ => {}
         }
     }
@@ -149,9 +159,27 @@ impl SpanFields {
                 self.llm().time_to_first_chunk_s = Some(value);
             }
             semconv::PERFORMANCE_LATENCY_MS => self.recorded.set(Recorded::LATENCY),
+            // Token counts some libraries record as floats.
+            name if is_usage_field(name) && value.is_finite() && value >= 0.0 => {
+                // In range: `as` saturates, and counts are far below 2^63.
+                self.int(name, value.round() as i64);
+            }
             _ => {}
         }
     }
+}
+
+/// The token-count fields EnrichLayer reads, whatever their value type.
+fn is_usage_field(name: &str) -> bool {
+    matches!(
+        name,
+        semconv::GEN_AI_USAGE_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_OUTPUT_TOKENS
+            | semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+            | semconv::GEN_AI_USAGE_TOTAL_TOKENS
+    )
 }
 
 fn parse_json(text: &str) -> Option<Value> {
@@ -184,7 +212,7 @@ fn is_text_field(name: &str) -> bool {
             | semconv::GEN_AI_REQUEST_MODEL
             | semconv::GEN_AI_RESPONSE_MODEL
             | semconv::SERVER_ADDRESS
-    )
+    ) || is_usage_field(name)
 }
 
 impl Visit for SpanFields {

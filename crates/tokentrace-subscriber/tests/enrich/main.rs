@@ -2,6 +2,7 @@
 //! in-memory exporter, asserted attribute by attribute.
 
 mod concurrency;
+mod foreign;
 mod guards;
 mod metrics;
 mod rollups;
