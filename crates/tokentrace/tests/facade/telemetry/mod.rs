@@ -3,6 +3,7 @@
 //! itself in a child process.
 
 mod events;
+mod foreign;
 mod install;
 mod otlp;
 mod receiver;
