@@ -6,6 +6,7 @@
 mod browser;
 mod commands;
 mod demo;
+mod double_count;
 mod errors;
 mod help;
 mod serve;
