@@ -42,6 +42,19 @@ const QUERY_API_KEY: &str = "sk-tt-SECRET-11";
 const CANARY_USER: &str = "canary-user-42";
 /// Prompt text: recorded only with content capture on.
 const CANARY_PROMPT: &str = "canaryprompt";
+/// Prompt text a third-party crate logs at TRACE only: never exported with
+/// the default event filter, capture on or off.
+const CANARY_TRACE_PROMPT: &str = "canarytraceprompt";
+
+/// What rig and genai log around a call: the request JSON at TRACE, the
+/// prompt at DEBUG, a response body at WARN (as a field and in the message).
+fn third_party_crate_logs(prompt: &str, body: &serde_json::Value) {
+    tracing::trace!(target: "rig::completions", "OpenAI request: {body} ({CANARY_TRACE_PROMPT})");
+    tracing::debug!(target: "genai::adapter", prompt = %prompt, "sending chat request");
+    let response = json!({"choices": [{"message": {"content": prompt}}]});
+    tracing::warn!(target: "genai::adapter", body = %response, "unexpected response shape");
+    tracing::warn!(target: "rig::completions", "cannot parse response body: {response}");
+}
 
 fn needles() -> Vec<Vec<u8>> {
     let basic =
@@ -125,6 +138,7 @@ async fn every_provider(State(agent): State<Arc<Agent>>) -> Result<String, Strin
         ),
     ];
     for (url, body) in &calls {
+        third_party_crate_logs(&prompt, body);
         let mut req = agent.http.post(url).json(body);
         for (k, v) in HEADERS {
             req = req.header(*k, *v);
@@ -291,14 +305,27 @@ fn no_secrets_in_otlp_store_and_logs(capture: bool) {
             "{sink} holds a secret (capture {capture})"
         );
     }
-    // Content capture is what it says: prompts only when on.
+    // Content capture is what it says: prompts only when on, including the
+    // prompts and bodies a third-party crate logs (TRACE, DEBUG and WARN).
     for (sink, bytes) in [("OTLP", &otlp), ("SQLite", &stored)] {
         assert_eq!(
             contains(bytes, CANARY_PROMPT.as_bytes()),
             capture,
             "{sink}: prompt text with capture {capture}"
         );
+        assert!(
+            !contains(bytes, CANARY_TRACE_PROMPT.as_bytes()),
+            "{sink}: a TRACE line of another crate was exported (capture {capture})"
+        );
+        // The WARN lines were exported (so the scan above saw them), cut
+        // when capture is off.
+        assert!(
+            contains(bytes, b"unexpected response shape"),
+            "{sink}: no WARN event of the third-party crate"
+        );
     }
+    // The fmt layer prints everything at TRACE: proof the lines were logged.
+    assert!(contains(&log_bytes, CANARY_TRACE_PROMPT.as_bytes()));
     eprintln!(
         "secrets (capture {capture}): scanned {} OTLP bytes, {} SQLite bytes, {} log bytes: 0 hits",
         otlp.len(),
