@@ -25,12 +25,14 @@ use tokentrace_core::usage::Usage;
 
 use crate::data::LlmFields;
 
-/// Whether `llm` describes a GenAI call: a model or a token count.
+/// Whether `llm` describes a GenAI call: a token count, or a model with an
+/// operation (`gen_ai.operation.name`; a failed call has no usage). A span
+/// that names a model and nothing else is context, not a call.
 pub(crate) fn is_genai(llm: &LlmFields) -> bool {
-    llm.request_model.is_some()
-        || llm.response_model.is_some()
-        || llm.input_tokens.is_some()
+    llm.input_tokens.is_some()
         || llm.output_tokens.is_some()
+        || ((llm.request_model.is_some() || llm.response_model.is_some())
+            && llm.operation.is_some())
 }
 
 /// The attributes that make a foreign span one priced LLM call; sets the

@@ -9,8 +9,9 @@
 //!   `prompt`, `messages`, ...) entirely, other text (the message included)
 //!   from its first `{`, `[` or `"` or beyond [`MAX_FOREIGN_TEXT_BYTES`].
 //!   Span attributes that hold content by convention (`gen_ai.input.messages`,
-//!   `input.value`, ...) are dropped from every span: tokentrace's own never
-//!   carry them with capture off, so only another library can have set them.
+//!   `input.value`, ...) are dropped from spans other libraries opened
+//!   (untyped, `framework`, or priced foreign spans); tokentrace's own follow
+//!   their own switch (`LlmMiddleware::capture_content`, per request).
 //! * Always: a span EnrichLayer marked `tokentrace.span.type = "framework"`
 //!   (another library's GenAI span over a tokentrace LLM span) has its
 //!   `gen_ai.usage.*` attributes moved to `tokentrace.framework.usage.*`, so a
@@ -87,18 +88,29 @@ pub(crate) struct ExportPolicy {
 impl ExportPolicy {
     /// Rewrites `span` in place (see the module docs).
     pub(crate) fn apply(&self, span: &mut SpanData) {
-        let framework = span.attributes.iter().any(|kv| {
-            kv.key.as_str() == semconv::TOKENTRACE_SPAN_TYPE
-                && kv.value.as_str() == values::SPAN_TYPE_FRAMEWORK
-        });
+        let mut span_type = None;
+        let mut foreign_source = false;
+        for kv in &span.attributes {
+            match kv.key.as_str() {
+                semconv::TOKENTRACE_SPAN_TYPE => span_type = Some(kv.value.as_str()),
+                semconv::TOKENTRACE_SPAN_SOURCE => foreign_source = true,
+                _ => {}
+            }
+        }
+        let framework = span_type.as_deref() == Some(values::SPAN_TYPE_FRAMEWORK);
+        // tokentrace's own spans follow their own capture settings (a client
+        // or a request may opt in while the process default is off).
+        let own = !foreign_source && span_type.is_some() && !framework;
         if framework {
             demote_usage(&mut span.attributes);
         }
         if self.capture_content {
             return;
         }
-        span.attributes
-            .retain(|kv| !CONTENT_ATTRIBUTES.contains(&kv.key.as_str()));
+        if !own {
+            span.attributes
+                .retain(|kv| !CONTENT_ATTRIBUTES.contains(&kv.key.as_str()));
+        }
         for event in &mut span.events.events {
             let foreign = event.attributes.iter().any(|kv| {
                 kv.key.as_str() == semconv::EVENT_TARGET

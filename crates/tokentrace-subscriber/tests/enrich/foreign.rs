@@ -217,8 +217,8 @@ fn nested_foreign_spans_count_the_innermost_calls() {
 }
 
 /// A span with GenAI fields that declared its own `tokentrace.span.type`
-/// (here `http`) is not foreign: left alone. A foreign span with neither a
-/// model nor a token count is not a GenAI span.
+/// (here `http`) is not foreign: left alone. A span with no token count and
+/// no model-plus-operation is not a GenAI call.
 #[test]
 fn typed_spans_and_spans_without_model_or_usage_are_left_alone() {
     let p = Pipeline::new();
@@ -234,12 +234,21 @@ fn typed_spans_and_spans_without_model_or_usage_are_left_alone() {
             "bare",
             { semconv::GEN_AI_PROVIDER_NAME } = "openai",
         );
+        // A model named as context, with no operation and no usage.
+        let _context = tracing::info_span!(
+            target: "my_app",
+            "context",
+            { semconv::GEN_AI_REQUEST_MODEL } = "gpt-4o-mini",
+        );
     });
     let typed = p.span("typed");
     assert_eq!(values(&typed, semconv::TOKENTRACE_SPAN_TYPE).len(), 1);
     assert_eq!(attr(&typed, semconv::COST_TOTAL_USD), None);
     let bare = p.span("bare");
     assert_eq!(attr(&bare, semconv::TOKENTRACE_SPAN_TYPE), None);
+    let context = p.span("context");
+    assert_eq!(attr(&context, semconv::TOKENTRACE_SPAN_TYPE), None);
+    assert_eq!(attr(&context, semconv::COST_UNKNOWN_MODEL), None);
 }
 
 /// A foreign model the catalogue does not know: typed `llm`, counted, and

@@ -210,3 +210,54 @@ fn invalid_event_directives_fail_set_up() {
         "{err:?}"
     );
 }
+
+/// Content attributes another library records on its own spans (rig's
+/// `gen_ai.input.messages`) are dropped with capture off; tokentrace's own
+/// LLM span keeps what its middleware was told to capture (a client may
+/// opt in while the process default is off).
+#[test]
+fn content_attributes_of_other_libraries_spans_are_dropped_with_capture_off() {
+    let exporter = InMemorySpanExporter::default();
+    let (dispatch, guard) = Telemetry::builder()
+        .no_store()
+        .span_exporter(exporter.clone())
+        .build()
+        .unwrap();
+    let messages = format!(r#"[{{"role":"user","content":"{PROMPT}"}}]"#);
+    tracing::dispatcher::with_default(&dispatch, || {
+        let rig = tracing::info_span!(
+            target: "rig::completions",
+            "chat",
+            { semconv::GEN_AI_OPERATION_NAME } = "chat",
+            { semconv::GEN_AI_REQUEST_MODEL } = "gpt-4o-mini",
+            { semconv::GEN_AI_INPUT_MESSAGES } = messages.as_str(),
+        );
+        rig.in_scope(|| {
+            let _own = tracing::info_span!(
+                "llm",
+                otel.name = "chat gpt-4o-mini",
+                { semconv::TOKENTRACE_SPAN_TYPE } = "llm",
+                { semconv::GEN_AI_INPUT_MESSAGES } = messages.as_str(),
+            );
+        });
+    });
+    guard.flush();
+    let spans = exporter.get_finished_spans().unwrap();
+    let rig = spans.iter().find(|s| s.name == "chat").unwrap();
+    assert!(
+        rig.attributes
+            .iter()
+            .all(|kv| kv.key.as_str() != semconv::GEN_AI_INPUT_MESSAGES),
+        "{:?}",
+        rig.attributes
+    );
+    assert!(!all_text(&spans[..]).is_empty());
+    let own = spans.iter().find(|s| s.name == "chat gpt-4o-mini").unwrap();
+    let kept: Vec<_> = own
+        .attributes
+        .iter()
+        .filter(|kv| kv.key.as_str() == semconv::GEN_AI_INPUT_MESSAGES)
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].value.as_str().contains(PROMPT));
+}
