@@ -181,6 +181,7 @@ attributes! {
     TOKENTRACE_STREAM_EVENTS = "tokentrace.stream.events", "tokentrace", "int", "stream events (SSE events, NDJSON lines, frames) seen";
     TOKENTRACE_STREAM_USAGE_INJECTED = "tokentrace.stream.usage_injected", "tokentrace", "bool", "true when stream_options.include_usage was added to the request";
     TOKENTRACE_PARSE_ERROR = "tokentrace.parse_error", "tokentrace", "string", "why the response could not be fully parsed";
+    TOKENTRACE_RESPONSE_UNPARSED = "tokentrace.response.unparsed", "tokentrace", "string", "why the response body was not parsed although it was read: a content-encoding tokentrace cannot decode (content-encoding: br) or a compressed body that failed to decode; never set for a body cut short";
     TOKENTRACE_RESPONSE_BYTES = "tokentrace.response.bytes", "tokentrace", "int", "response body bytes read by the application";
     TOKENTRACE_CONTENT_TRUNCATED = "tokentrace.content.truncated", "tokentrace", "bool", "true when captured content was cut to its bound";
     TOKENTRACE_DROPPED_VALUES = "tokentrace.dropped_values", "tokentrace", "int", "header or metadata values dropped for breaking bounds";

@@ -69,6 +69,7 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 mod capture;
+mod decode;
 pub mod extensions;
 mod middleware;
 mod redact;

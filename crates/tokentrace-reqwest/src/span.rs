@@ -323,6 +323,8 @@ pub(crate) struct Outcome<'a> {
     pub(crate) priced: Priced<'a>,
     pub(crate) bytes: u64,
     pub(crate) incomplete: bool,
+    /// Why the body was not parsed (`tokentrace.response.unparsed`).
+    pub(crate) unparsed: Option<&'a str>,
     pub(crate) error_type: Option<&'a str>,
     pub(crate) latency_ms: f64,
 }
@@ -477,6 +479,12 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
     ));
     if o.incomplete {
         kv.push(KeyValue::new(semconv::TOKENTRACE_STREAM_INCOMPLETE, true));
+    }
+    if let Some(reason) = o.unparsed {
+        kv.push(KeyValue::new(
+            semconv::TOKENTRACE_RESPONSE_UNPARSED,
+            reason.to_owned(),
+        ));
     }
     if o.error_type.is_some()
         && let Some(msg) = &info.error_message

@@ -17,6 +17,7 @@ use tokentrace_core::{Provider, ResponseInfo};
 use tracing::Span;
 
 use crate::capture::OutputCapture;
+use crate::decode::Inflate;
 use crate::span;
 
 /// How a call's response ended.
@@ -56,6 +57,10 @@ pub(crate) struct CallGuard {
     pub(crate) stamped: bool,
     /// The last chunk handed to the application, not parsed yet (see `on_chunk`).
     pub(crate) pending: Option<Bytes>,
+    /// The body is gzip or deflate: the parser and the output capture see it decoded.
+    pub(crate) inflate: Option<Box<Inflate>>,
+    /// Why the body is not parsed (`tokentrace.response.unparsed`), when it is not.
+    pub(crate) unparsed: Option<String>,
 }
 
 impl CallGuard {
@@ -85,13 +90,31 @@ impl CallGuard {
     /// Parse the chunk held back by `on_chunk`.
     pub(crate) fn drain_pending(&mut self) {
         if let Some(data) = self.pending.take() {
-            if let Some(p) = self.parser.as_mut() {
-                p.push(&data);
-            }
-            if let Some(o) = self.output.as_mut() {
-                o.push(&data);
+            match self.inflate.as_mut() {
+                None => self.parse(&data),
+                Some(inflate) => {
+                    let (parser, output) = (&mut self.parser, &mut self.output);
+                    let mut sink = |decoded: &[u8]| parse_into(parser, output, decoded);
+                    if !inflate.push(&data, &mut sink) {
+                        self.decode_failed();
+                    }
+                }
             }
         }
+    }
+
+    fn parse(&mut self, data: &[u8]) {
+        parse_into(&mut self.parser, &mut self.output, data);
+    }
+
+    /// The compressed body cannot be decoded: stop parsing it and say so.
+    fn decode_failed(&mut self) {
+        if let Some(inflate) = &self.inflate {
+            self.unparsed = Some(inflate.failure().to_owned());
+        }
+        self.parser = None;
+        self.output = None;
+        self.inflate = None;
     }
 
     /// The body handed out its last frame. The span's end time is taken
@@ -120,10 +143,23 @@ impl CallGuard {
             ending
         };
         self.drain_pending();
+        // At the body's end the compressed stream must be whole; a body cut
+        // short is reported as such below, not as undecodable.
+        if ending == Ending::Eos
+            && let Some(inflate) = self.inflate.as_mut()
+        {
+            let (parser, output) = (&mut self.parser, &mut self.output);
+            let mut sink = |decoded: &[u8]| parse_into(parser, output, decoded);
+            if !inflate.finish(&mut sink) {
+                self.decode_failed();
+            }
+        }
         let info = self.parser.as_mut().map(|p| p.finish()).unwrap_or_default();
         let incomplete = match ending {
             // A JSON body that ended mid-value was cut short even though the
             // connection closed cleanly; streams may end without a marker.
+            // A body tokentrace could not read is not known to be cut: it
+            // reached its end (`tokentrace.response.unparsed` says why).
             Ending::Eos => {
                 !self.streaming && self.parser.is_some() && self.bytes > 0 && !info.complete
             }
@@ -159,6 +195,7 @@ impl CallGuard {
                 priced,
                 bytes: self.bytes,
                 incomplete,
+                unparsed: self.unparsed.as_deref(),
                 error_type: error_type
                     .as_deref()
                     .map(|kind| tokentrace_core::bound::truncate_utf8(kind, 128)),
@@ -205,6 +242,20 @@ impl CallGuard {
             (None, Some(_), Some(req)) => self.prices.cost(Some(self.provider), req, usage),
             (c, _, _) => c,
         }
+    }
+}
+
+/// Hand (decoded) body bytes to the parser and the output capture.
+fn parse_into(
+    parser: &mut Option<Box<ResponseParser>>,
+    output: &mut Option<OutputCapture>,
+    data: &[u8],
+) {
+    if let Some(p) = parser.as_mut() {
+        p.push(data);
+    }
+    if let Some(o) = output.as_mut() {
+        o.push(data);
     }
 }
 

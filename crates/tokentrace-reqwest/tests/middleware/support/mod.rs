@@ -141,6 +141,8 @@ pub(crate) struct Reply {
     /// Split the body at these offsets, sleeping `delay` between parts.
     pub(crate) splits: Vec<usize>,
     pub(crate) delay: Duration,
+    /// Extra response headers.
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -166,6 +168,7 @@ impl Reply {
                 Vec::new()
             },
             delay: Duration::from_millis(if streamed { 2 } else { 0 }),
+            headers: Vec::new(),
         }
     }
 }
@@ -219,11 +222,13 @@ fn respond(reply: Reply) -> Response {
     } else {
         Body::from_stream(stream)
     };
-    Response::builder()
+    let mut builder = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap())
-        .header("content-type", reply.content_type)
-        .body(body)
-        .unwrap()
+        .header("content-type", reply.content_type);
+    for (name, value) in reply.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(body).unwrap()
 }
 
 /// A client whose requests for `host` go to the mock.
