@@ -481,9 +481,10 @@ impl LlmMiddleware {
             max_bytes: config.max_content_bytes,
             redactor: config.redactor.clone(),
         });
-        if let (Some(c), Some(b)) = (&capture, req.body().and_then(reqwest::Body::as_bytes)) {
-            c.record_request(&llm, b);
-        }
+        let content_truncated = match (&capture, req.body().and_then(reqwest::Body::as_bytes)) {
+            (Some(c), Some(b)) => c.record_request(&llm, b),
+            _ => false,
+        };
         if extensions.get::<NoPropagation>().is_none() {
             inject(&llm, req.headers_mut());
         }
@@ -505,6 +506,7 @@ impl LlmMiddleware {
             pending: None,
             inflate: None,
             unparsed: None,
+            content_truncated,
         });
         Prepared::Traced(Call {
             req,

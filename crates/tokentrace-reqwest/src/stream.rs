@@ -61,6 +61,9 @@ pub(crate) struct CallGuard {
     pub(crate) inflate: Option<Box<Inflate>>,
     /// Why the body is not parsed (`tokentrace.response.unparsed`), when it is not.
     pub(crate) unparsed: Option<String>,
+    /// Captured request content was cut to its bound. Recorded with the
+    /// output's own cut as one `tokentrace.content.truncated` at the end.
+    pub(crate) content_truncated: bool,
 }
 
 impl CallGuard {
@@ -203,7 +206,11 @@ impl CallGuard {
             },
         );
         if let Some(out) = self.output.take() {
-            out.finish(&self.span);
+            self.content_truncated |= out.finish(&self.span);
+        }
+        if self.content_truncated {
+            self.span
+                .record(semconv::TOKENTRACE_CONTENT_TRUNCATED, true);
         }
         // tracing-opentelemetry ends a span at its last *exit*, not at its
         // close: the span was last entered around `next.run`, before the body

@@ -593,3 +593,41 @@ async fn stream_usage_injection_is_opt_in_and_marked() {
         Some(true)
     );
 }
+
+/// Regression: messages, request body and output each cut to their bound
+/// exported `tokentrace.content.truncated` once per cut; OTLP needs unique
+/// keys (the support helper checks every span for duplicates).
+#[tokio::test]
+async fn content_cut_in_several_places_is_flagged_once() {
+    for (reply, stream) in [(json_reply(), false), (sse_reply(0), true)] {
+        let otel = Otel::install();
+        let mock = mock(reply).await;
+        let client = client(
+            LlmMiddleware::new()
+                .capture_content(true)
+                .max_content_bytes(16),
+            OPENAI,
+            &mock,
+        );
+        let mut resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(stream))
+            .send()
+            .instrument(tracing::info_span!("parent"))
+            .await
+            .unwrap();
+        while resp.chunk().await.unwrap().is_some() {}
+        drop(resp);
+        let spans = llm_spans(&otel);
+        assert_eq!(spans.len(), 1);
+        let s = &spans[0];
+        assert_eq!(attr_bool(s, sc::TOKENTRACE_CONTENT_TRUNCATED), Some(true));
+        let flags = s
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == sc::TOKENTRACE_CONTENT_TRUNCATED)
+            .count();
+        assert_eq!(flags, 1, "stream: {stream}");
+        assert!(attr_str(s, sc::GEN_AI_INPUT_MESSAGES).unwrap().len() <= 16);
+    }
+}

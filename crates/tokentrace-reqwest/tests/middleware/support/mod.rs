@@ -46,7 +46,9 @@ impl Otel {
     }
 
     pub(crate) fn spans(&self) -> Vec<SpanData> {
-        self.exporter.get_finished_spans().unwrap()
+        let spans = self.exporter.get_finished_spans().unwrap();
+        assert_unique_keys(&spans);
+        spans
     }
 
     /// The one finished span with this name.
@@ -244,4 +246,21 @@ pub(crate) fn client(
     reqwest_middleware::ClientBuilder::new(inner)
         .with(mw)
         .build()
+}
+
+/// OTLP requires an attribute key to be unique within a span: every span a
+/// test reads through this helper is checked.
+pub(crate) fn assert_unique_keys(spans: &[SpanData]) {
+    for s in spans {
+        let mut seen = std::collections::HashSet::new();
+        for kv in &s.attributes {
+            assert!(
+                seen.insert(kv.key.as_str()),
+                "span {:?} exports the attribute {:?} twice: {:?}",
+                s.name,
+                kv.key.as_str(),
+                s.attributes
+            );
+        }
+    }
 }
