@@ -181,6 +181,7 @@ attributes! {
     TOKENTRACE_STREAM_EVENTS = "tokentrace.stream.events", "tokentrace", "int", "stream events (SSE events, NDJSON lines, frames) seen";
     TOKENTRACE_STREAM_USAGE_INJECTED = "tokentrace.stream.usage_injected", "tokentrace", "bool", "true when stream_options.include_usage was added to the request";
     TOKENTRACE_PARSE_ERROR = "tokentrace.parse_error", "tokentrace", "string", "why the response could not be fully parsed";
+    TOKENTRACE_USAGE_MISSING = "tokentrace.usage.missing", "tokentrace", "string", "why an LLM call has no token usage (so no cost): not_requested (an OpenAI-style stream sent without stream_options.include_usage; turn on inject_stream_usage), cut_short (the body ended before usage arrived), not_sent (the response was read whole and held none)";
     TOKENTRACE_RESPONSE_UNPARSED = "tokentrace.response.unparsed", "tokentrace", "string", "why the response body was not parsed although it was read: a content-encoding tokentrace cannot decode (content-encoding: br) or a compressed body that failed to decode; never set for a body cut short";
     TOKENTRACE_RESPONSE_BYTES = "tokentrace.response.bytes", "tokentrace", "int", "response body bytes read by the application";
     TOKENTRACE_CONTENT_TRUNCATED = "tokentrace.content.truncated", "tokentrace", "bool", "true when captured content was cut to its bound";
@@ -276,6 +277,13 @@ pub mod values {
     pub const OPERATION_INVOKE_WORKFLOW: &str = "invoke_workflow";
     /// `error.type` when the body ended before the provider finished.
     pub const ERROR_STREAM_INCOMPLETE: &str = "stream_incomplete";
+    /// `tokentrace.usage.missing`: an OpenAI-style stream was requested
+    /// without `stream_options.include_usage`, and no usage came.
+    pub const USAGE_MISSING_NOT_REQUESTED: &str = "not_requested";
+    /// `tokentrace.usage.missing`: the body ended before usage arrived.
+    pub const USAGE_MISSING_CUT_SHORT: &str = "cut_short";
+    /// `tokentrace.usage.missing`: the response was read whole and held no usage.
+    pub const USAGE_MISSING_NOT_SENT: &str = "not_sent";
     /// `error.type` fallback.
     pub const ERROR_OTHER: &str = "_OTHER";
     /// `cost.source` when the cost came from the price catalogue.

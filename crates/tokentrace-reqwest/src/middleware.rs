@@ -507,6 +507,13 @@ impl LlmMiddleware {
             inflate: None,
             unparsed: None,
             content_truncated,
+            // https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options:
+            // without include_usage the stream carries no usage chunk.
+            usage_not_requested: d.flavor == Flavor::OpenAiChat
+                && stream == Some(true)
+                && info.include_usage != Some(true)
+                && !usage_injected,
+            vector,
         });
         Prepared::Traced(Call {
             req,

@@ -325,6 +325,8 @@ pub(crate) struct Outcome<'a> {
     pub(crate) incomplete: bool,
     /// Why the body was not parsed (`tokentrace.response.unparsed`).
     pub(crate) unparsed: Option<&'a str>,
+    /// Why no usage was recorded (`tokentrace.usage.missing`).
+    pub(crate) usage_missing: Option<&'static str>,
     pub(crate) error_type: Option<&'a str>,
     pub(crate) latency_ms: f64,
 }
@@ -479,6 +481,9 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
     ));
     if o.incomplete {
         kv.push(KeyValue::new(semconv::TOKENTRACE_STREAM_INCOMPLETE, true));
+    }
+    if let Some(reason) = o.usage_missing {
+        kv.push(KeyValue::new(semconv::TOKENTRACE_USAGE_MISSING, reason));
     }
     if let Some(reason) = o.unparsed {
         kv.push(KeyValue::new(

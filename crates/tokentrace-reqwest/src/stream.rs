@@ -64,6 +64,10 @@ pub(crate) struct CallGuard {
     /// Captured request content was cut to its bound. Recorded with the
     /// output's own cut as one `tokentrace.content.truncated` at the end.
     pub(crate) content_truncated: bool,
+    /// An OpenAI-style stream requested without `stream_options.include_usage`.
+    pub(crate) usage_not_requested: bool,
+    /// A vector-database call (no token usage expected).
+    pub(crate) vector: bool,
 }
 
 impl CallGuard {
@@ -183,6 +187,24 @@ impl CallGuard {
             .response_model
             .as_deref()
             .or(self.request_model.as_deref());
+        // Why a call that should carry usage has none, so users can find
+        // (and fix) calls without tokens or cost. Failed and unread calls
+        // already say why.
+        let usage_missing = (!self.vector
+            && info.usage.is_empty()
+            && info.provider_cost_usd.is_none()
+            && error_type.is_none()
+            && self.unparsed.is_none()
+            && self.parser.is_some())
+        .then(|| {
+            if self.usage_not_requested {
+                values::USAGE_MISSING_NOT_REQUESTED
+            } else if incomplete {
+                values::USAGE_MISSING_CUT_SHORT
+            } else {
+                values::USAGE_MISSING_NOT_SENT
+            }
+        });
         let cost = self.price(&info);
         let priced = match (&info.provider_cost_usd, &cost) {
             (Some(total), _) => span::Priced::Provider(*total, values::COST_SOURCE_PROVIDER),
@@ -199,6 +221,7 @@ impl CallGuard {
                 bytes: self.bytes,
                 incomplete,
                 unparsed: self.unparsed.as_deref(),
+                usage_missing,
                 error_type: error_type
                     .as_deref()
                     .map(|kind| tokentrace_core::bound::truncate_utf8(kind, 128)),

@@ -631,3 +631,53 @@ async fn content_cut_in_several_places_is_flagged_once() {
         assert!(attr_str(s, sc::GEN_AI_INPUT_MESSAGES).unwrap().len() <= 16);
     }
 }
+
+/// A stream without usage says why: not requested (the fix is
+/// `inject_stream_usage`), cut short, or simply not sent.
+#[tokio::test]
+async fn a_call_without_usage_says_why() {
+    let otel = Otel::install();
+    // The recording has no usage chunk: the request did not ask for one.
+    let no_usage = mock(sse_reply(0)).await;
+    let with_usage = mock(json_reply()).await;
+    let read = |mock: &Mock, body: Vec<u8>, whole: bool| {
+        let client = client(LlmMiddleware::new(), OPENAI, mock);
+        let url = url(mock, "/v1/chat/completions");
+        async move {
+            let mut resp = client.post(url).body(body).send().await.unwrap();
+            if whole {
+                while resp.chunk().await.unwrap().is_some() {}
+            } else {
+                resp.chunk().await.unwrap();
+            }
+        }
+        .instrument(tracing::info_span!("parent"))
+    };
+    let mut asked: serde_json::Value = serde_json::from_slice(&chat_body(true)).unwrap();
+    asked["stream_options"] = serde_json::json!({"include_usage": true});
+    let asked = serde_json::to_vec(&asked).unwrap();
+
+    read(&no_usage, chat_body(true), true).await;
+    read(&no_usage, asked.clone(), true).await;
+    read(&no_usage, asked, false).await;
+    read(&with_usage, chat_body(false), true).await;
+
+    let mut spans = llm_spans(&otel);
+    spans.sort_by_key(|s| s.start_time);
+    let why: Vec<Option<String>> = spans
+        .iter()
+        .map(|s| attr_str(s, sc::TOKENTRACE_USAGE_MISSING))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            Some("not_requested".to_owned()),
+            Some("not_sent".to_owned()),
+            Some("cut_short".to_owned()),
+            None,
+        ]
+    );
+    assert_eq!(attr_i64(&spans[0], sc::GEN_AI_USAGE_INPUT_TOKENS), None);
+    assert_eq!(attr_f64(&spans[0], sc::COST_TOTAL_USD), None);
+    assert!(attr_i64(&spans[3], sc::GEN_AI_USAGE_INPUT_TOKENS).is_some());
+}
