@@ -196,14 +196,12 @@ impl CallGuard {
             && error_type.is_none()
             && self.unparsed.is_none()
             && self.parser.is_some())
-        .then(|| {
-            if self.usage_not_requested {
-                values::USAGE_MISSING_NOT_REQUESTED
-            } else if incomplete {
-                values::USAGE_MISSING_CUT_SHORT
-            } else {
-                values::USAGE_MISSING_NOT_SENT
-            }
+        .then_some(if self.usage_not_requested {
+            values::USAGE_MISSING_NOT_REQUESTED
+        } else if incomplete {
+            values::USAGE_MISSING_CUT_SHORT
+        } else {
+            values::USAGE_MISSING_NOT_SENT
         });
         let cost = self.price(&info);
         let priced = match (&info.provider_cost_usd, &cost) {
