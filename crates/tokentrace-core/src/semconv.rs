@@ -95,7 +95,7 @@ attributes! {
     // ---- server / HTTP / errors ----
     SERVER_ADDRESS = "server.address", "otel", "string", "host the request went to";
     SERVER_PORT = "server.port", "otel", "int", "port the request went to";
-    ERROR_TYPE = "error.type", "otel", "string", "provider error code, HTTP status or transport error class";
+    ERROR_TYPE = "error.type", "otel", "string", "provider error code as each provider documents it (OpenAI error.code, else error.type; Anthropic error.type; Gemini error.status), else the HTTP status, or a transport error class";
     HTTP_REQUEST_METHOD = "http.request.method", "otel", "string", "HTTP method";
     HTTP_RESPONSE_STATUS_CODE = "http.response.status_code", "otel", "int", "HTTP status code";
     HTTP_ROUTE = "http.route", "otel", "string", "matched route template";
@@ -104,7 +104,7 @@ attributes! {
     OTEL_NAME = "otel.name", "tracing-opentelemetry", "string", "span name override read by tracing-opentelemetry";
     OTEL_KIND = "otel.kind", "tracing-opentelemetry", "string", "span kind read by tracing-opentelemetry";
     OTEL_STATUS_CODE = "otel.status_code", "tracing-opentelemetry", "string", "span status read by tracing-opentelemetry (ok, error)";
-    OTEL_STATUS_DESCRIPTION = "otel.status_description", "tracing-opentelemetry", "string", "span status message";
+    OTEL_STATUS_DESCRIPTION = "otel.status_description", "tracing-opentelemetry", "string", "span status message: on a failed LLM call the provider's error.message (bounded), else what failed in words";
     EXCEPTION_MESSAGE = "exception.message", "otel", "string", "error or panic message (bounded)";
 
     // ---- OpenInference ----

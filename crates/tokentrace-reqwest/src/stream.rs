@@ -203,6 +203,9 @@ impl CallGuard {
         } else {
             values::USAGE_MISSING_NOT_SENT
         });
+        let error_message = error_type
+            .as_deref()
+            .map(|kind| readable_error(ending, self.status, kind, &info));
         let cost = self.price(&info);
         let priced = match (&info.provider_cost_usd, &cost) {
             (Some(total), _) => span::Priced::Provider(*total, values::COST_SOURCE_PROVIDER),
@@ -220,6 +223,7 @@ impl CallGuard {
                 incomplete,
                 unparsed: self.unparsed.as_deref(),
                 usage_missing,
+                error_message: error_message.as_deref(),
                 error_type: error_type
                     .as_deref()
                     .map(|kind| tokentrace_core::bound::truncate_utf8(kind, 128)),
@@ -244,6 +248,12 @@ impl CallGuard {
         if let Some(root) = self.root.take() {
             if incomplete || self.status >= 400 || matches!(ending, Ending::Error(_)) {
                 root.record(semconv::OTEL_STATUS_CODE, "error");
+                root.record(
+                    semconv::OTEL_STATUS_DESCRIPTION,
+                    error_message
+                        .as_deref()
+                        .unwrap_or("the response body ended before the provider finished"),
+                );
             }
             if !self.stamped {
                 drop(root.enter());
@@ -271,6 +281,30 @@ impl CallGuard {
             (c, _, _) => c,
         }
     }
+}
+
+/// Longest `otel.status_description` / `exception.message`, in bytes.
+const MAX_ERROR_MESSAGE: usize = 256;
+
+/// A short message a person can read for a failed call: the provider's own
+/// `error.message` when the body had one, else what failed in words.
+fn readable_error(ending: Ending, status: u16, kind: &str, info: &ResponseInfo) -> String {
+    if let Some(msg) = info.error_message.as_deref().map(str::trim)
+        && !msg.is_empty()
+    {
+        return tokentrace_core::bound::truncate_utf8(msg, MAX_ERROR_MESSAGE).to_owned();
+    }
+    let text = match ending {
+        Ending::Error(span::ERROR_TIMEOUT) => "the request timed out".to_owned(),
+        Ending::Error(span::ERROR_CONNECT) => "could not connect to the provider".to_owned(),
+        Ending::Error(span::ERROR_BODY) => "the response body failed before its end".to_owned(),
+        Ending::Error(span::ERROR_REQUEST) => "the request could not be sent".to_owned(),
+        Ending::Error(_) => "the call failed".to_owned(),
+        _ if status >= 400 && kind != status.to_string() => format!("HTTP {status}: {kind}"),
+        _ if status >= 400 => format!("HTTP {status}"),
+        _ => kind.to_owned(),
+    };
+    tokentrace_core::bound::truncate_utf8(&text, MAX_ERROR_MESSAGE).to_owned()
 }
 
 /// Hand (decoded) body bytes to the parser and the output capture.

@@ -681,3 +681,72 @@ async fn a_call_without_usage_says_why() {
     assert_eq!(attr_f64(&spans[0], sc::COST_TOTAL_USD), None);
     assert!(attr_i64(&spans[3], sc::GEN_AI_USAGE_INPUT_TOKENS).is_some());
 }
+
+/// An OpenAI 429 is filed under the provider's `code`, and the failed span
+/// (and its auto root) carries the provider's message as its status
+/// description, the line `tokentrace show` and the dashboard print.
+#[tokio::test]
+async fn a_rate_limited_call_has_the_code_and_a_readable_message() {
+    let otel = Otel::install();
+    let body = br#"{"error":{"message":"Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+    let mock = mock(Reply {
+        status: 429,
+        content_type: "application/json".to_owned(),
+        body: body.to_vec(),
+        splits: Vec::new(),
+        delay: Duration::ZERO,
+        headers: Vec::new(),
+    })
+    .await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let resp = client
+        .post(url(&mock, "/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(&resp.bytes().await.unwrap()[..], &body[..]);
+    let s = &llm_spans(&otel)[0];
+    assert_eq!(
+        attr_str(s, sc::ERROR_TYPE).as_deref(),
+        Some("rate_limit_exceeded")
+    );
+    let message = "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1.";
+    assert_eq!(attr_str(s, sc::EXCEPTION_MESSAGE).as_deref(), Some(message));
+    assert_eq!(s.status, opentelemetry::trace::Status::error(message));
+    let root = otel.span("auto.workflow.openai");
+    assert_eq!(root.status, opentelemetry::trace::Status::error(message));
+
+    // A transport failure gets words, not an empty message.
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let inner = reqwest::Client::builder()
+        .resolve(
+            OPENAI,
+            std::net::SocketAddr::from(([127, 0, 0, 1], refused)),
+        )
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(inner)
+        .with(LlmMiddleware::new())
+        .build();
+    let err = client
+        .post(format!("http://{OPENAI}:{refused}/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .instrument(tracing::info_span!("parent"))
+        .await;
+    assert!(err.is_err());
+    let failed: Vec<_> = llm_spans(&otel)
+        .into_iter()
+        .filter(|s| attr_str(s, sc::ERROR_TYPE).as_deref() == Some("connection_error"))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].status,
+        opentelemetry::trace::Status::error("could not connect to the provider")
+    );
+}
