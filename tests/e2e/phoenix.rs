@@ -139,6 +139,7 @@ fn the_agent_service_arrives_in_phoenix_intact_and_priced() {
     guard.flush();
     assert_eq!(guard.dropped_spans(), 0, "spans lost before export");
     let ours = exported.get_finished_spans().expect("in-memory spans");
+    crate::support::assert_unique_keys(&ours);
     eprintln!(
         "phoenix e2e: {} requests, {} spans exported in {:.2?}",
         answered.len(),

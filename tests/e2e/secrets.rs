@@ -279,7 +279,9 @@ fn no_secrets_in_otlp_store_and_logs(capture: bool) {
     assert_eq!(calls, 9);
     let mut log_bytes = logs.0.lock().unwrap().clone();
     // The in-memory export (what any exporter is handed), formatted.
-    let handed = format!("{:?}", exporter.get_finished_spans().unwrap());
+    let handed = exporter.get_finished_spans().unwrap();
+    crate::support::assert_unique_keys(&handed);
+    let handed = format!("{handed:?}");
     writeln!(log_bytes, "{handed}").unwrap();
 
     for (sink, bytes) in [("OTLP", &otlp), ("SQLite", &stored), ("logs", &log_bytes)] {

@@ -118,6 +118,8 @@ struct SinkInner {
     spans: Mutex<Vec<SpanRecord>>,
     total: AtomicU64,
     by_type: Mutex<HashMap<String, u64>>,
+    /// Spans exported with an attribute key twice (OTLP forbids it).
+    duplicates: Mutex<Vec<String>>,
 }
 
 /// A span exporter for [`Telemetry::span_exporter`]-style wiring that counts
@@ -151,8 +153,11 @@ impl SpanSink {
     }
 
     /// Spans exported so far.
+    ///
+    /// Every reader panics if a span was exported with an attribute key twice.
     #[must_use]
     pub fn total(&self) -> u64 {
+        self.assert_unique_keys();
         self.inner.total.load(Ordering::Relaxed)
     }
 
@@ -160,6 +165,7 @@ impl SpanSink {
     /// (`"workflow"`, `"llm"`, `"vector"`; `""` for spans without one).
     #[must_use]
     pub fn count(&self, span_type: &str) -> u64 {
+        self.assert_unique_keys();
         lock(&self.inner.by_type)
             .get(span_type)
             .copied()
@@ -169,8 +175,27 @@ impl SpanSink {
     /// The records kept so far (empty for a counting sink).
     #[must_use]
     pub fn spans(&self) -> Vec<SpanRecord> {
+        self.assert_unique_keys();
         lock(&self.inner.spans).clone()
     }
+}
+
+impl SpanSink {
+    fn assert_unique_keys(&self) {
+        let dups = lock(&self.inner.duplicates);
+        assert!(dups.is_empty(), "spans exported a key twice: {dups:?}");
+    }
+}
+
+/// The attribute keys `span` carries more than once (OTLP requires unique keys).
+#[must_use]
+pub fn duplicate_keys(span: &SpanData) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    span.attributes
+        .iter()
+        .filter(|kv| !seen.insert(kv.key.as_str()))
+        .map(|kv| kv.key.as_str().to_owned())
+        .collect()
 }
 
 impl SpanExporter for SpanSink {
@@ -180,6 +205,10 @@ impl SpanExporter for SpanSink {
     ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
         let mut by_type = lock(&self.inner.by_type);
         for span in &batch {
+            let dups = duplicate_keys(span);
+            if !dups.is_empty() {
+                lock(&self.inner.duplicates).push(format!("{}: {dups:?}", span.name));
+            }
             let ty = span
                 .attributes
                 .iter()

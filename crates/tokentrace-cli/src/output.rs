@@ -20,8 +20,17 @@ pub(crate) struct Style {
 impl Style {
     /// The style for stdout in this environment.
     pub(crate) fn detect() -> Self {
-        let tty = std::io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self::for_output(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
+
+    /// The style for an output that is (or is not) a terminal, given
+    /// `NO_COLOR`'s value: colour only on a terminal and when `NO_COLOR` is
+    /// unset or empty (<https://no-color.org>).
+    pub(crate) fn for_output(tty: bool, no_color: Option<&std::ffi::OsStr>) -> Self {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
         Self {
             fancy: tty,
             colour: tty && !no_color,
@@ -73,6 +82,9 @@ pub(crate) enum Align {
 pub(crate) struct Table {
     header: Vec<(String, Align)>,
     rows: Vec<Vec<String>>,
+    /// Cells (row, column) shown in red: painted after the control-character
+    /// filter, so tokentrace's own colour is not mangled by it.
+    red: Vec<(usize, usize)>,
 }
 
 impl Table {
@@ -81,6 +93,14 @@ impl Table {
         Self {
             header: header.iter().map(|(h, a)| ((*h).to_owned(), *a)).collect(),
             rows: Vec::new(),
+            red: Vec::new(),
+        }
+    }
+
+    /// Shows cell `col` of the last row in red (when colour is on).
+    pub(crate) fn red_last(&mut self, col: usize) {
+        if let Some(row) = self.rows.len().checked_sub(1) {
+            self.red.push((row, col));
         }
     }
 
@@ -108,7 +128,7 @@ impl Table {
         }
         let sep = if style.fancy { " │ " } else { "  " };
         let mut out = String::new();
-        let line = |cells: Vec<String>, out: &mut String, header: bool| {
+        let line = |cells: Vec<String>, out: &mut String, header: bool, row: Option<usize>| {
             let mut text = String::new();
             for (i, c) in cells.iter().enumerate() {
                 if i > 0 {
@@ -116,13 +136,17 @@ impl Table {
                 }
                 let pad = widths[i].saturating_sub(width(c));
                 let last = i + 1 == n;
+                let painted = match row {
+                    Some(r) if self.red.contains(&(r, i)) => style.red(c),
+                    _ => c.clone(),
+                };
                 match self.header[i].1 {
                     Align::Right => {
                         text.push_str(&" ".repeat(pad));
-                        text.push_str(c);
+                        text.push_str(&painted);
                     }
                     Align::Left => {
-                        text.push_str(c);
+                        text.push_str(&painted);
                         if !last {
                             text.push_str(&" ".repeat(pad));
                         }
@@ -136,13 +160,19 @@ impl Table {
             self.header.iter().map(|(h, _)| h.clone()).collect(),
             &mut out,
             true,
+            None,
         );
         if style.fancy {
             let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
             let _ = writeln!(out, "{}", style.dim(&rule.join("─┼─")));
         }
-        for row in &self.rows {
-            line((0..n).map(|i| cell(row, i)).collect(), &mut out, false);
+        for (r, row) in self.rows.iter().enumerate() {
+            line(
+                (0..n).map(|i| cell(row, i)).collect(),
+                &mut out,
+                false,
+                Some(r),
+            );
         }
         out
     }
@@ -232,6 +262,42 @@ mod tests {
             colour: true,
         });
         assert!(coloured.contains("\x1b[1m"));
+    }
+
+    /// Regression: the red error count went through the control-character
+    /// filter and printed as `\u{fffd}[31m3\u{fffd}[0m` on a terminal.
+    #[test]
+    fn own_colours_survive_while_stored_escapes_do_not() {
+        let mut t = Table::new(&[("name", Align::Left), ("errors", Align::Right)]);
+        t.row(vec!["evil\x1b[32m".into(), "3".into()]);
+        t.red_last(1);
+        t.row(vec!["fine".into(), "0".into()]);
+        let tty = Style::for_output(true, None);
+        let text = t.render(tty);
+        assert!(text.contains("\x1b[31m3\x1b[0m"), "{text:?}");
+        assert!(!text.contains("\u{fffd}[31m"), "{text:?}");
+        assert!(text.contains("evil\u{fffd}[32m"), "{text:?}");
+        assert!(!text.contains("\x1b[32m"));
+        // Columns stay aligned: the escape sequences take no width.
+        let lines: Vec<&str> = text.lines().collect();
+        let strip = |l: &str| {
+            l.replace("\x1b[31m", "")
+                .replace("\x1b[0m", "")
+                .replace("\x1b[1m", "")
+        };
+        assert_eq!(
+            strip(lines[2]).chars().count(),
+            strip(lines[3]).chars().count()
+        );
+        // NO_COLOR (non-empty) and non-terminal output: no escape at all.
+        for style in [
+            Style::for_output(true, Some(std::ffi::OsStr::new("1"))),
+            Style::for_output(false, None),
+        ] {
+            assert!(!t.render(style).contains('\x1b'), "{style:?}");
+        }
+        // An empty NO_COLOR does not turn colour off (no-color.org).
+        assert!(Style::for_output(true, Some(std::ffi::OsStr::new(""))).colour);
     }
 
     #[test]

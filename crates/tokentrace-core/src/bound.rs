@@ -780,3 +780,82 @@ mod tests {
         }
     }
 }
+
+/// A person-readable form of an error message that embeds a provider's JSON
+/// error body (`provider returned 429: {"error":{"message":"Rate limit
+/// reached…","type":"requests",…}}`, the usual `Display` of an application's
+/// or a client crate's provider error): the JSON object is replaced by its
+/// `error.message` (or top-level `message`, or `error` string), the text
+/// around it kept. Anything else, or JSON without such a message, is returned
+/// unchanged.
+///
+/// ```
+/// use tokentrace_core::bound::readable_error;
+///
+/// let raw = r#"provider returned 429: {"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+/// assert_eq!(readable_error(raw), "provider returned 429: Rate limit reached");
+/// assert_eq!(readable_error("the oven is cold"), "the oven is cold");
+/// ```
+#[must_use]
+pub fn readable_error(message: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let Some(start) = message.find('{') else {
+        return Cow::Borrowed(message);
+    };
+    let mut values =
+        serde_json::Deserializer::from_str(&message[start..]).into_iter::<serde_json::Value>();
+    let Some(Ok(value)) = values.next() else {
+        return Cow::Borrowed(message);
+    };
+    let end = start + values.byte_offset();
+    let inner = value
+        .pointer("/error/message")
+        .or_else(|| value.get("message"))
+        .or_else(|| value.get("error"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    let Some(inner) = inner else {
+        return Cow::Borrowed(message);
+    };
+    let prefix = message[..start].trim_end();
+    let suffix = message[end..].trim();
+    let mut out = String::with_capacity(prefix.len() + inner.len() + suffix.len() + 2);
+    out.push_str(prefix);
+    if !prefix.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(inner);
+    if !suffix.is_empty() {
+        out.push(' ');
+        out.push_str(suffix);
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod readable_error_tests {
+    use super::readable_error;
+
+    #[test]
+    fn provider_json_becomes_its_message() {
+        let anthropic = r#"upstream 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"} (retry later)"#;
+        assert_eq!(
+            readable_error(anthropic),
+            "upstream 529 Overloaded (retry later)"
+        );
+        let cohere = r#"{"message":"invalid api token"}"#;
+        assert_eq!(readable_error(cohere), "invalid api token");
+        let ollama = r#"ollama: {"error":"model 'x' not found"}"#;
+        assert_eq!(readable_error(ollama), "ollama: model 'x' not found");
+        // Not JSON, cut JSON, JSON without a message: unchanged.
+        for same in [
+            "plain failure",
+            r#"cut: {"error":{"message":"Rate lim"#,
+            r#"data {"a":1}"#,
+            "braces { but } not json",
+        ] {
+            assert_eq!(readable_error(same), same);
+        }
+    }
+}

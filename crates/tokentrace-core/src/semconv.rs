@@ -95,7 +95,7 @@ attributes! {
     // ---- server / HTTP / errors ----
     SERVER_ADDRESS = "server.address", "otel", "string", "host the request went to";
     SERVER_PORT = "server.port", "otel", "int", "port the request went to";
-    ERROR_TYPE = "error.type", "otel", "string", "provider error code, HTTP status or transport error class";
+    ERROR_TYPE = "error.type", "otel", "string", "provider error code as each provider documents it (OpenAI error.code, else error.type; Anthropic error.type; Gemini error.status), else the HTTP status, or a transport error class";
     HTTP_REQUEST_METHOD = "http.request.method", "otel", "string", "HTTP method";
     HTTP_RESPONSE_STATUS_CODE = "http.response.status_code", "otel", "int", "HTTP status code";
     HTTP_ROUTE = "http.route", "otel", "string", "matched route template";
@@ -106,7 +106,7 @@ attributes! {
     OTEL_STATUS_CODE = "otel.status_code", "tracing-opentelemetry", "string", "span status read by tracing-opentelemetry (ok, error)";
     EVENT_LEVEL = "level", "tracing-opentelemetry", "string", "span event: the tracing level of the event";
     EVENT_TARGET = "target", "tracing-opentelemetry", "string", "span event: the tracing target (module) that logged the event";
-    OTEL_STATUS_DESCRIPTION = "otel.status_description", "tracing-opentelemetry", "string", "span status message";
+    OTEL_STATUS_DESCRIPTION = "otel.status_description", "tracing-opentelemetry", "string", "span status message: on a failed LLM call the provider's error.message (bounded), else what failed in words";
     EXCEPTION_MESSAGE = "exception.message", "otel", "string", "error or panic message (bounded)";
 
     // ---- OpenInference ----
@@ -186,6 +186,8 @@ attributes! {
     TOKENTRACE_STREAM_EVENTS = "tokentrace.stream.events", "tokentrace", "int", "stream events (SSE events, NDJSON lines, frames) seen";
     TOKENTRACE_STREAM_USAGE_INJECTED = "tokentrace.stream.usage_injected", "tokentrace", "bool", "true when stream_options.include_usage was added to the request";
     TOKENTRACE_PARSE_ERROR = "tokentrace.parse_error", "tokentrace", "string", "why the response could not be fully parsed";
+    TOKENTRACE_USAGE_MISSING = "tokentrace.usage.missing", "tokentrace", "string", "why an LLM call has no token usage (so no cost): not_requested (an OpenAI-style stream sent without stream_options.include_usage; turn on inject_stream_usage), cut_short (the body ended before usage arrived), not_sent (the response was read whole and held none)";
+    TOKENTRACE_RESPONSE_UNPARSED = "tokentrace.response.unparsed", "tokentrace", "string", "why the response body was not parsed although it was read: a content-encoding tokentrace cannot decode (content-encoding: br) or a compressed body that failed to decode; never set for a body cut short";
     TOKENTRACE_RESPONSE_BYTES = "tokentrace.response.bytes", "tokentrace", "int", "response body bytes read by the application";
     TOKENTRACE_CONTENT_TRUNCATED = "tokentrace.content.truncated", "tokentrace", "bool", "true when captured content was cut to its bound";
     TOKENTRACE_DROPPED_VALUES = "tokentrace.dropped_values", "tokentrace", "int", "header or metadata values dropped for breaking bounds";
@@ -294,6 +296,13 @@ pub mod values {
     pub const OPERATION_INVOKE_WORKFLOW: &str = "invoke_workflow";
     /// `error.type` when the body ended before the provider finished.
     pub const ERROR_STREAM_INCOMPLETE: &str = "stream_incomplete";
+    /// `tokentrace.usage.missing`: an OpenAI-style stream was requested
+    /// without `stream_options.include_usage`, and no usage came.
+    pub const USAGE_MISSING_NOT_REQUESTED: &str = "not_requested";
+    /// `tokentrace.usage.missing`: the body ended before usage arrived.
+    pub const USAGE_MISSING_CUT_SHORT: &str = "cut_short";
+    /// `tokentrace.usage.missing`: the response was read whole and held no usage.
+    pub const USAGE_MISSING_NOT_SENT: &str = "not_sent";
     /// `error.type` fallback.
     pub const ERROR_OTHER: &str = "_OTHER";
     /// `cost.source` when the cost came from the price catalogue.

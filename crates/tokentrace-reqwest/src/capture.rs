@@ -155,28 +155,30 @@ impl std::fmt::Debug for Capture {
 }
 
 impl Capture {
-    fn record(&self, span: &Span, kind: ContentKind, fields: &[&'static str], json: &str) {
+    /// Record one bounded value; `true` when it was cut. The caller sets
+    /// `tokentrace.content.truncated` once per span (OTLP keys are unique).
+    fn record(&self, span: &Span, kind: ContentKind, fields: &[&'static str], json: &str) -> bool {
         let (bounded, truncated) = truncate_json(json, self.max_bytes);
-        if truncated {
-            span.record(semconv::TOKENTRACE_CONTENT_TRUNCATED, true);
-        }
         if let Some(text) = self.redactor.redact(kind, bounded) {
             for field in fields {
                 span.record(*field, text.as_str());
             }
         }
+        truncated
     }
 
-    /// Capture the request side from an in-memory JSON body.
-    pub(crate) fn record_request(&self, span: &Span, body: &[u8]) {
+    /// Capture the request side from an in-memory JSON body; `true` when
+    /// a value was cut to its bound.
+    pub(crate) fn record_request(&self, span: &Span, body: &[u8]) -> bool {
         let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
-            return;
+            return false;
         };
+        let mut truncated = false;
         let messages = ["messages", "contents", "input", "prompt", "texts", "query"]
             .iter()
             .find_map(|k| req.get(*k));
         if let Some(m) = messages {
-            self.record(
+            truncated |= self.record(
                 span,
                 ContentKind::InputMessages,
                 &[semconv::GEN_AI_INPUT_MESSAGES],
@@ -192,7 +194,7 @@ impl Capture {
         .iter()
         .find_map(|k| req.get(*k));
         if let Some(s) = system {
-            self.record(
+            truncated |= self.record(
                 span,
                 ContentKind::SystemInstructions,
                 &[semconv::GEN_AI_SYSTEM_INSTRUCTIONS],
@@ -203,7 +205,7 @@ impl Capture {
             .get("tools")
             .or_else(|| req.get("toolConfig").and_then(|t| t.get("tools")));
         if let Some(t) = tools {
-            self.record(
+            truncated |= self.record(
                 span,
                 ContentKind::ToolDefinitions,
                 &[semconv::GEN_AI_TOOL_DEFINITIONS],
@@ -212,13 +214,14 @@ impl Capture {
         }
         if let Ok(text) = std::str::from_utf8(body) {
             span.record(semconv::INPUT_MIME_TYPE, "application/json");
-            self.record(
+            truncated |= self.record(
                 span,
                 ContentKind::InputMessages,
                 &[semconv::INPUT_VALUE],
                 text,
             );
         }
+        truncated
     }
 }
 
@@ -305,18 +308,16 @@ impl OutputCapture {
         }
     }
 
-    /// Record `gen_ai.output.messages` / `output.value` on the span.
-    pub(crate) fn finish(mut self, span: &Span) {
+    /// Record `gen_ai.output.messages` / `output.value` on the span;
+    /// `true` when the output was cut to its bound.
+    pub(crate) fn finish(mut self, span: &Span) -> bool {
         if self.streaming {
             if !self.line.is_empty() {
                 let line = std::mem::take(&mut self.line);
                 self.on_line(&line);
             }
             if self.text.is_empty() {
-                return;
-            }
-            if self.text_truncated {
-                span.record(semconv::TOKENTRACE_CONTENT_TRUNCATED, true);
+                return false;
             }
             let message = serde_json::json!([{ "role": "assistant", "content": self.text }]);
             if let Some(text) = self
@@ -334,15 +335,15 @@ impl OutputCapture {
                 span.record(semconv::OUTPUT_MIME_TYPE, "text/plain");
                 span.record(semconv::OUTPUT_VALUE, text.as_str());
             }
-            return;
+            return self.text_truncated;
         }
         if self.raw_overflow {
-            span.record(semconv::TOKENTRACE_CONTENT_TRUNCATED, true);
-            return;
+            return true;
         }
         let Ok(Value::Object(resp)) = serde_json::from_slice::<Value>(&self.raw) else {
-            return;
+            return false;
         };
+        let mut truncated = false;
         let messages = [
             "choices",
             "content",
@@ -354,7 +355,7 @@ impl OutputCapture {
         .iter()
         .find_map(|k| resp.get(*k));
         if let Some(m) = messages {
-            self.capture.record(
+            truncated |= self.capture.record(
                 span,
                 ContentKind::OutputMessages,
                 &[semconv::GEN_AI_OUTPUT_MESSAGES],
@@ -363,13 +364,14 @@ impl OutputCapture {
         }
         if let Ok(text) = std::str::from_utf8(&self.raw) {
             span.record(semconv::OUTPUT_MIME_TYPE, "application/json");
-            self.capture.record(
+            truncated |= self.capture.record(
                 span,
                 ContentKind::OutputMessages,
                 &[semconv::OUTPUT_VALUE],
                 text,
             );
         }
+        truncated
     }
 }
 

@@ -46,10 +46,13 @@
 //!   creation, so samplers see them.
 //! * **When the response head arrives**: `http.response.status_code`.
 //! * **When the body ends** (last frame, error or drop, exactly once): usage,
-//!   cost, response model and id, finish reasons, `error.type`,
-//!   `tokentrace.stream.incomplete`, `performance.latency_ms`, captured
-//!   output. A response whose body is never read ends its span when it is
-//!   dropped.
+//!   cost, response model and id, finish reasons, `error.type` and a
+//!   readable status description, `tokentrace.stream.incomplete`,
+//!   `tokentrace.usage.missing` (why there is no usage),
+//!   `tokentrace.response.unparsed` (a compressed body tokentrace cannot
+//!   read; gzip and deflate are decoded for parsing only),
+//!   `performance.latency_ms`, captured output. A response whose body is
+//!   never read ends its span when it is dropped.
 //!
 //! A transport error ends the span at once with `error.type` (`timeout`,
 //! `connection_error`, `body_error`, ...). The `Result` the application gets
@@ -69,6 +72,7 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 mod capture;
+mod decode;
 pub mod extensions;
 mod middleware;
 mod redact;

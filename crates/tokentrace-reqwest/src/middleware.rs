@@ -19,6 +19,7 @@ use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::capture::{Capture, DefaultRedact, OutputCapture, Redact, content_capture_allowed};
+use crate::decode::Coding;
 use crate::extensions::{
     CaptureContent, ModelOverride, NoPropagation, ProviderOverride, SkipTracing, SpanName,
 };
@@ -359,6 +360,26 @@ async fn traced(call: Call, extensions: &mut Extensions, next: Next<'_>) -> Resu
     let format = content_type
         .and_then(BodyFormat::from_content_type)
         .or(format);
+    let coding = Coding::from_headers(
+        response
+            .headers()
+            .get_all(http::header::CONTENT_ENCODING)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    );
+    let format = match coding {
+        Coding::Identity => format,
+        Coding::Decode(inflate) => {
+            guard.inflate = Some(inflate);
+            format
+        }
+        // Nothing tokentrace can read: say so rather than parse noise (the
+        // capture of the output is skipped for the same reason).
+        Coding::Unreadable(reason) => {
+            guard.unparsed = Some(reason);
+            None
+        }
+    };
     if let Some(format) = format {
         let mut parser = Box::new(ResponseParser::new(provider, flavor, format));
         for (name, value) in response.headers() {
@@ -369,7 +390,9 @@ async fn traced(call: Call, extensions: &mut Extensions, next: Next<'_>) -> Resu
         guard.streaming |= format != BodyFormat::Json;
         guard.parser = Some(parser);
     }
-    guard.output = capture.map(|c| OutputCapture::new(c, guard.streaming));
+    if guard.unparsed.is_none() {
+        guard.output = capture.map(|c| OutputCapture::new(c, guard.streaming));
+    }
     Ok(wrap(response, guard))
 }
 
@@ -458,9 +481,10 @@ impl LlmMiddleware {
             max_bytes: config.max_content_bytes,
             redactor: config.redactor.clone(),
         });
-        if let (Some(c), Some(b)) = (&capture, req.body().and_then(reqwest::Body::as_bytes)) {
-            c.record_request(&llm, b);
-        }
+        let content_truncated = match (&capture, req.body().and_then(reqwest::Body::as_bytes)) {
+            (Some(c), Some(b)) => c.record_request(&llm, b),
+            _ => false,
+        };
         if extensions.get::<NoPropagation>().is_none() {
             inject(&llm, req.headers_mut());
         }
@@ -480,6 +504,16 @@ impl LlmMiddleware {
             finished: false,
             stamped: false,
             pending: None,
+            inflate: None,
+            unparsed: None,
+            content_truncated,
+            // https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options:
+            // without include_usage the stream carries no usage chunk.
+            usage_not_requested: d.flavor == Flavor::OpenAiChat
+                && stream == Some(true)
+                && info.include_usage != Some(true)
+                && !usage_injected,
+            vector,
         });
         Prepared::Traced(Call {
             req,

@@ -40,6 +40,7 @@ macro_rules! llm_span {
             "llm",
             $($field)*
             { semconv::OTEL_STATUS_CODE } = tracing::field::Empty,
+            { semconv::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
             { semconv::ERROR_TYPE } = tracing::field::Empty,
             { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
             { semconv::GEN_AI_RESPONSE_MODEL } = tracing::field::Empty,
@@ -323,6 +324,13 @@ pub(crate) struct Outcome<'a> {
     pub(crate) priced: Priced<'a>,
     pub(crate) bytes: u64,
     pub(crate) incomplete: bool,
+    /// Why the body was not parsed (`tokentrace.response.unparsed`).
+    pub(crate) unparsed: Option<&'a str>,
+    /// Why no usage was recorded (`tokentrace.usage.missing`).
+    pub(crate) usage_missing: Option<&'static str>,
+    /// A short readable message when the call failed
+    /// (`otel.status_description`, `exception.message`).
+    pub(crate) error_message: Option<&'a str>,
     pub(crate) error_type: Option<&'a str>,
     pub(crate) latency_ms: f64,
 }
@@ -478,13 +486,20 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
     if o.incomplete {
         kv.push(KeyValue::new(semconv::TOKENTRACE_STREAM_INCOMPLETE, true));
     }
-    if o.error_type.is_some()
-        && let Some(msg) = &info.error_message
-    {
+    if let Some(reason) = o.usage_missing {
+        kv.push(KeyValue::new(semconv::TOKENTRACE_USAGE_MISSING, reason));
+    }
+    if let Some(reason) = o.unparsed {
         kv.push(KeyValue::new(
-            semconv::EXCEPTION_MESSAGE,
-            tokentrace_core::bound::truncate_utf8(msg, 512).to_owned(),
+            semconv::TOKENTRACE_RESPONSE_UNPARSED,
+            reason.to_owned(),
         ));
+    }
+    if let Some(msg) = o.error_message {
+        kv.push(KeyValue::new(semconv::EXCEPTION_MESSAGE, msg.to_owned()));
+        // After the status code (in `record_all` above): the description is
+        // what `tokentrace show` and the dashboard print for the failure.
+        span.record(semconv::OTEL_STATUS_DESCRIPTION, msg);
     }
     if let Some(err) = &info.parse_error {
         kv.push(KeyValue::new(

@@ -17,6 +17,7 @@ use tokentrace_core::{Provider, ResponseInfo};
 use tracing::Span;
 
 use crate::capture::OutputCapture;
+use crate::decode::Inflate;
 use crate::span;
 
 /// How a call's response ended.
@@ -56,6 +57,17 @@ pub(crate) struct CallGuard {
     pub(crate) stamped: bool,
     /// The last chunk handed to the application, not parsed yet (see `on_chunk`).
     pub(crate) pending: Option<Bytes>,
+    /// The body is gzip or deflate: the parser and the output capture see it decoded.
+    pub(crate) inflate: Option<Box<Inflate>>,
+    /// Why the body is not parsed (`tokentrace.response.unparsed`), when it is not.
+    pub(crate) unparsed: Option<String>,
+    /// Captured request content was cut to its bound. Recorded with the
+    /// output's own cut as one `tokentrace.content.truncated` at the end.
+    pub(crate) content_truncated: bool,
+    /// An OpenAI-style stream requested without `stream_options.include_usage`.
+    pub(crate) usage_not_requested: bool,
+    /// A vector-database call (no token usage expected).
+    pub(crate) vector: bool,
 }
 
 impl CallGuard {
@@ -85,13 +97,31 @@ impl CallGuard {
     /// Parse the chunk held back by `on_chunk`.
     pub(crate) fn drain_pending(&mut self) {
         if let Some(data) = self.pending.take() {
-            if let Some(p) = self.parser.as_mut() {
-                p.push(&data);
-            }
-            if let Some(o) = self.output.as_mut() {
-                o.push(&data);
+            match self.inflate.as_mut() {
+                None => self.parse(&data),
+                Some(inflate) => {
+                    let (parser, output) = (&mut self.parser, &mut self.output);
+                    let mut sink = |decoded: &[u8]| parse_into(parser, output, decoded);
+                    if !inflate.push(&data, &mut sink) {
+                        self.decode_failed();
+                    }
+                }
             }
         }
+    }
+
+    fn parse(&mut self, data: &[u8]) {
+        parse_into(&mut self.parser, &mut self.output, data);
+    }
+
+    /// The compressed body cannot be decoded: stop parsing it and say so.
+    fn decode_failed(&mut self) {
+        if let Some(inflate) = &self.inflate {
+            self.unparsed = Some(inflate.failure().to_owned());
+        }
+        self.parser = None;
+        self.output = None;
+        self.inflate = None;
     }
 
     /// The body handed out its last frame. The span's end time is taken
@@ -120,10 +150,23 @@ impl CallGuard {
             ending
         };
         self.drain_pending();
+        // At the body's end the compressed stream must be whole; a body cut
+        // short is reported as such below, not as undecodable.
+        if ending == Ending::Eos
+            && let Some(inflate) = self.inflate.as_mut()
+        {
+            let (parser, output) = (&mut self.parser, &mut self.output);
+            let mut sink = |decoded: &[u8]| parse_into(parser, output, decoded);
+            if !inflate.finish(&mut sink) {
+                self.decode_failed();
+            }
+        }
         let info = self.parser.as_mut().map(|p| p.finish()).unwrap_or_default();
         let incomplete = match ending {
             // A JSON body that ended mid-value was cut short even though the
             // connection closed cleanly; streams may end without a marker.
+            // A body tokentrace could not read is not known to be cut: it
+            // reached its end (`tokentrace.response.unparsed` says why).
             Ending::Eos => {
                 !self.streaming && self.parser.is_some() && self.bytes > 0 && !info.complete
             }
@@ -144,6 +187,25 @@ impl CallGuard {
             .response_model
             .as_deref()
             .or(self.request_model.as_deref());
+        // Why a call that should carry usage has none, so users can find
+        // (and fix) calls without tokens or cost. Failed and unread calls
+        // already say why.
+        let usage_missing = (!self.vector
+            && info.usage.is_empty()
+            && info.provider_cost_usd.is_none()
+            && error_type.is_none()
+            && self.unparsed.is_none()
+            && self.parser.is_some())
+        .then_some(if self.usage_not_requested {
+            values::USAGE_MISSING_NOT_REQUESTED
+        } else if incomplete {
+            values::USAGE_MISSING_CUT_SHORT
+        } else {
+            values::USAGE_MISSING_NOT_SENT
+        });
+        let error_message = error_type
+            .as_deref()
+            .map(|kind| readable_error(ending, self.status, kind, &info));
         let cost = self.price(&info);
         let priced = match (&info.provider_cost_usd, &cost) {
             (Some(total), _) => span::Priced::Provider(*total, values::COST_SOURCE_PROVIDER),
@@ -159,6 +221,9 @@ impl CallGuard {
                 priced,
                 bytes: self.bytes,
                 incomplete,
+                unparsed: self.unparsed.as_deref(),
+                usage_missing,
+                error_message: error_message.as_deref(),
                 error_type: error_type
                     .as_deref()
                     .map(|kind| tokentrace_core::bound::truncate_utf8(kind, 128)),
@@ -166,7 +231,11 @@ impl CallGuard {
             },
         );
         if let Some(out) = self.output.take() {
-            out.finish(&self.span);
+            self.content_truncated |= out.finish(&self.span);
+        }
+        if self.content_truncated {
+            self.span
+                .record(semconv::TOKENTRACE_CONTENT_TRUNCATED, true);
         }
         // tracing-opentelemetry ends a span at its last *exit*, not at its
         // close: the span was last entered around `next.run`, before the body
@@ -179,6 +248,12 @@ impl CallGuard {
         if let Some(root) = self.root.take() {
             if incomplete || self.status >= 400 || matches!(ending, Ending::Error(_)) {
                 root.record(semconv::OTEL_STATUS_CODE, "error");
+                root.record(
+                    semconv::OTEL_STATUS_DESCRIPTION,
+                    error_message
+                        .as_deref()
+                        .unwrap_or("the response body ended before the provider finished"),
+                );
             }
             if !self.stamped {
                 drop(root.enter());
@@ -205,6 +280,44 @@ impl CallGuard {
             (None, Some(_), Some(req)) => self.prices.cost(Some(self.provider), req, usage),
             (c, _, _) => c,
         }
+    }
+}
+
+/// Longest `otel.status_description` / `exception.message`, in bytes.
+const MAX_ERROR_MESSAGE: usize = 256;
+
+/// A short message a person can read for a failed call: the provider's own
+/// `error.message` when the body had one, else what failed in words.
+fn readable_error(ending: Ending, status: u16, kind: &str, info: &ResponseInfo) -> String {
+    if let Some(msg) = info.error_message.as_deref().map(str::trim)
+        && !msg.is_empty()
+    {
+        return tokentrace_core::bound::truncate_utf8(msg, MAX_ERROR_MESSAGE).to_owned();
+    }
+    let text = match ending {
+        Ending::Error(span::ERROR_TIMEOUT) => "the request timed out".to_owned(),
+        Ending::Error(span::ERROR_CONNECT) => "could not connect to the provider".to_owned(),
+        Ending::Error(span::ERROR_BODY) => "the response body failed before its end".to_owned(),
+        Ending::Error(span::ERROR_REQUEST) => "the request could not be sent".to_owned(),
+        Ending::Error(_) => "the call failed".to_owned(),
+        _ if status >= 400 && kind != status.to_string() => format!("HTTP {status}: {kind}"),
+        _ if status >= 400 => format!("HTTP {status}"),
+        _ => kind.to_owned(),
+    };
+    tokentrace_core::bound::truncate_utf8(&text, MAX_ERROR_MESSAGE).to_owned()
+}
+
+/// Hand (decoded) body bytes to the parser and the output capture.
+fn parse_into(
+    parser: &mut Option<Box<ResponseParser>>,
+    output: &mut Option<OutputCapture>,
+    data: &[u8],
+) {
+    if let Some(p) = parser.as_mut() {
+        p.push(data);
+    }
+    if let Some(o) = output.as_mut() {
+        o.push(data);
     }
 }
 

@@ -18,6 +18,11 @@ pub enum StoreErrorKind {
     Schema,
     /// A stored JSON column could not be decoded.
     Decode,
+    /// The file is a SQLite database (or empty) but not a tokentrace store;
+    /// opened read-only, it was left untouched.
+    NotAStore,
+    /// The file is damaged or is not a SQLite database at all.
+    Corrupt,
 }
 
 /// An error from the store: see [`StoreError::kind`].
@@ -82,7 +87,18 @@ impl std::error::Error for StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::with_source(StoreErrorKind::Sqlite, "sqlite error", e)
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseCorrupt) => {
+                Self::with_source(StoreErrorKind::Corrupt, "the database file is corrupt", e)
+            }
+            Some(ErrorCode::NotADatabase) => Self::with_source(
+                StoreErrorKind::Corrupt,
+                "the file is not a SQLite database, or is corrupt",
+                e,
+            ),
+            _ => Self::with_source(StoreErrorKind::Sqlite, "sqlite error", e),
+        }
     }
 }
 

@@ -83,6 +83,30 @@ impl Store {
         })
     }
 
+    /// Opens an existing store for reading, without changing the file: the
+    /// connection is read-only, and a file that is not a tokentrace store is
+    /// refused before anything is written (the CLI's `traces`, `show`,
+    /// `stats`, `serve` use this). A store written by an older tokentrace is
+    /// migrated once, as [`open`](Self::open) would.
+    ///
+    /// # Errors
+    ///
+    /// [`Io`](crate::StoreErrorKind::Io) when the file is missing or
+    /// unreadable; [`NotAStore`](crate::StoreErrorKind::NotAStore) for an
+    /// empty file or a SQLite database without tokentrace's tables;
+    /// [`Corrupt`](crate::StoreErrorKind::Corrupt) for a damaged file or one
+    /// that is not SQLite; [`Schema`](crate::StoreErrorKind::Schema) for a
+    /// newer schema.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        match schema::open_read_only(path, Duration::from_secs(5))? {
+            schema::ReadOnly::Current(conn) => Ok(Self {
+                conn: Mutex::new(conn),
+            }),
+            schema::ReadOnly::Older => Self::open(path),
+        }
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic mid-query leaves no partial state in the connection that
         // matters to the next query.

@@ -66,6 +66,74 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration) -> Result<Connection, St
     Ok(conn)
 }
 
+/// What a read-only open found.
+pub(crate) enum ReadOnly {
+    /// A store of this build's schema, opened read-only.
+    Current(Connection),
+    /// A tokentrace store of an older schema: it needs migrating (a write).
+    Older,
+}
+
+/// Opens the existing store at `path` read-only, after checking that it is
+/// one: a file that is empty, not SQLite, corrupt, or a SQLite database
+/// without tokentrace's tables is refused and left byte for byte as it was
+/// (no schema, no WAL switch, no journal).
+pub(crate) fn open_read_only(path: &Path, busy_timeout: Duration) -> Result<ReadOnly, StoreError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        StoreError::with_source(
+            StoreErrorKind::Io,
+            format!("cannot read {}", path.display()),
+            e,
+        )
+    })?;
+    if meta.len() == 0 {
+        return Err(StoreError::new(
+            StoreErrorKind::NotAStore,
+            format!(
+                "{} is an empty file, not a tokentrace store",
+                path.display()
+            ),
+        ));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(busy_timeout)?;
+    // The first read of the schema is where SQLite finds a file that is not
+    // a database or is damaged.
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master
+         WHERE type = 'table' AND name IN ('spans', 'schema_version')",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables < 2 {
+        return Err(StoreError::new(
+            StoreErrorKind::NotAStore,
+            format!(
+                "{} is a SQLite database but not a tokentrace store (no spans and schema_version tables); it was not changed",
+                path.display()
+            ),
+        ));
+    }
+    let version = current_version(&conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::new(
+            StoreErrorKind::Schema,
+            format!(
+                "database schema version {version} is newer than this build's {SCHEMA_VERSION}"
+            ),
+        ));
+    }
+    if version < SCHEMA_VERSION {
+        return Ok(ReadOnly::Older);
+    }
+    Ok(ReadOnly::Current(conn))
+}
+
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
     let current = current_version(conn)?;

@@ -185,7 +185,8 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
 
 /// Marks `span` as failed with `message`, bounded to a few hundred bytes.
 pub(crate) fn record_error(span: &Span, error_type: &str, message: &dyn std::fmt::Display) {
-    let mut message = message.to_string();
+    // A provider's raw JSON error body inside the message becomes its message.
+    let mut message = tokentrace_core::bound::readable_error(&message.to_string()).into_owned();
     if message.len() > MAX_MESSAGE_LEN {
         let mut end = MAX_MESSAGE_LEN;
         while !message.is_char_boundary(end) {

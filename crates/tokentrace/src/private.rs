@@ -185,6 +185,9 @@ pub fn record_result<T: fmt::Debug>(span: &Span, result: &T) {
 
 /// Marks `span` as failed.
 pub(crate) fn record_error(span: &Span, error_type: &str, message: &str) {
+    // A provider's raw JSON error body inside the message becomes its message.
+    let message = tokentrace_core::bound::readable_error(message);
+    let message = message.as_ref();
     span.record(semconv::OTEL_STATUS_CODE, "error");
     span.record(semconv::OTEL_STATUS_DESCRIPTION, message);
     span.record(semconv::ERROR_TYPE, error_type);

@@ -3,12 +3,12 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use crate::cli::ClearArgs;
-use crate::commands::{emit, open_store};
+use crate::commands::{emit, open_store_writable};
 
 /// Runs `tokentrace clear`.
 pub(crate) fn run(args: &ClearArgs) -> anyhow::Result<()> {
     let path = &args.store.store;
-    let store = open_store(path)?;
+    let store = open_store_writable(path)?;
     let spans = store.span_count()?;
     if !args.yes {
         if !std::io::stdin().is_terminal() {

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use tokentrace_store::Store;
+use tokentrace_store::{Store, StoreError, StoreErrorKind};
 
 use crate::cli::{Cli, Command};
 
@@ -30,9 +30,23 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Opens an existing store; a missing file is an error that says how to make one
-/// (`Store::open` alone would silently create an empty store).
+/// Opens an existing store for reading; a missing file is an error that says
+/// how to make one. The file is opened read-only and checked first: a file
+/// that is not a tokentrace store (an empty file, another application's
+/// SQLite database) is refused and left byte for byte unchanged.
 pub(crate) fn open_store(path: &Path) -> anyhow::Result<Store> {
+    check_path(path)?;
+    Store::open_read_only(path).map_err(|e| store_error(path, e))
+}
+
+/// Opens an existing store for writing (`clear`), after the same checks as
+/// [`open_store`], so a foreign file is never written.
+pub(crate) fn open_store_writable(path: &Path) -> anyhow::Result<Store> {
+    drop(open_store(path)?);
+    Store::open(path).map_err(|e| store_error(path, e))
+}
+
+fn check_path(path: &Path) -> anyhow::Result<()> {
     if !path.exists() {
         anyhow::bail!(
             "no trace store at {}\n  hint: run `tokentrace demo` to record some traces, \
@@ -47,12 +61,21 @@ pub(crate) fn open_store(path: &Path) -> anyhow::Result<Store> {
             path.join("traces.db").display()
         );
     }
-    Store::open(path).with_context(|| {
-        format!(
-            "cannot open the trace store at {} (is it a tokentrace SQLite database, and not corrupt?)",
-            path.display()
-        )
-    })
+    Ok(())
+}
+
+/// One readable line per kind of failure.
+fn store_error(path: &Path, e: StoreError) -> anyhow::Error {
+    let shown = path.display();
+    match e.kind() {
+        StoreErrorKind::NotAStore => anyhow::anyhow!(
+            "{e}\n  hint: point --store (or TOKENTRACE_STORE) at a store tokentrace wrote"
+        ),
+        StoreErrorKind::Corrupt => {
+            anyhow::anyhow!("cannot open the trace store at {shown}: {e}")
+        }
+        _ => anyhow::Error::new(e).context(format!("cannot open the trace store at {shown}")),
+    }
 }
 
 /// Writes `text` to stdout. A closed pipe (`tokentrace traces | head`) is not an error.

@@ -65,11 +65,12 @@ pub(crate) fn render(trace: &Trace, style: Style) -> String {
                 o.map_or_else(|| "-".to_owned(), output::count)
             ),
         };
-        let status = if span.status_code == "error" {
-            style.red(&match &span.status_message {
-                Some(m) => format!("error: {}", output::sanitize(m)),
-                None => "error".to_owned(),
-            })
+        let failed = span.status_code == "error";
+        let status = if failed {
+            match &span.status_message {
+                Some(m) if !m.is_empty() => format!("error: {m}"),
+                _ => "error".to_owned(),
+            }
         } else {
             span.status_code.clone()
         };
@@ -87,6 +88,9 @@ pub(crate) fn render(trace: &Trace, style: Style) -> String {
             },
             status,
         ]);
+        if failed {
+            table.red_last(7);
+        }
     }
     out.push_str(&table.render(style));
     out

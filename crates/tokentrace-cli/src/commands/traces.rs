@@ -41,11 +41,6 @@ pub(crate) fn run(args: &TracesArgs) -> anyhow::Result<()> {
     ]);
     let style = Style::detect();
     for t in &page.items {
-        let errors = if t.error_count > 0 {
-            style.red(&t.error_count.to_string())
-        } else {
-            "0".to_owned()
-        };
         table.row(vec![
             timefmt::format_ns(t.start_ns),
             t.trace_id.clone(),
@@ -54,11 +49,14 @@ pub(crate) fn run(args: &TracesArgs) -> anyhow::Result<()> {
             output::opt(t.session_id.as_deref()),
             output::opt(t.model.as_deref()),
             t.span_count.to_string(),
-            errors,
+            t.error_count.to_string(),
             output::millis(t.latency_ms),
             output::count(t.total_tokens),
             output::cost(t.cost_usd),
         ]);
+        if t.error_count > 0 {
+            table.red_last(7);
+        }
     }
     emit(&table.render(style))?;
     let first = page.offset + 1;

@@ -842,10 +842,26 @@ impl Extractor {
                         _ => None,
                     })
                 };
-                // OpenAI/Anthropic `type`, Gemini `status`, Azure and others `code`.
-                let ty = pick("type")
-                    .or_else(|| pick("status"))
-                    .or_else(|| pick("code"));
+                // The value users filter on, per each provider's documented
+                // error shape (docs/attributes.md, `error.type`): OpenAI and
+                // the OpenAI-compatible hosts put it in the string `code`
+                // (`rate_limit_exceeded`; `type` is the broader `requests`,
+                // and `code` may be null), Anthropic in `type`
+                // (`overloaded_error`), Gemini in `status` (`NOT_FOUND`; its
+                // `code` is the HTTP status). A numeric code comes last.
+                let named_code = o
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .filter(|c| !c.is_empty() && !c.bytes().all(|b| b.is_ascii_digit()))
+                    .map(str::to_owned);
+                let ty = if self.flavor == Flavor::Gemini {
+                    pick("status").or_else(|| pick("type"))
+                } else {
+                    named_code
+                        .or_else(|| pick("type"))
+                        .or_else(|| pick("status"))
+                }
+                .or_else(|| pick("code"));
                 self.set_error(ty, pick("message"));
             }
             Ok(Value::String(s)) if !s.is_empty() => self.set_error(None, Some(s)),

@@ -347,3 +347,55 @@ pub fn parse_body(
     p.push(body);
     p.finish()
 }
+
+#[cfg(test)]
+mod error_tests {
+    use crate::provider::{BodyFormat, Flavor, Provider};
+
+    fn error_of(provider: Provider, flavor: Flavor, status: u16, body: &str) -> (String, String) {
+        let mut p = super::ResponseParser::new(provider, flavor, BodyFormat::Json);
+        p.observe_status(status);
+        p.push(body.as_bytes());
+        let info = p.finish();
+        (info.error_type.unwrap(), info.error_message.unwrap())
+    }
+
+    /// `error.type` is the value each provider documents for filtering:
+    /// OpenAI's `code` (not the broader `type`), Anthropic's `type`,
+    /// Gemini's `status` (not the numeric HTTP `code`).
+    #[test]
+    fn provider_error_codes_are_the_filterable_ones() {
+        let openai_429 = r#"{"error":{"message":"Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let (ty, msg) = error_of(Provider::OpenAi, Flavor::OpenAiChat, 429, openai_429);
+        assert_eq!(ty, "rate_limit_exceeded");
+        assert!(msg.starts_with("Rate limit reached"), "{msg}");
+
+        let openai_null_code = r#"{"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}"#;
+        let (ty, _) = error_of(Provider::OpenAi, Flavor::OpenAiChat, 500, openai_null_code);
+        assert_eq!(ty, "server_error");
+
+        let anthropic = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}"#;
+        let (ty, msg) = error_of(Provider::Anthropic, Flavor::Anthropic, 529, anthropic);
+        assert_eq!(
+            (ty.as_str(), msg.as_str()),
+            ("overloaded_error", "Overloaded")
+        );
+
+        let gemini = r#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED"}}"#;
+        let (ty, _) = error_of(Provider::Gemini, Flavor::Gemini, 429, gemini);
+        assert_eq!(ty, "RESOURCE_EXHAUSTED");
+
+        let azure = r#"{"error":{"code":"content_filter","message":"The response was filtered","param":"prompt","status":400}}"#;
+        let (ty, _) = error_of(Provider::AzureOpenAi, Flavor::OpenAiChat, 400, azure);
+        assert_eq!(ty, "content_filter");
+
+        let azure_numeric = r#"{"error":{"code":"404","message":"Resource not found"}}"#;
+        let (ty, _) = error_of(
+            Provider::AzureOpenAi,
+            Flavor::OpenAiChat,
+            404,
+            azure_numeric,
+        );
+        assert_eq!(ty, "404");
+    }
+}

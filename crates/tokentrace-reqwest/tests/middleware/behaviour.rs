@@ -593,3 +593,160 @@ async fn stream_usage_injection_is_opt_in_and_marked() {
         Some(true)
     );
 }
+
+/// Regression: messages, request body and output each cut to their bound
+/// exported `tokentrace.content.truncated` once per cut; OTLP needs unique
+/// keys (the support helper checks every span for duplicates).
+#[tokio::test]
+async fn content_cut_in_several_places_is_flagged_once() {
+    for (reply, stream) in [(json_reply(), false), (sse_reply(0), true)] {
+        let otel = Otel::install();
+        let mock = mock(reply).await;
+        let client = client(
+            LlmMiddleware::new()
+                .capture_content(true)
+                .max_content_bytes(16),
+            OPENAI,
+            &mock,
+        );
+        let mut resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(stream))
+            .send()
+            .instrument(tracing::info_span!("parent"))
+            .await
+            .unwrap();
+        while resp.chunk().await.unwrap().is_some() {}
+        drop(resp);
+        let spans = llm_spans(&otel);
+        assert_eq!(spans.len(), 1);
+        let s = &spans[0];
+        assert_eq!(attr_bool(s, sc::TOKENTRACE_CONTENT_TRUNCATED), Some(true));
+        let flags = s
+            .attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == sc::TOKENTRACE_CONTENT_TRUNCATED)
+            .count();
+        assert_eq!(flags, 1, "stream: {stream}");
+        assert!(attr_str(s, sc::GEN_AI_INPUT_MESSAGES).unwrap().len() <= 16);
+    }
+}
+
+/// A stream without usage says why: not requested (the fix is
+/// `inject_stream_usage`), cut short, or simply not sent.
+#[tokio::test]
+async fn a_call_without_usage_says_why() {
+    let otel = Otel::install();
+    // The recording has no usage chunk: the request did not ask for one.
+    let no_usage = mock(sse_reply(0)).await;
+    let with_usage = mock(json_reply()).await;
+    let read = |mock: &Mock, body: Vec<u8>, whole: bool| {
+        let client = client(LlmMiddleware::new(), OPENAI, mock);
+        let url = url(mock, "/v1/chat/completions");
+        async move {
+            let mut resp = client.post(url).body(body).send().await.unwrap();
+            if whole {
+                while resp.chunk().await.unwrap().is_some() {}
+            } else {
+                resp.chunk().await.unwrap();
+            }
+        }
+        .instrument(tracing::info_span!("parent"))
+    };
+    let mut asked: serde_json::Value = serde_json::from_slice(&chat_body(true)).unwrap();
+    asked["stream_options"] = serde_json::json!({"include_usage": true});
+    let asked = serde_json::to_vec(&asked).unwrap();
+
+    read(&no_usage, chat_body(true), true).await;
+    read(&no_usage, asked.clone(), true).await;
+    read(&no_usage, asked, false).await;
+    read(&with_usage, chat_body(false), true).await;
+
+    let mut spans = llm_spans(&otel);
+    spans.sort_by_key(|s| s.start_time);
+    let why: Vec<Option<String>> = spans
+        .iter()
+        .map(|s| attr_str(s, sc::TOKENTRACE_USAGE_MISSING))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            Some("not_requested".to_owned()),
+            Some("not_sent".to_owned()),
+            Some("cut_short".to_owned()),
+            None,
+        ]
+    );
+    assert_eq!(attr_i64(&spans[0], sc::GEN_AI_USAGE_INPUT_TOKENS), None);
+    assert_eq!(attr_f64(&spans[0], sc::COST_TOTAL_USD), None);
+    assert!(attr_i64(&spans[3], sc::GEN_AI_USAGE_INPUT_TOKENS).is_some());
+}
+
+/// An OpenAI 429 is filed under the provider's `code`, and the failed span
+/// (and its auto root) carries the provider's message as its status
+/// description, the line `tokentrace show` and the dashboard print.
+#[tokio::test]
+async fn a_rate_limited_call_has_the_code_and_a_readable_message() {
+    let otel = Otel::install();
+    let body = br#"{"error":{"message":"Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1.","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+    let mock = mock(Reply {
+        status: 429,
+        content_type: "application/json".to_owned(),
+        body: body.to_vec(),
+        splits: Vec::new(),
+        delay: Duration::ZERO,
+        headers: Vec::new(),
+    })
+    .await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let resp = client
+        .post(url(&mock, "/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(&resp.bytes().await.unwrap()[..], &body[..]);
+    let s = &llm_spans(&otel)[0];
+    assert_eq!(
+        attr_str(s, sc::ERROR_TYPE).as_deref(),
+        Some("rate_limit_exceeded")
+    );
+    let message = "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1.";
+    assert_eq!(attr_str(s, sc::EXCEPTION_MESSAGE).as_deref(), Some(message));
+    assert_eq!(s.status, opentelemetry::trace::Status::error(message));
+    let root = otel.span("auto.workflow.openai");
+    assert_eq!(root.status, opentelemetry::trace::Status::error(message));
+
+    // A transport failure gets words, not an empty message.
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let inner = reqwest::Client::builder()
+        .resolve(
+            OPENAI,
+            std::net::SocketAddr::from(([127, 0, 0, 1], refused)),
+        )
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(inner)
+        .with(LlmMiddleware::new())
+        .build();
+    let err = client
+        .post(format!("http://{OPENAI}:{refused}/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .instrument(tracing::info_span!("parent"))
+        .await;
+    assert!(err.is_err());
+    let failed: Vec<_> = llm_spans(&otel)
+        .into_iter()
+        .filter(|s| attr_str(s, sc::ERROR_TYPE).as_deref() == Some("connection_error"))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].status,
+        opentelemetry::trace::Status::error("could not connect to the provider")
+    );
+}

@@ -2,5 +2,6 @@
 //! recordings, asserted through an in-memory OpenTelemetry exporter.
 
 mod behaviour;
+mod encoding;
 mod replay;
 mod support;

@@ -42,9 +42,12 @@ impl Pipeline {
     }
 
     pub(crate) fn spans(&self) -> Vec<SpanData> {
-        self.exporter
+        let spans = self
+            .exporter
             .get_finished_spans()
-            .expect("exporter readable")
+            .expect("exporter readable");
+        assert_unique_keys(&spans);
+        spans
     }
 
     /// The one exported span named `name`.
@@ -181,4 +184,21 @@ pub(crate) fn record_failure(span: &tracing::Span, error: &str) {
 pub(crate) fn llm_call(name: &str, c: Call) {
     let span = llm_span(name);
     record_usage(&span, c);
+}
+
+/// OTLP requires an attribute key to be unique within a span: every span a
+/// test reads through this helper is checked.
+pub(crate) fn assert_unique_keys(spans: &[SpanData]) {
+    for s in spans {
+        let mut seen = std::collections::HashSet::new();
+        for kv in &s.attributes {
+            assert!(
+                seen.insert(kv.key.as_str()),
+                "span {:?} exports the attribute {:?} twice: {:?}",
+                s.name,
+                kv.key.as_str(),
+                s.attributes
+            );
+        }
+    }
 }

@@ -46,7 +46,9 @@ impl Otel {
     }
 
     pub(crate) fn spans(&self) -> Vec<SpanData> {
-        self.exporter.get_finished_spans().unwrap()
+        let spans = self.exporter.get_finished_spans().unwrap();
+        assert_unique_keys(&spans);
+        spans
     }
 
     /// The one finished span with this name.
@@ -141,6 +143,8 @@ pub(crate) struct Reply {
     /// Split the body at these offsets, sleeping `delay` between parts.
     pub(crate) splits: Vec<usize>,
     pub(crate) delay: Duration,
+    /// Extra response headers.
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -166,6 +170,7 @@ impl Reply {
                 Vec::new()
             },
             delay: Duration::from_millis(if streamed { 2 } else { 0 }),
+            headers: Vec::new(),
         }
     }
 }
@@ -219,11 +224,13 @@ fn respond(reply: Reply) -> Response {
     } else {
         Body::from_stream(stream)
     };
-    Response::builder()
+    let mut builder = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap())
-        .header("content-type", reply.content_type)
-        .body(body)
-        .unwrap()
+        .header("content-type", reply.content_type);
+    for (name, value) in reply.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(body).unwrap()
 }
 
 /// A client whose requests for `host` go to the mock.
@@ -239,4 +246,21 @@ pub(crate) fn client(
     reqwest_middleware::ClientBuilder::new(inner)
         .with(mw)
         .build()
+}
+
+/// OTLP requires an attribute key to be unique within a span: every span a
+/// test reads through this helper is checked.
+pub(crate) fn assert_unique_keys(spans: &[SpanData]) {
+    for s in spans {
+        let mut seen = std::collections::HashSet::new();
+        for kv in &s.attributes {
+            assert!(
+                seen.insert(kv.key.as_str()),
+                "span {:?} exports the attribute {:?} twice: {:?}",
+                s.name,
+                kv.key.as_str(),
+                s.attributes
+            );
+        }
+    }
 }

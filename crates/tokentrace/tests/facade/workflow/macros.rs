@@ -327,3 +327,23 @@ fn filtered_out_workflows_open_no_span_and_call_sites_see_filter_changes() {
     assert_eq!(excluded::hidden_workflow(), 1);
     assert_eq!(otel.spans().len(), 2, "the excluded call recorded a span");
 }
+
+#[tokentrace::workflow]
+async fn failing_with_provider_json() -> Result<(), String> {
+    Err(r#"provider returned 429: {"error":{"message":"Rate limit reached for gpt-4o-mini","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#.to_owned())
+}
+
+/// A workflow failing with an error that embeds a provider's raw JSON body
+/// shows the provider's message, not the JSON.
+#[tokio::test]
+async fn a_provider_json_error_reads_as_its_message() {
+    let otel = capture();
+    assert!(failing_with_provider_json().await.is_err());
+    let wf = otel.span("workflow.failing_with_provider_json");
+    let readable = "provider returned 429: Rate limit reached for gpt-4o-mini";
+    assert_eq!(wf.status, Status::error(readable));
+    assert_eq!(
+        attr_str(&wf, semconv::EXCEPTION_MESSAGE).as_deref(),
+        Some(readable)
+    );
+}

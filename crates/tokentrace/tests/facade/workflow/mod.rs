@@ -43,7 +43,9 @@ pub(crate) fn capture() -> Capture {
 
 impl Capture {
     pub(crate) fn spans(&self) -> Vec<SpanData> {
-        self.exporter.get_finished_spans().unwrap()
+        let spans = self.exporter.get_finished_spans().unwrap();
+        assert_unique_keys(&spans);
+        spans
     }
 
     pub(crate) fn span(&self, name: &str) -> SpanData {
@@ -67,4 +69,21 @@ pub(crate) fn attr(span: &SpanData, key: &str) -> Option<Value> {
 
 pub(crate) fn attr_str(span: &SpanData, key: &str) -> Option<String> {
     attr(span, key).map(|v| v.as_str().into_owned())
+}
+
+/// OTLP requires an attribute key to be unique within a span: every span a
+/// test reads through this helper is checked.
+pub(crate) fn assert_unique_keys(spans: &[SpanData]) {
+    for s in spans {
+        let mut seen = std::collections::HashSet::new();
+        for kv in &s.attributes {
+            assert!(
+                seen.insert(kv.key.as_str()),
+                "span {:?} exports the attribute {:?} twice: {:?}",
+                s.name,
+                kv.key.as_str(),
+                s.attributes
+            );
+        }
+    }
 }
