@@ -19,7 +19,7 @@ const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 /// An upstream that answers with what it received: method, path, query,
 /// headers and body (base64-free: the test sends ASCII).
-async fn echo(req: Request) -> Response {
+pub(crate) async fn echo(req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
     let headers: serde_json::Map<String, Value> = parts
