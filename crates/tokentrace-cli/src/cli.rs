@@ -31,6 +31,8 @@ pub(crate) enum Command {
     Clear(ClearArgs),
     /// Look up what a model costs, or check the store for models without a price.
     Prices(PricesArgs),
+    /// Run the LLM gateway: point a client's base URL at it and every call becomes a priced trace.
+    Gateway(GatewayArgs),
     /// Run a self-contained demo: mock providers, an example agent service, traffic, the dashboard.
     Demo(DemoArgs),
 }
@@ -64,6 +66,25 @@ pub(crate) struct ServeArgs {
         hide_env_values = true
     )]
     pub(crate) token: Option<String>,
+}
+
+/// `tokentrace gateway`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GatewayArgs {
+    /// TOML configuration: upstreams, header names, keys, limits (see docs/gateway.md).
+    #[arg(long, value_name = "FILE", env = "TOKENTRACE_GATEWAY_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address to listen on (default: the file's `listen`, else 127.0.0.1:4000).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) bind: Option<SocketAddr>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Record to OTLP only (OTEL_EXPORTER_OTLP_ENDPOINT), not to the SQLite store.
+    #[arg(long)]
+    pub(crate) no_store: bool,
+    /// Print a new random client key and exit (add it to `client_keys`).
+    #[arg(long)]
+    pub(crate) issue_key: bool,
 }
 
 /// `tokentrace traces`.

@@ -93,6 +93,14 @@ pub use tokentrace_subscriber::{
     EnrichLayer, WorkflowInfo, current_workflow, metadata, prompt_template,
 };
 
+/// The base-URL LLM gateway: an axum `Router` with `WorkflowLayer` in front
+/// and `LlmMiddleware` behind (see `docs/gateway.md`).
+#[cfg(feature = "gateway")]
+pub mod gateway {
+    #[doc(inline)]
+    pub use tokentrace_gateway::*;
+}
+
 /// The embedded SQLite store: open it and query traces, stats and sessions.
 #[cfg(feature = "store")]
 pub mod store {

@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command};
 
 pub(crate) mod clear;
 pub(crate) mod demo;
+pub(crate) mod gateway;
 pub(crate) mod prices;
 pub(crate) mod serve;
 pub(crate) mod show;
@@ -26,6 +27,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(&args),
         Command::Clear(args) => clear::run(&args),
         Command::Prices(args) => prices::run(&args),
+        Command::Gateway(args) => gateway::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }
