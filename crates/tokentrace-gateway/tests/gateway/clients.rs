@@ -216,3 +216,96 @@ fn curl_unary_and_streamed() {
         }
     });
 }
+
+#[test]
+fn async_openai_with_api_base_unary_and_streamed_spans_equal_in_process() {
+    use async_openai::Client;
+    use async_openai::config::OpenAIConfig;
+    use async_openai::types::chat::{
+        ChatCompletionRequestUserMessage, ChatCompletionStreamOptions,
+        CreateChatCompletionRequestArgs,
+    };
+    use futures_util::StreamExt as _;
+
+    let otel = Otel::install();
+    run(async {
+        let mocks = mocks().await;
+        let gw = gateway(config_for(&mocks)).await;
+        let reference = serve(reference_app(&mocks)).await;
+        let config = OpenAIConfig::new()
+            .with_api_base(format!("http://{gw}/openai/v1"))
+            .with_api_key("sk-aoai-secret-3")
+            .with_header("x-tt-user", "rust-user")
+            .unwrap();
+        let client = Client::with_config(config);
+        let unary = CreateChatCompletionRequestArgs::default()
+            .model("gpt-4o-mini")
+            .messages([ChatCompletionRequestUserMessage::from("hello from async-openai").into()])
+            .build()
+            .unwrap();
+        let res = client.chat().create(unary.clone()).await.unwrap();
+        assert!(res.usage.unwrap().total_tokens > 0);
+        let streamed = CreateChatCompletionRequestArgs::default()
+            .model("gpt-4o-mini")
+            .messages([ChatCompletionRequestUserMessage::from("hello from async-openai").into()])
+            .stream(true)
+            .stream_options(
+                serde_json::from_value::<ChatCompletionStreamOptions>(
+                    json!({"include_usage": true}),
+                )
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let mut stream = client.chat().create_stream(streamed.clone()).await.unwrap();
+        let mut usage = None;
+        while let Some(chunk) = stream.next().await {
+            if let Some(u) = chunk.unwrap().usage {
+                usage = Some(u.total_tokens);
+            }
+        }
+        assert!(usage.unwrap() > 0);
+
+        // The same bodies, in-process.
+        let http = reqwest::Client::new();
+        for body in [
+            serde_json::to_string(&unary).unwrap(),
+            serde_json::to_string(&streamed).unwrap(),
+        ] {
+            let res = http
+                .post(format!("http://{reference}/ref/chat/completions"))
+                .header("x-tt-user", "rust-user")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap();
+        }
+        let llm = otel.wait_for("chat gpt-4o-mini", 4).await;
+        assert_eq!(llm.len(), 4);
+        let gw_wf = otel.wait_for("POST /openai/{*path}", 2).await;
+        let ref_wf = otel.wait_for("POST /ref/{*path}", 2).await;
+        let pick = |wfs: &[opentelemetry_sdk::trace::SpanData], stream: bool| {
+            llm.iter()
+                .find(|s| {
+                    wfs.iter()
+                        .any(|w| w.span_context.span_id() == s.parent_span_id)
+                        && (attr(s, "gen_ai.request.stream").as_deref() == Some("true")) == stream
+                })
+                .unwrap()
+                .clone()
+        };
+        for stream in [false, true] {
+            let g = pick(&gw_wf, stream);
+            assert_eq!(comparable(&g, &[]), comparable(&pick(&ref_wf, stream), &[]));
+            assert_eq!(attr(&g, "user.id").as_deref(), Some("rust-user"));
+            assert!(attr(&g, "cost.total_usd").is_some());
+        }
+        for s in otel.spans() {
+            for (k, v) in attrs(&s) {
+                assert!(!v.contains("sk-aoai-secret"), "{k} = {v}");
+            }
+        }
+    });
+}
