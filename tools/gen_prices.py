@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 """Generate tokentrace-core's built-in price catalogue.
 
-Reads the two MIT-licensed price tables saved under ``../shared/pricing``
-(relative to the repository root; see that folder's README.md):
+Reads the MIT-licensed price tables saved under ``../shared/pricing``
+(relative to the repository root; see that folder's README.md), one pair per
+snapshot in ``SNAPSHOTS`` (oldest first):
 
 * LiteLLM ``model_prices_and_context_window.json`` (USD per token), for breadth;
-* pydantic genai-prices ``genai-prices/data.json`` (USD per million tokens),
-  curated, preferred when both tables price the same model for the same provider.
+* pydantic genai-prices, curated, preferred when both tables price the same
+  model for the same provider: the v2 JSON feed (``data.json``) or the Python
+  package's ``data.py``, whose literals (``Provider(...)``, ``ModelInfo(...)``,
+  ``Decimal(...)``) are read with ``ast`` (never imported or executed) into the
+  same structure as the JSON feed.
 
-and writes ``crates/tokentrace-core/src/price/catalogue.json``: one model per
-line, every price in USD per million tokens, sorted by (model, provider) so the
-output is deterministic and diffs stay readable.
+The newest snapshot prices every model it has. A model (key and provider) that
+an older snapshot priced and the newest no longer lists keeps its last price
+and is marked ``"retained": "<snapshot>"``, so removing a model upstream never
+takes its cost away. The output is
+``crates/tokentrace-core/src/price/catalogue.json``: one model per line, every
+price in USD per million tokens, sorted by (model, provider) so the output is
+deterministic and diffs stay readable.
 
 Usage::
 
     python3 tools/gen_prices.py                  # regenerate
     python3 tools/gen_prices.py --check          # exit 1 if the committed file is stale
-    python3 tools/gen_prices.py --pricing-dir DIR --as-of 2026-11-12
+    python3 tools/gen_prices.py --pricing-dir DIR
+    python3 tools/gen_prices.py --genai-json data.py > data.json   # data.py -> JSON feed
 
 Standard library only (Python 3.11+).
 """
@@ -24,6 +33,7 @@ Standard library only (Python 3.11+).
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import json
 import re
@@ -34,14 +44,34 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "crates" / "tokentrace-core" / "src" / "price" / "catalogue.json"
 DEFAULT_PRICING_DIR = "../shared/pricing"
-LITELLM_FILE = "model_prices_and_context_window.json"
-GENAI_FILE = "genai-prices/data.json"
 
-# The date at which genai-prices' time-constrained price sets are resolved.
-# Fixed (not "today") so that regeneration is deterministic; it is the build
-# date of the LiteLLM snapshot (wheel 1.109.1), the newer of the two inputs.
-# Bump it together with the data.
-DEFAULT_AS_OF = "2026-11-12"
+# The price-table snapshots, oldest first, paths relative to --pricing-dir.
+# `as_of` is the date at which genai-prices' time-constrained price sets are
+# resolved: fixed (not "today") so that regeneration is deterministic; it is
+# the date the snapshot was taken. To take newer prices, add a snapshot at the
+# end (older ones stay: they supply the last price of models removed upstream).
+SNAPSHOTS = [
+    {
+        "label": "2026-11",
+        "as_of": "2026-11-12",
+        "litellm": "model_prices_and_context_window.json",
+        "genai": "genai-prices/data.json",
+        "sources": {
+            "genai-prices": "pydantic/genai-prices prices/new_data/v2/data.json @ 47df840a5ab10bbcffb8e5ac01b9899032245d1b (MIT, Pydantic Services Inc.)",
+            "litellm": "BerriAI/litellm model_prices_and_context_window.json, wheel 1.109.1 (MIT, Berri AI)",
+        },
+    },
+    {
+        "label": "2026-12",
+        "as_of": "2026-12-06",
+        "litellm": "2026-12/litellm-1.110.2/model_prices_and_context_window.json",
+        "genai": "2026-12/genai-prices-0.2.5/data.py",
+        "sources": {
+            "genai-prices": "pydantic genai-prices 0.2.5 (PyPI wheel), genai_prices/data.py (MIT, Pydantic Services Inc.)",
+            "litellm": "BerriAI/litellm model_prices_and_context_window.json, wheel 1.110.2 (MIT, Berri AI)",
+        },
+    },
+]
 
 # LiteLLM modes that are priced per text token and that tokentrace traces.
 KEPT_MODES = {"chat", "completion", "responses", "embedding", "rerank"}
@@ -326,6 +356,58 @@ def merge(litellm: list[dict], genai: list[dict], as_of: dt.date) -> list[dict]:
     return out
 
 
+# ---------------------------------------------------------------------------
+# genai-prices' Python package data (`genai_prices/data.py`), read as literals.
+# ---------------------------------------------------------------------------
+
+# Keyword arguments renamed in the JSON feed (`or_=` is `"or"`).
+_PY_KEYWORDS = {"or_": "or", "and_": "and"}
+
+
+def _literal(node: ast.AST) -> object:
+    """A data.py expression as JSON-feed data; anything else is an error."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_literal(e) for e in node.elts]
+    if isinstance(node, ast.Dict):
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.Attribute) and node.attr == "UTC":
+        return None  # datetime.UTC: every time in the data is UTC
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        args = [_literal(a) for a in node.args]
+        kwargs = {_PY_KEYWORDS.get(k.arg, k.arg): _literal(k.value) for k in node.keywords}
+        if name == "Decimal":
+            return float(Decimal(str(args[0])))
+        if name == "date":
+            return dt.date(*args).isoformat()
+        if name == "time":
+            return dt.time(*args).isoformat() + "Z"
+        if name and name[0].isupper() and not args:
+            return kwargs  # a data class: Provider, ModelInfo, ModelPrice, Clause*, ...
+        raise ValueError(f"unexpected call {name}() at line {node.lineno}")
+    raise ValueError(f"unexpected {type(node).__name__} at line {getattr(node, 'lineno', '?')}")
+
+
+def load_genai_py(path: Path) -> list[dict]:
+    """The `providers` list of genai-prices' `data.py`, without executing it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for stmt in tree.body:
+        target = getattr(stmt, "target", None) or (getattr(stmt, "targets", None) or [None])[0]
+        if isinstance(target, ast.Name) and target.id == "providers":
+            return _literal(stmt.value)
+    raise ValueError(f"{path}: no `providers = [...]`")
+
+
+def load_genai(path: Path) -> list[dict]:
+    if path.suffix == ".py":
+        return load_genai_py(path)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 # No text model costs this much; above it an upstream figure is in the wrong
 # unit (LiteLLM's azure_ai/jais-30b-chat lists $3,200 per million input tokens).
 MAX_RATE_PER_MTOK = 1000.0
@@ -354,49 +436,65 @@ def render(entries: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate(pricing_dir: Path, as_of: dt.date, quiet: bool = False) -> str:
-    with open(pricing_dir / LITELLM_FILE, encoding="utf-8") as f:
+def snapshot_entries(pricing_dir: Path, snap: dict, quiet: bool) -> list[dict]:
+    with open(pricing_dir / snap["litellm"], encoding="utf-8") as f:
         litellm = json.load(f)
-    with open(pricing_dir / GENAI_FILE, encoding="utf-8") as f:
-        genai = json.load(f)
-    entries = [e for e in merge(litellm_entries(litellm), genai, as_of) if sane(e, quiet)]
+    genai = load_genai(pricing_dir / snap["genai"])
+    as_of = dt.date.fromisoformat(snap["as_of"])
+    return [e for e in merge(litellm_entries(litellm), genai, as_of) if sane(e, quiet)]
+
+
+def generate(pricing_dir: Path, quiet: bool = False) -> str:
+    """The newest snapshot's entries, plus older snapshots' entries it lacks (marked)."""
+    newest = SNAPSHOTS[-1]
+    entries = {(e["model"], e["provider"]): e for e in snapshot_entries(pricing_dir, newest, quiet)}
+    current = len(entries)
+    for snap in reversed(SNAPSHOTS[:-1]):
+        for e in snapshot_entries(pricing_dir, snap, True):
+            key = (e["model"], e["provider"])
+            if key not in entries:
+                entries[key] = {**e, "retained": snap["label"]}
     meta = {
-        "as_of": as_of.isoformat(),
+        "as_of": newest["as_of"],
+        "counts": {"current": current, "retained": len(entries) - current},
         "format": 1,
-        "sources": {
-            "genai-prices": "pydantic/genai-prices prices/new_data/v2/data.json @ 47df840a5ab10bbcffb8e5ac01b9899032245d1b (MIT, Pydantic Services Inc.)",
-            "litellm": "BerriAI/litellm model_prices_and_context_window.json, wheel 1.109.1 (MIT, Berri AI)",
-        },
+        "retained_from": {s["label"]: s["sources"] for s in SNAPSHOTS[:-1]},
+        "sources": newest["sources"],
         "units": "USD per million tokens",
     }
-    return render(entries, meta)
+    return render([entries[k] for k in sorted(entries)], meta)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pricing-dir", default=DEFAULT_PRICING_DIR,
-                        help="folder holding both tables (relative to the repo root)")
-    parser.add_argument("--as-of", default=DEFAULT_AS_OF,
-                        help="date at which time-constrained genai-prices sets are resolved")
+                        help="folder holding the snapshots' tables (relative to the repo root)")
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 if the committed catalogue differs")
+    parser.add_argument("--genai-json", metavar="DATA_PY",
+                        help="print genai-prices' data.py as the JSON feed (for `tokentrace prices update`) and exit")
     parser.add_argument("--output", default=str(OUTPUT), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.genai_json:
+        json.dump(load_genai_py(Path(args.genai_json)), sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+        return 0
     pricing_dir = Path(args.pricing_dir)
     if not pricing_dir.is_absolute():
         pricing_dir = REPO_ROOT / pricing_dir
-    text = generate(pricing_dir, dt.date.fromisoformat(args.as_of), quiet=args.check)
+    text = generate(pricing_dir, quiet=args.check)
     output = Path(args.output)
+    counts = json.loads(text)["counts"]
+    models, retained = counts["current"] + counts["retained"], counts["retained"]
     if args.check:
         current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:
             print(f"{output} is stale: run python3 tools/gen_prices.py", file=sys.stderr)
             return 1
-        models = text.count('"model":')
-        print(f"{output} is up to date ({models} models)")
+        print(f"{output} is up to date ({models} models, {retained} retained from older snapshots)")
         return 0
     output.write_text(text, encoding="utf-8")
-    print(f"wrote {output}")
+    print(f"wrote {output} ({models} models, {retained} retained from older snapshots)")
     return 0
 
 

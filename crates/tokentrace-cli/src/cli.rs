@@ -180,29 +180,64 @@ pub(crate) struct ClearArgs {
     pub(crate) yes: bool,
 }
 
+/// The local price catalogue (`tokentrace prices update` writes it; every
+/// command and the library read it when it exists).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CatalogueArgs {
+    /// Path of the local price catalogue, layered over the built-in prices.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "TOKENTRACE_PRICES_CATALOGUE",
+        default_value = tokentrace_core::price::update::DEFAULT_LOCAL_CATALOGUE
+    )]
+    pub(crate) catalogue: PathBuf,
+}
+
 /// `tokentrace prices`.
 #[derive(Debug, Clone, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct PricesArgs {
-    /// `check`: list models seen in the store that have no price.
+    /// `check`: list models seen in the store that have no price; `update`:
+    /// refresh prices from a LiteLLM or genai-prices table.
     #[command(subcommand)]
     pub(crate) command: Option<PricesCommand>,
     /// The model to look up, as the provider reports it (`gpt-4o-mini-2024-07-18`).
-    #[arg(value_name = "MODEL", required = true)]
+    /// Without one, shows where the prices come from (sources, dates, counts).
+    #[arg(value_name = "MODEL")]
     pub(crate) model: Option<String>,
     /// The provider the model is called through (`openai`, `azure`, `anthropic`, `aws.bedrock`, ...).
     #[arg(long, value_name = "P")]
     pub(crate) provider: Option<String>,
+    #[command(flatten)]
+    pub(crate) catalogue: CatalogueArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,
 }
 
-/// `tokentrace prices check`.
+/// `tokentrace prices check` / `update`.
 #[derive(Debug, Clone, Subcommand)]
 pub(crate) enum PricesCommand {
     /// List models seen in the store that have no price in the catalogue.
     Check(PricesCheckArgs),
+    /// Refresh prices without a new tokentrace release: convert a LiteLLM
+    /// `model_prices_and_context_window.json` or a genai-prices `data.json`
+    /// into the local catalogue.
+    Update(PricesUpdateArgs),
+}
+
+/// `tokentrace prices update`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PricesUpdateArgs {
+    /// The price table to read (LiteLLM or genai-prices JSON, or a tokentrace catalogue).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from: PathBuf,
+    #[command(flatten)]
+    pub(crate) catalogue: CatalogueArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `tokentrace prices check`.
@@ -210,6 +245,8 @@ pub(crate) enum PricesCommand {
 pub(crate) struct PricesCheckArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) catalogue: CatalogueArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -240,7 +277,21 @@ mod tests {
         };
         assert_eq!(p.model.as_deref(), Some("gpt-4o"));
         assert_eq!(p.provider.as_deref(), Some("openai"));
-        assert!(Cli::try_parse_from(["tokentrace", "prices"]).is_err());
+        let cli = Cli::try_parse_from(["tokentrace", "prices"]).unwrap();
+        let Command::Prices(p) = cli.command else {
+            panic!("expected prices")
+        };
+        assert!(p.model.is_none() && p.command.is_none(), "the summary");
+        let cli =
+            Cli::try_parse_from(["tokentrace", "prices", "update", "--from", "t.json"]).unwrap();
+        let Command::Prices(p) = cli.command else {
+            panic!("expected prices")
+        };
+        let Some(PricesCommand::Update(u)) = p.command else {
+            panic!("expected update")
+        };
+        assert_eq!(u.from, std::path::Path::new("t.json"));
+        assert!(Cli::try_parse_from(["tokentrace", "prices", "update"]).is_err());
     }
 
     #[test]

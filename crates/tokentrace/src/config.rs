@@ -37,6 +37,8 @@ pub(crate) const TOKENTRACE_STORE: &str = "TOKENTRACE_STORE";
 pub(crate) const TOKENTRACE_CAPTURE_CONTENT: &str = "TOKENTRACE_CAPTURE_CONTENT";
 /// `TOKENTRACE_PRICES_FILE`: a price file merged over the built-in catalogue.
 pub(crate) const TOKENTRACE_PRICES_FILE: &str = "TOKENTRACE_PRICES_FILE";
+/// `TOKENTRACE_PRICES_CATALOGUE`: the local catalogue `tokentrace prices update` writes.
+pub(crate) const TOKENTRACE_PRICES_CATALOGUE: &str = "TOKENTRACE_PRICES_CATALOGUE";
 /// `TOKENTRACE_WORKFLOWS`: which workflows record (see `WorkflowFilter`).
 pub(crate) const TOKENTRACE_WORKFLOWS: &str = "TOKENTRACE_WORKFLOWS";
 /// `TOKENTRACE_EXCLUDE_MODULES`: module paths whose workflows never record.
@@ -64,6 +66,7 @@ pub(crate) const ALL: &[&str] = &[
     TOKENTRACE_STORE,
     TOKENTRACE_CAPTURE_CONTENT,
     TOKENTRACE_PRICES_FILE,
+    TOKENTRACE_PRICES_CATALOGUE,
     TOKENTRACE_WORKFLOWS,
     TOKENTRACE_EXCLUDE_MODULES,
     TOKENTRACE_KEEP_ERRORS,
@@ -117,6 +120,7 @@ pub(crate) struct EnvConfig {
     pub(crate) store: Option<StoreSetting>,
     pub(crate) capture_content: Option<bool>,
     pub(crate) prices_file: Option<PathBuf>,
+    pub(crate) prices_catalogue: Option<PathBuf>,
     pub(crate) workflows: Option<String>,
     pub(crate) exclude_modules: Option<String>,
     pub(crate) keep_errors: Option<bool>,
@@ -199,6 +203,7 @@ impl EnvConfig {
             store,
             capture_content: flag(TOKENTRACE_CAPTURE_CONTENT)?,
             prices_file: get(TOKENTRACE_PRICES_FILE).map(PathBuf::from),
+            prices_catalogue: get(TOKENTRACE_PRICES_CATALOGUE).map(PathBuf::from),
             workflows: get(TOKENTRACE_WORKFLOWS),
             exclude_modules: get(TOKENTRACE_EXCLUDE_MODULES),
             keep_errors: flag(TOKENTRACE_KEEP_ERRORS)?,
@@ -298,6 +303,7 @@ mod tests {
             (TOKENTRACE_STORE, "/tmp/t.db"),
             (TOKENTRACE_CAPTURE_CONTENT, "1"),
             (TOKENTRACE_PRICES_FILE, "prices.toml"),
+            (TOKENTRACE_PRICES_CATALOGUE, "/tmp/p.json"),
             (TOKENTRACE_WORKFLOWS, "answer,retrieve"),
             (TOKENTRACE_EXCLUDE_MODULES, "my_app::health"),
             (TOKENTRACE_KEEP_ERRORS, "false"),
@@ -329,6 +335,7 @@ mod tests {
         assert_eq!(c.store, Some(StoreSetting::Path("/tmp/t.db".into())));
         assert_eq!(c.capture_content, Some(true));
         assert_eq!(c.prices_file, Some("prices.toml".into()));
+        assert_eq!(c.prices_catalogue, Some("/tmp/p.json".into()));
         assert_eq!(c.workflows.as_deref(), Some("answer,retrieve"));
         assert_eq!(c.exclude_modules.as_deref(), Some("my_app::health"));
         assert_eq!(c.keep_errors, Some(false));

@@ -246,6 +246,7 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 /// | `TOKENTRACE_STORE` | store path, or `off` |
 /// | `TOKENTRACE_CAPTURE_CONTENT` | `true`: record prompt and completion text |
 /// | `TOKENTRACE_PRICES_FILE` | a price file merged over the built-in prices |
+/// | `TOKENTRACE_PRICES_CATALOGUE` | the local price catalogue (`tokentrace prices update`), default `.tokentrace/prices.json` |
 /// | `TOKENTRACE_WORKFLOWS` | which workflows record (see [`WorkflowFilter`](crate::WorkflowFilter)) |
 /// | `TOKENTRACE_EXCLUDE_MODULES` | module paths whose workflows never record |
 /// | `TOKENTRACE_KEEP_ERRORS` | `true`: keep error spans of sampled-out traces |
@@ -260,6 +261,7 @@ pub struct Telemetry {
     otlp_protocol: Option<OtlpProtocol>,
     otlp_timeout: Option<Duration>,
     prices_file: Option<PathBuf>,
+    prices_catalogue: Option<PathBuf>,
     sampler: Option<SamplerSetting>,
     keep_errors: Option<bool>,
     capture_content: Option<bool>,
@@ -355,6 +357,15 @@ impl Telemetry {
     /// Defaults to `TOKENTRACE_PRICES_FILE`, else none.
     pub fn prices_file(mut self, path: impl AsRef<Path>) -> Self {
         self.prices_file = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// The local price catalogue written by `tokentrace prices update`,
+    /// layered over the built-in prices when the file exists (the price file
+    /// then goes on top). Defaults to `TOKENTRACE_PRICES_CATALOGUE`, else
+    /// `.tokentrace/prices.json` (next to the default store).
+    pub fn prices_catalogue(mut self, path: impl AsRef<Path>) -> Self {
+        self.prices_catalogue = Some(path.as_ref().to_owned());
         self
     }
 
@@ -549,6 +560,13 @@ impl Telemetry {
             headers,
             otlp_timeout: self.otlp_timeout.unwrap_or(DEFAULT_OTLP_TIMEOUT),
             prices_file: self.prices_file.take().or(env.prices_file),
+            prices_catalogue: self
+                .prices_catalogue
+                .take()
+                .or(env.prices_catalogue)
+                .unwrap_or_else(|| {
+                    PathBuf::from(tokentrace_core::price::update::DEFAULT_LOCAL_CATALOGUE)
+                }),
             sampler,
             keep_errors: self.keep_errors.or(env.keep_errors).unwrap_or(true),
             capture_content: self
@@ -590,9 +608,15 @@ impl Telemetry {
         if cfg.disabled {
             return Ok((tracing::Dispatch::none(), TelemetryGuard::inert()));
         }
-        let prices = match &cfg.prices_file {
-            Some(path) => Some(Arc::new(PriceCatalogue::with_overrides_file(path)?)),
-            None => None,
+        let local = cfg
+            .prices_catalogue
+            .is_file()
+            .then(|| PriceCatalogue::with_local_file(&cfg.prices_catalogue))
+            .transpose()?;
+        let prices = match (&cfg.prices_file, local) {
+            (Some(path), Some(local)) => Some(Arc::new(local.and_overrides_file(path)?)),
+            (Some(path), None) => Some(Arc::new(PriceCatalogue::with_overrides_file(path)?)),
+            (None, local) => local.map(Arc::new),
         };
         let mut resource = Resource::builder_empty().with_service_name(cfg.service_name.clone());
         for (k, v) in &cfg.resource_attributes {
@@ -923,6 +947,7 @@ struct Resolved {
     headers: OtlpHeaders,
     otlp_timeout: Duration,
     prices_file: Option<PathBuf>,
+    prices_catalogue: PathBuf,
     sampler: SamplerSetting,
     keep_errors: bool,
     capture_content: bool,

@@ -1,4 +1,7 @@
-//! `tokentrace prices <model>` and `tokentrace prices check`.
+//! `tokentrace prices [<model>]`, `tokentrace prices check` and
+//! `tokentrace prices update --from FILE`.
+
+use std::path::Path;
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -6,7 +9,7 @@ use tokentrace_core::Provider;
 use tokentrace_core::price::{ModelPrice, PriceCatalogue, PriceMatch};
 use tokentrace_store::ModelSeen;
 
-use crate::cli::{PricesArgs, PricesCheckArgs, PricesCommand};
+use crate::cli::{PricesArgs, PricesCheckArgs, PricesCommand, PricesUpdateArgs};
 use crate::commands::{emit, emit_json, open_store};
 use crate::output::{self, Align, Style, Table};
 
@@ -25,6 +28,10 @@ pub(crate) struct PriceInfo {
     pub(crate) source: &'static str,
     /// Upstream table of a built-in entry (`litellm`, `genai-prices`).
     pub(crate) dataset: Option<String>,
+    /// From the local catalogue (`tokentrace prices update`).
+    pub(crate) local: bool,
+    /// Kept from an older snapshot because upstream no longer lists the model.
+    pub(crate) retained_from: Option<String>,
     /// USD per million uncached input tokens.
     pub(crate) input_per_mtok: f64,
     /// USD per million output tokens.
@@ -52,14 +59,124 @@ pub(crate) struct CheckReport {
 pub(crate) fn run(args: &PricesArgs) -> anyhow::Result<()> {
     match &args.command {
         Some(PricesCommand::Check(check_args)) => check(check_args),
+        Some(PricesCommand::Update(update_args)) => update(update_args),
         None => {
-            let model = args
-                .model
-                .as_deref()
-                .context("a model name is required (or `prices check`)")?;
-            lookup(model, args.provider.as_deref(), args.json)
+            let catalogue = load(&args.catalogue.catalogue)?;
+            match args.model.as_deref() {
+                Some(model) => lookup(&catalogue, model, args.provider.as_deref(), args.json),
+                None => summary(&catalogue, &args.catalogue.catalogue, args.json),
+            }
         }
     }
+}
+
+/// The built-in catalogue, with the local one layered over it when it exists.
+pub(crate) fn load(local: &Path) -> anyhow::Result<PriceCatalogue> {
+    if local.exists() {
+        PriceCatalogue::with_local_file(local)
+            .with_context(|| format!("loading the local price catalogue {}", local.display()))
+    } else {
+        Ok(PriceCatalogue::builtin().clone())
+    }
+}
+
+/// One catalogue layer, as `tokentrace prices --json` prints it.
+#[derive(Debug, Serialize)]
+pub(crate) struct LayerInfo {
+    /// `builtin` or `local`.
+    pub(crate) kind: &'static str,
+    /// The local catalogue's file.
+    pub(crate) path: Option<String>,
+    /// The date the prices were taken.
+    pub(crate) as_of: String,
+    /// Upstream table → what was read.
+    pub(crate) sources: std::collections::BTreeMap<String, String>,
+    /// Entries.
+    pub(crate) models: usize,
+    /// Entries kept from an older snapshot (removed upstream).
+    pub(crate) retained: usize,
+}
+
+fn summary(catalogue: &PriceCatalogue, local: &Path, json: bool) -> anyhow::Result<()> {
+    let layers: Vec<LayerInfo> = catalogue
+        .layers()
+        .iter()
+        .map(|l| LayerInfo {
+            kind: l.kind,
+            path: l.path.as_ref().map(|p| p.display().to_string()),
+            as_of: l.as_of.clone(),
+            sources: l.sources.iter().cloned().collect(),
+            models: l.models,
+            retained: l.retained,
+        })
+        .collect();
+    if json {
+        return emit_json(&serde_json::json!({
+            "models": catalogue.len(),
+            "layers": layers,
+        }));
+    }
+    let mut out = String::new();
+    for l in &layers {
+        let title = match (&l.path, l.kind) {
+            (Some(p), _) => format!("local catalogue {p}"),
+            (None, "builtin") => "built-in catalogue".to_owned(),
+            (None, kind) => kind.to_owned(),
+        };
+        out.push_str(&format!(
+            "{title}: {} models as of {}",
+            output::count(l.models as u64),
+            l.as_of
+        ));
+        if l.retained > 0 {
+            out.push_str(&format!(
+                " ({} kept at their last price after upstream dropped them)",
+                output::count(l.retained as u64)
+            ));
+        }
+        out.push('\n');
+        for (table, what) in &l.sources {
+            out.push_str(&format!("  {table}: {what}\n"));
+        }
+    }
+    if layers.len() == 1 {
+        out.push_str(&format!(
+            "no local catalogue at {} (`tokentrace prices update --from FILE` writes one)\n",
+            local.display()
+        ));
+    }
+    out.push_str(&format!(
+        "{} models priced\n",
+        output::count(catalogue.len() as u64)
+    ));
+    emit(&out)
+}
+
+fn update(args: &PricesUpdateArgs) -> anyhow::Result<()> {
+    let catalogue = PriceCatalogue::update_local(&args.from, &args.catalogue.catalogue)?;
+    let layer = catalogue
+        .layers()
+        .last()
+        .context("the local catalogue was not loaded")?;
+    let table = layer.sources.first().map_or("", |(t, _)| t.as_str());
+    if args.json {
+        return emit_json(&serde_json::json!({
+            "path": args.catalogue.catalogue.display().to_string(),
+            "table": table,
+            "from": args.from.display().to_string(),
+            "as_of": layer.as_of,
+            "models": layer.models,
+            "total": catalogue.len(),
+        }));
+    }
+    emit(&format!(
+        "wrote {}: {} models from {} ({table}) as of {}; {} models priced with the built-in ones\n",
+        args.catalogue.catalogue.display(),
+        output::count(layer.models as u64),
+        args.from.display(),
+        layer.as_of,
+        output::count(catalogue.len() as u64),
+    ))
 }
 
 fn parse_provider(p: Option<&str>) -> anyhow::Result<Option<Provider>> {
@@ -81,6 +198,8 @@ fn info(model: &str, provider: Option<&str>, m: &PriceMatch<'_>) -> PriceInfo {
         matched_provider: m.provider.map(str::to_owned),
         source: m.source.name(),
         dataset: m.dataset.map(str::to_owned),
+        local: m.local,
+        retained_from: m.retained.map(str::to_owned),
         input_per_mtok: p.input_per_mtok,
         output_per_mtok: p.output_per_mtok,
         cache_read_per_mtok: p.cache_read_per_mtok,
@@ -94,9 +213,13 @@ fn info(model: &str, provider: Option<&str>, m: &PriceMatch<'_>) -> PriceInfo {
     }
 }
 
-fn lookup(model: &str, provider: Option<&str>, json: bool) -> anyhow::Result<()> {
+fn lookup(
+    catalogue: &PriceCatalogue,
+    model: &str,
+    provider: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
     let parsed = parse_provider(provider)?;
-    let catalogue = PriceCatalogue::builtin();
     let Some(m) = catalogue.lookup(parsed, model) else {
         anyhow::bail!(
             "no price for model {model:?}{} in the catalogue of {} models; calls to it are recorded \
@@ -118,13 +241,18 @@ fn lookup(model: &str, provider: Option<&str>, json: bool) -> anyhow::Result<()>
     kv(
         "matched",
         format!(
-            "{} ({}, {}{})",
+            "{} ({}, {}{}{}{})",
             info.matched_key,
             info.matched_provider.as_deref().unwrap_or("any provider"),
+            if info.local { "local " } else { "" },
             info.source,
             info.dataset
                 .as_deref()
                 .map(|d| format!(": {d}"))
+                .unwrap_or_default(),
+            info.retained_from
+                .as_deref()
+                .map(|s| format!(", last price of {s}: no longer listed upstream"))
                 .unwrap_or_default()
         ),
     );
@@ -156,7 +284,7 @@ fn lookup(model: &str, provider: Option<&str>, json: bool) -> anyhow::Result<()>
 fn check(args: &PricesCheckArgs) -> anyhow::Result<()> {
     let store = open_store(&args.store.store)?;
     let seen = store.models_seen()?;
-    let catalogue = PriceCatalogue::builtin();
+    let catalogue = load(&args.catalogue.catalogue)?;
     let missing: Vec<ModelSeen> = seen
         .iter()
         .filter(|m| {

@@ -265,6 +265,124 @@ fn prices_looks_up_a_model_and_names_the_entry() {
 }
 
 #[test]
+fn prices_update_writes_a_local_catalogue_that_lookups_and_the_summary_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("model_prices_and_context_window.json");
+    std::fs::write(
+        &table,
+        r#"{"gpt-4o": {"litellm_provider": "openai", "mode": "chat",
+                      "input_cost_per_token": 3e-06, "output_cost_per_token": 9e-06},
+            "acme-brand-new": {"litellm_provider": "openai", "mode": "chat",
+                      "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}}"#,
+    )
+    .unwrap();
+    let local = dir.path().join("prices.json");
+    let local_s = local.to_str().unwrap();
+    let run = |args: &[&str]| crate::support::run(args);
+
+    // No local catalogue yet: the summary names the built-in sources and date.
+    let o = run(&["prices", "--catalogue", local_s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(v["layers"][0]["kind"], "builtin");
+    assert_eq!(v["layers"][0]["as_of"], "2026-12-06");
+    assert!(
+        v["layers"][0]["sources"]["litellm"]
+            .as_str()
+            .unwrap()
+            .contains("1.110.2")
+    );
+    assert!(v["layers"][0]["retained"].as_u64().unwrap() > 0);
+    let o = run(&["prices", "acme-brand-new", "--catalogue", local_s]);
+    assert!(!o.status.success());
+
+    let o = run(&[
+        "prices",
+        "update",
+        "--from",
+        table.to_str().unwrap(),
+        "--catalogue",
+        local_s,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["table"], "litellm");
+    assert_eq!(v["models"], 2);
+    assert!(local.exists());
+
+    let o = run(&["prices", "acme-brand-new", "--catalogue", local_s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["input_per_mtok"], 1.0);
+    assert_eq!(v["local"], true);
+    let o = run(&[
+        "prices",
+        "gpt-4o",
+        "--provider",
+        "openai",
+        "--catalogue",
+        local_s,
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["input_per_mtok"], 3.0,
+        "the local price replaces the built-in one"
+    );
+    // The environment variable names the same file.
+    let o = crate::support::tokentrace()
+        .args(["prices", "--json"])
+        .env("TOKENTRACE_PRICES_CATALOGUE", &local)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["layers"][1]["kind"], "local");
+    assert_eq!(v["layers"][1]["models"], 2);
+    assert_eq!(
+        v["layers"][1]["sources"]["litellm"],
+        "model_prices_and_context_window.json"
+    );
+    let o = run(&["prices", "--catalogue", local_s]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("built-in catalogue: ") && out.contains("as of 2026-12-06"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("local catalogue {local_s}: 2 models")),
+        "{out}"
+    );
+
+    // A file tokentrace did not write is never overwritten.
+    let foreign = dir.path().join("mine.json");
+    std::fs::write(&foreign, "{}").unwrap();
+    let o = run(&[
+        "prices",
+        "update",
+        "--from",
+        table.to_str().unwrap(),
+        "--catalogue",
+        foreign.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not overwriting"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "{}");
+    // Not a price table: a clear error, nothing written.
+    let o = run(&[
+        "prices",
+        "update",
+        "--from",
+        foreign.to_str().unwrap(),
+        "--catalogue",
+        local_s,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("invalid price table"), "{}", stderr(&o));
+}
+
+#[test]
 fn prices_check_lists_only_unpriced_models_and_fails() {
     let s = seeded();
     let o = run_on(&s.path, &["prices", "check", "--json"]);

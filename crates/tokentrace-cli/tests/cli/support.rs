@@ -37,6 +37,7 @@ pub(crate) fn tokentrace() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tokentrace"));
     c.env_remove("TOKENTRACE_STORE")
         .env_remove("TOKENTRACE_TOKEN")
+        .env_remove("TOKENTRACE_PRICES_CATALOGUE")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     c

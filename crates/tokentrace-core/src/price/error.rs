@@ -62,6 +62,26 @@ pub enum PriceError {
         /// The rejected value.
         value: f64,
     },
+    /// A price table given to `tokentrace prices update` (or
+    /// [`update::convert`](super::update::convert)) is not one of the accepted
+    /// formats, or a local catalogue is malformed.
+    #[error("invalid price table{}: {message}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Table {
+        /// The file, when known.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The local catalogue's path holds a file tokentrace did not write; it
+    /// is left as it is.
+    #[error(
+        "{} exists and is not a price catalogue written by tokentrace; not overwriting it (choose another path)",
+        path.display()
+    )]
+    NotOurs {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl PriceError {
@@ -69,7 +89,7 @@ impl PriceError {
     pub fn location(&self) -> Option<&Location> {
         match self {
             Self::Toml { location, .. } | Self::InvalidPrice { location, .. } => Some(location),
-            Self::Io { .. } => None,
+            Self::Io { .. } | Self::Table { .. } | Self::NotOurs { .. } => None,
         }
     }
 
@@ -78,7 +98,8 @@ impl PriceError {
             Self::Toml { location, .. } | Self::InvalidPrice { location, .. } => {
                 location.path = Some(file);
             }
-            Self::Io { .. } => {}
+            Self::Table { path, .. } => *path = Some(file),
+            Self::Io { .. } | Self::NotOurs { .. } => {}
         }
         self
     }

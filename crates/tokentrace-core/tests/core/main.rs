@@ -4,4 +4,5 @@
 mod cost;
 mod docs;
 mod golden;
+mod price_update;
 mod properties;

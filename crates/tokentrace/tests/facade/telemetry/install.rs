@@ -22,6 +22,22 @@ fn child_calls_init() {
         opentelemetry::global::get_text_map_propagator(|p| p.fields().map(str::to_owned).collect());
     assert!(fields.iter().any(|f| f == "traceparent"), "{fields:?}");
     assert!(fields.iter().any(|f| f == "baggage"), "{fields:?}");
+    // The local price catalogue named by TOKENTRACE_PRICES_CATALOGUE is loaded
+    // over the built-in prices.
+    let prices = tokentrace::prices();
+    let layers = prices.layers();
+    assert_eq!(layers.len(), 2, "{layers:?}");
+    assert_eq!(layers[1].kind, "local");
+    assert_eq!(layers[1].as_of, "2026-12-24");
+    let m = prices
+        .lookup(None, "acme-local-model")
+        .expect("local entry");
+    assert!(m.local);
+    assert_eq!(m.price.input_per_mtok, 1.5);
+    assert!(
+        prices.lookup(None, "gpt-4o").is_some(),
+        "built-in entries stay"
+    );
     tracing::info_span!("child work", otel.name = "workflow.child").in_scope(|| {});
     // Dropping the guard flushes.
     drop(guard);
@@ -31,6 +47,14 @@ fn child_calls_init() {
 fn init_installs_the_global_pipeline_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("child.db");
+    let catalogue = dir.path().join("prices.json");
+    std::fs::write(
+        &catalogue,
+        r#"{"as_of":"2026-12-24","format":1,"generator":"tokentrace prices update",
+            "sources":{"litellm":"test"},"models":[
+            {"model":"acme-local-model","provider":"openai","source":"litellm","input":1.5,"output":3.0}]}"#,
+    )
+    .unwrap();
     let status = Command::new(std::env::current_exe().unwrap())
         .args([
             "telemetry::install::child_calls_init",
@@ -41,6 +65,7 @@ fn init_installs_the_global_pipeline_from_the_environment() {
         .env(CHILD_ENV, "1")
         .env("TOKENTRACE_STORE", &path)
         .env("OTEL_SERVICE_NAME", "child-service")
+        .env("TOKENTRACE_PRICES_CATALOGUE", &catalogue)
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .env_remove("OTEL_SDK_DISABLED")
