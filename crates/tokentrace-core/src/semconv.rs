@@ -206,6 +206,16 @@ attributes! {
     ROLLUP_COST_USD = "tokentrace.rollup.cost_usd", "tokentrace", "double", "sum of cost in USD beneath";
     ROLLUP_LLM_CALLS = "tokentrace.rollup.llm_calls", "tokentrace", "int", "LLM calls beneath";
     ROLLUP_ERRORS = "tokentrace.rollup.errors", "tokentrace", "int", "failed LLM calls beneath";
+
+    // ---- names of the current GenAI conventions (semantic-conventions-genai, gen-ai-dev/1.42.0-dev) and their mirrors ----
+    // The export pipeline writes these (see `SemconvMode` in the facade and docs/attributes.md "Convention versions").
+    GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens", "otel-genai", "int", "input tokens written to the provider's cache (current name of cache_creation.input_tokens)";
+    TOKENTRACE_USAGE_TOTAL_TOKENS = "tokentrace.usage.total_tokens", "tokentrace", "int", "input plus output tokens (gen_ai.usage.total_tokens is not in the spec)";
+    RERANKER_TOP_K = "reranker.top_k", "openinference", "int", "documents a rerank call returns (Cohere top_n; not gen_ai.request.top_k)";
+    LLM_REQUEST_MODEL_NAME = "llm.request.model_name", "openinference", "string", "model named in the request, when the response names another";
+    LLM_RESPONSE_MODEL_NAME = "llm.response.model_name", "openinference", "string", "model that answered, when it differs from the request's";
+    LANGFUSE_OBSERVATION_COST_DETAILS = "langfuse.observation.cost_details", "langfuse", "string", "JSON cost breakdown in USD Langfuse reads: input, cache_read_input_tokens, cache_creation_input_tokens, output, output_reasoning_tokens, total";
+    LANGFUSE_OBSERVATION_COMPLETION_START_TIME = "langfuse.observation.completion_start_time", "langfuse", "string", "ISO 8601 UTC time of the first response chunk (streams), Langfuse's time to first token";
 }
 
 /// Attribute-name prefixes.

@@ -37,6 +37,8 @@ pub(crate) const TOKENTRACE_STORE: &str = "TOKENTRACE_STORE";
 pub(crate) const TOKENTRACE_CAPTURE_CONTENT: &str = "TOKENTRACE_CAPTURE_CONTENT";
 /// `TOKENTRACE_PRICES_FILE`: a price file merged over the built-in catalogue.
 pub(crate) const TOKENTRACE_PRICES_FILE: &str = "TOKENTRACE_PRICES_FILE";
+/// `OTEL_SEMCONV_STABILITY_OPT_IN`: `gen_ai_latest_experimental[/dup]`.
+pub(crate) const OTEL_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
 /// `TOKENTRACE_PRICES_CATALOGUE`: the local catalogue `tokentrace prices update` writes.
 pub(crate) const TOKENTRACE_PRICES_CATALOGUE: &str = "TOKENTRACE_PRICES_CATALOGUE";
 /// `TOKENTRACE_WORKFLOWS`: which workflows record (see `WorkflowFilter`).
@@ -67,6 +69,7 @@ pub(crate) const ALL: &[&str] = &[
     TOKENTRACE_CAPTURE_CONTENT,
     TOKENTRACE_PRICES_FILE,
     TOKENTRACE_PRICES_CATALOGUE,
+    OTEL_SEMCONV_STABILITY_OPT_IN,
     TOKENTRACE_WORKFLOWS,
     TOKENTRACE_EXCLUDE_MODULES,
     TOKENTRACE_KEEP_ERRORS,
@@ -121,6 +124,7 @@ pub(crate) struct EnvConfig {
     pub(crate) capture_content: Option<bool>,
     pub(crate) prices_file: Option<PathBuf>,
     pub(crate) prices_catalogue: Option<PathBuf>,
+    pub(crate) semconv: Option<crate::SemconvMode>,
     pub(crate) workflows: Option<String>,
     pub(crate) exclude_modules: Option<String>,
     pub(crate) keep_errors: Option<bool>,
@@ -204,6 +208,8 @@ impl EnvConfig {
             capture_content: flag(TOKENTRACE_CAPTURE_CONTENT)?,
             prices_file: get(TOKENTRACE_PRICES_FILE).map(PathBuf::from),
             prices_catalogue: get(TOKENTRACE_PRICES_CATALOGUE).map(PathBuf::from),
+            semconv: get(OTEL_SEMCONV_STABILITY_OPT_IN)
+                .and_then(|v| crate::SemconvMode::from_opt_in(&v)),
             workflows: get(TOKENTRACE_WORKFLOWS),
             exclude_modules: get(TOKENTRACE_EXCLUDE_MODULES),
             keep_errors: flag(TOKENTRACE_KEEP_ERRORS)?,
@@ -304,6 +310,10 @@ mod tests {
             (TOKENTRACE_CAPTURE_CONTENT, "1"),
             (TOKENTRACE_PRICES_FILE, "prices.toml"),
             (TOKENTRACE_PRICES_CATALOGUE, "/tmp/p.json"),
+            (
+                OTEL_SEMCONV_STABILITY_OPT_IN,
+                "http, gen_ai_latest_experimental/dup",
+            ),
             (TOKENTRACE_WORKFLOWS, "answer,retrieve"),
             (TOKENTRACE_EXCLUDE_MODULES, "my_app::health"),
             (TOKENTRACE_KEEP_ERRORS, "false"),
@@ -336,6 +346,7 @@ mod tests {
         assert_eq!(c.capture_content, Some(true));
         assert_eq!(c.prices_file, Some("prices.toml".into()));
         assert_eq!(c.prices_catalogue, Some("/tmp/p.json".into()));
+        assert_eq!(c.semconv, Some(crate::SemconvMode::Duplicate));
         assert_eq!(c.workflows.as_deref(), Some("answer,retrieve"));
         assert_eq!(c.exclude_modules.as_deref(), Some("my_app::health"));
         assert_eq!(c.keep_errors, Some(false));

@@ -79,7 +79,10 @@ pub use workflow::{
 mod config;
 mod pipeline;
 mod sanitize;
+mod semconv_mode;
 mod telemetry;
+
+pub use semconv_mode::{OPT_IN_DUP, OPT_IN_LATEST, SemconvExporter, SemconvMode, rewrite_span};
 
 pub use telemetry::{
     DEFAULT_STORE_PATH, OtlpProtocol, Telemetry, TelemetryError, TelemetryGuard,

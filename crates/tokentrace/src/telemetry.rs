@@ -246,6 +246,7 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 /// | `TOKENTRACE_STORE` | store path, or `off` |
 /// | `TOKENTRACE_CAPTURE_CONTENT` | `true`: record prompt and completion text |
 /// | `TOKENTRACE_PRICES_FILE` | a price file merged over the built-in prices |
+/// | `OTEL_SEMCONV_STABILITY_OPT_IN` | `gen_ai_latest_experimental` (default behaviour) or `gen_ai_latest_experimental/dup` (old and new GenAI names) |
 /// | `TOKENTRACE_PRICES_CATALOGUE` | the local price catalogue (`tokentrace prices update`), default `.tokentrace/prices.json` |
 /// | `TOKENTRACE_WORKFLOWS` | which workflows record (see [`WorkflowFilter`](crate::WorkflowFilter)) |
 /// | `TOKENTRACE_EXCLUDE_MODULES` | module paths whose workflows never record |
@@ -262,6 +263,7 @@ pub struct Telemetry {
     otlp_timeout: Option<Duration>,
     prices_file: Option<PathBuf>,
     prices_catalogue: Option<PathBuf>,
+    semconv: Option<crate::SemconvMode>,
     sampler: Option<SamplerSetting>,
     keep_errors: Option<bool>,
     capture_content: Option<bool>,
@@ -357,6 +359,17 @@ impl Telemetry {
     /// Defaults to `TOKENTRACE_PRICES_FILE`, else none.
     pub fn prices_file(mut self, path: impl AsRef<Path>) -> Self {
         self.prices_file = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Which GenAI convention names spans exported to OTLP and to added
+    /// exporters carry (the store keeps tokentrace's own). Defaults to
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN` (`gen_ai_latest_experimental`, or
+    /// `gen_ai_latest_experimental/dup` for both old and new names), else
+    /// [`SemconvMode::Latest`](crate::SemconvMode::Latest). `Legacy` emits the
+    /// v1.41.0 names tokentrace used before.
+    pub fn semconv(mut self, mode: crate::SemconvMode) -> Self {
+        self.semconv = Some(mode);
         self
     }
 
@@ -560,6 +573,7 @@ impl Telemetry {
             headers,
             otlp_timeout: self.otlp_timeout.unwrap_or(DEFAULT_OTLP_TIMEOUT),
             prices_file: self.prices_file.take().or(env.prices_file),
+            semconv: self.semconv.or(env.semconv).unwrap_or_default(),
             prices_catalogue: self
                 .prices_catalogue
                 .take()
@@ -656,9 +670,18 @@ impl Telemetry {
         }
         #[cfg(feature = "otlp")]
         if let Some(endpoint) = &cfg.traces_endpoint {
-            exporters.push(otlp::span_exporter(&cfg, endpoint, grpc_runtime_ref)?);
+            exporters.push(Box::new(crate::semconv_mode::Rewriting {
+                inner: otlp::span_exporter(&cfg, endpoint, grpc_runtime_ref)?,
+                mode: cfg.semconv,
+            }));
         }
-        exporters.append(&mut self.extra);
+        // Added exporters see what OTLP sees; the store keeps the spans as built.
+        for inner in self.extra.drain(..) {
+            exporters.push(Box::new(crate::semconv_mode::Rewriting {
+                inner,
+                mode: cfg.semconv,
+            }));
+        }
 
         let head = match cfg.sampler {
             SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
@@ -948,6 +971,7 @@ struct Resolved {
     otlp_timeout: Duration,
     prices_file: Option<PathBuf>,
     prices_catalogue: PathBuf,
+    semconv: crate::SemconvMode,
     sampler: SamplerSetting,
     keep_errors: bool,
     capture_content: bool,

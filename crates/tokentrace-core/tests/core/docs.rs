@@ -3,6 +3,9 @@
 
 use tokentrace_core::semconv;
 
+/// Starts the hand-written part of docs/attributes.md (not generated).
+const MARKER: &str = "<!-- hand-written below: not generated -->";
+
 fn render() -> String {
     let mut out = String::from(
         "# Attributes\n\n\
@@ -30,13 +33,19 @@ fn render() -> String {
 fn attributes_doc_matches_semconv() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/attributes.md");
     let want = render();
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    // A hand-written part may follow the generated table, after MARKER.
+    let tail = have.find(MARKER).map_or("", |i| &have[i..]);
     if std::env::var_os("TOKENTRACE_BLESS").is_some() {
-        std::fs::write(&path, &want).unwrap();
+        let sep = if tail.is_empty() { "" } else { "\n" };
+        std::fs::write(&path, format!("{want}{sep}{tail}")).unwrap();
         return;
     }
-    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = have
+        .find(MARKER)
+        .map_or(have.as_str(), |i| have[..i].trim_end_matches('\n'));
     assert!(
-        have == want,
+        generated == want.trim_end_matches('\n'),
         "docs/attributes.md is out of date: run TOKENTRACE_BLESS=1 cargo test -p tokentrace-core --test core docs"
     );
 }

@@ -8,4 +8,5 @@ mod install;
 mod otlp;
 mod receiver;
 mod sampling;
+mod semconv;
 mod store;
