@@ -12,6 +12,7 @@
 //! | `TOKENTRACE_PHOENIX_URL` | Phoenix's HTTP base URL (REST, GraphQL, OTLP) |
 //! | `TOKENTRACE_OTLP_ENDPOINT` | where spans are sent (a collector); default: Phoenix |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `openinference.project.name=<project>` picks the Phoenix project (else `default`) |
+//! | `PHOENIX_API_KEY` | API key for Phoenix's REST and GraphQL reads when auth is on (Phoenix ≥ 21 turns it on by default); spans carry it through `OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%20<key>` |
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -50,6 +51,21 @@ struct Answered {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A client for Phoenix's APIs, sending `PHOENIX_API_KEY` as a bearer token when set.
+fn phoenix_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = env("PHOENIX_API_KEY") {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+            .expect("PHOENIX_API_KEY is a valid header value");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("HTTP client")
 }
 
 /// The project Phoenix files our spans under: the `openinference.project.name`
@@ -147,7 +163,7 @@ fn the_agent_service_arrives_in_phoenix_intact_and_priced() {
         started.elapsed()
     );
 
-    let client = reqwest::Client::new();
+    let client = phoenix_client();
     let mut costs = Vec::new();
     let mut sample = None;
     let mut repeated = BTreeSet::new();
@@ -191,7 +207,8 @@ fn the_agent_service_arrives_in_phoenix_intact_and_priced() {
         v
     };
     assert_eq!(claude.len(), 2, "two Anthropic chat spans");
-    let written = int_attr(claude[0], semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS);
+    // Exported with the current GenAI names (SemconvMode::Latest, the default).
+    let written = int_attr(claude[0], semconv::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS);
     assert!(written > 0, "the first Anthropic call wrote the cache");
     assert_eq!(
         int_attr(claude[1], semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),

@@ -219,7 +219,7 @@ async fn anthropic_users_get_cached_prompts_and_failures_are_errors() {
         .collect();
     claude.sort_by_key(|s| s.start_time);
     assert_eq!(claude.len(), 2);
-    let system = int(claude[0], semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS);
+    let system = int(claude[0], semconv::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS);
     assert!(system > 50);
     assert_eq!(
         int(claude[1], semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
