@@ -537,6 +537,7 @@ static ROUTES: &[(Provider, &[Mount])] = &[
     ),
     (Provider::OpenRouter, &[mount("/api/v1", OPENAI_COMPAT)]),
     (Provider::XAi, &[mount("/v1", OPENAI_COMPAT)]),
+    (Provider::Moonshot, &[mount("/v1", OPENAI_COMPAT)]),
     (
         Provider::Fireworks,
         &[mount("/inference/v1", OPENAI_COMPAT)],
@@ -635,6 +636,8 @@ static HOSTS: &[(HostMatch, Provider)] = &[
     (HostMatch::Exact("openrouter.ai"), Provider::OpenRouter),
     (HostMatch::Exact("api.openrouter.ai"), Provider::OpenRouter),
     (HostMatch::Exact("api.x.ai"), Provider::XAi),
+    (HostMatch::Exact("api.moonshot.ai"), Provider::Moonshot),
+    (HostMatch::Exact("api.moonshot.cn"), Provider::Moonshot),
     (HostMatch::Exact("api.fireworks.ai"), Provider::Fireworks),
     (HostMatch::Exact("api.cerebras.ai"), Provider::Cerebras),
     (HostMatch::Exact("ollama.com"), Provider::Ollama),
@@ -1555,6 +1558,18 @@ mod tests {
                 Provider::XAi,
                 Op::Chat,
                 F::OpenAiChat,
+            ),
+            (
+                "https://api.moonshot.ai/v1/chat/completions",
+                Provider::Moonshot,
+                Op::Chat,
+                F::OpenAiChat,
+            ),
+            (
+                "https://api.moonshot.cn/v1/embeddings",
+                Provider::Moonshot,
+                Op::Embeddings,
+                F::OpenAiEmbeddings,
             ),
             (
                 "https://api.x.ai/v1/responses",

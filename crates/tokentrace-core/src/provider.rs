@@ -45,6 +45,8 @@ pub enum Provider {
     Ollama,
     /// AWS Bedrock Runtime (`bedrock-runtime.{region}.amazonaws.com`).
     Bedrock,
+    /// Moonshot AI, Kimi models (`api.moonshot.ai`, `api.moonshot.cn`; OpenAI-compatible).
+    Moonshot,
     /// A self-hosted or gateway OpenAI-compatible server the user registered.
     OpenAiCompatible,
     /// Pinecone vector database.
@@ -78,6 +80,7 @@ impl Provider {
         Self::Cerebras,
         Self::Ollama,
         Self::Bedrock,
+        Self::Moonshot,
         Self::OpenAiCompatible,
         Self::Pinecone,
         Self::Qdrant,
@@ -103,6 +106,7 @@ impl Provider {
             Self::DeepSeek => "deepseek",
             Self::OpenRouter => "openrouter",
             Self::XAi => "x_ai",
+            Self::Moonshot => "moonshot_ai",
             Self::Fireworks => "fireworks",
             Self::Cerebras => "cerebras",
             Self::Ollama => "ollama",
@@ -131,6 +135,7 @@ impl Provider {
             Self::DeepSeek => "deepseek",
             Self::OpenRouter => "openrouter",
             Self::XAi => "xai",
+            Self::Moonshot => "moonshot",
             Self::Fireworks => "fireworks",
             Self::Cerebras => "cerebras",
             Self::Ollama => "ollama",
@@ -158,6 +163,7 @@ impl Provider {
             Self::DeepSeek => "deepseek",
             Self::OpenRouter => "openrouter",
             Self::XAi => "xai",
+            Self::Moonshot => "moonshot",
             Self::Fireworks => "fireworks",
             Self::Cerebras => "cerebras",
             Self::Ollama => "ollama",

@@ -275,3 +275,25 @@ fn a_builtin_catalogue_file_is_accepted_as_input() {
     assert_eq!(c.format, TableFormat::Tokentrace);
     assert_eq!(c.models, PriceCatalogue::builtin().len());
 }
+
+#[test]
+fn moonshot_is_a_provider_named_moonshot_ai_and_priced_by_its_slug() {
+    let p = Provider::from_name("moonshot_ai").expect("moonshot_ai");
+    assert_eq!(p.otel_name(), "moonshot_ai");
+    assert_eq!(p.slug(), "moonshot");
+    assert_eq!(p.openinference_provider(), "moonshot");
+    assert_eq!(Provider::from_name("moonshot"), Some(p));
+    let m = PriceCatalogue::builtin()
+        .lookup(Some(p), "kimi-k2-0905-preview")
+        .expect("Kimi priced");
+    assert_eq!(m.provider, Some("moonshot"));
+    assert_eq!(
+        (m.price.input_per_mtok, m.price.output_per_mtok),
+        (0.6, 2.5)
+    );
+    let d = tokentrace_core::ProviderRegistry::new()
+        .detect_url("POST", "https://api.moonshot.ai/v1/chat/completions")
+        .expect("detected");
+    assert_eq!(d.provider, p);
+    assert_eq!(d.operation, tokentrace_core::Operation::Chat);
+}
