@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod bound;
+pub mod budget;
 pub mod civil;
 pub mod defaults;
 pub mod detect;

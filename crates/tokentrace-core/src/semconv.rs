@@ -207,6 +207,14 @@ attributes! {
     ROLLUP_LLM_CALLS = "tokentrace.rollup.llm_calls", "tokentrace", "int", "LLM calls beneath";
     ROLLUP_ERRORS = "tokentrace.rollup.errors", "tokentrace", "int", "failed LLM calls beneath";
 
+    // ---- budgets (docs/budgets.md) ----
+    TOKENTRACE_BUDGET_OUTCOME = "tokentrace.budget.outcome", "tokentrace", "string", "reserved, refused, warned, unavailable (store unreachable, failed open) or unavailable_refused";
+    TOKENTRACE_BUDGET_LIMIT = "tokentrace.budget.limit", "tokentrace", "string", "name of the limit that refused, warned or crossed a soft threshold";
+    TOKENTRACE_BUDGET_KEY = "tokentrace.budget.key", "tokentrace", "string", "the limit's key, as scope:value (user:u-17, global), bounded";
+    TOKENTRACE_BUDGET_LIMIT_USD = "tokentrace.budget.limit_usd", "tokentrace", "double", "the limit in USD";
+    TOKENTRACE_BUDGET_SPENT_USD = "tokentrace.budget.spent_usd", "tokentrace", "double", "spent plus reserved in the window before this call";
+    TOKENTRACE_BUDGET_ESTIMATE_USD = "tokentrace.budget.estimate_usd", "tokentrace", "double", "the call's estimated maximum cost, reserved before sending";
+    TOKENTRACE_BUDGET_THRESHOLD = "tokentrace.budget.threshold", "tokentrace", "double", "soft threshold crossed, as a fraction of the limit";
     // ---- names of the current GenAI conventions (semantic-conventions-genai, gen-ai-dev/1.42.0-dev) and their mirrors ----
     // The export pipeline writes these (see `SemconvMode` in the facade and docs/attributes.md "Convention versions").
     GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens", "otel-genai", "int", "input tokens written to the provider's cache (current name of cache_creation.input_tokens)";
@@ -234,6 +242,18 @@ pub mod span_names {
     /// Prefix of the root opened for an LLM call with no enclosing span:
     /// `auto.workflow.{provider}`.
     pub const AUTO_WORKFLOW_PREFIX: &str = "auto.workflow.";
+}
+
+/// Span event names tokentrace adds (budgets, docs/budgets.md).
+pub mod events {
+    /// An enforced budget refused the call before it was sent.
+    pub const BUDGET_REFUSED: &str = "tokentrace.budget.refused";
+    /// A budget in `warn` mode would have refused the call; it was sent.
+    pub const BUDGET_WARNING: &str = "tokentrace.budget.warning";
+    /// The call's reservation took a limit past one of its soft thresholds.
+    pub const BUDGET_SOFT_THRESHOLD: &str = "tokentrace.budget.soft_threshold";
+    /// The budget store could not be reached; the configured policy applied.
+    pub const BUDGET_UNAVAILABLE: &str = "tokentrace.budget.unavailable";
 }
 
 /// Metric instrument names (GenAI client metrics,

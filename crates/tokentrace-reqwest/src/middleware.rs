@@ -18,6 +18,7 @@ use tokentrace_core::{BodyFormat, Flavor, Operation, Provider, semconv};
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::budget::{BudgetKeys, Budgets};
 use crate::capture::{Capture, DefaultRedact, OutputCapture, Redact, content_capture_allowed};
 use crate::decode::Coding;
 use crate::extensions::{
@@ -58,6 +59,7 @@ struct Config {
     http_spans: bool,
     auto_root: bool,
     redactor: Arc<dyn Redact>,
+    budgets: Option<Budgets>,
 }
 
 /// A [`reqwest_middleware::Middleware`] that turns every call to a known LLM
@@ -120,6 +122,7 @@ impl std::fmt::Debug for LlmMiddleware {
             .field("inject_stream_usage", &c.inject_stream_usage)
             .field("http_spans", &c.http_spans)
             .field("auto_root", &c.auto_root)
+            .field("budgets", &c.budgets)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +146,7 @@ impl LlmMiddleware {
                 http_spans: false,
                 auto_root: true,
                 redactor: Arc::new(DefaultRedact),
+                budgets: None,
             }),
         }
     }
@@ -203,6 +207,16 @@ impl LlmMiddleware {
     /// any span, so it is never an orphan. Defaults to `true`.
     pub fn auto_root(self, enabled: bool) -> Self {
         self.with(|c| c.auto_root = enabled)
+    }
+
+    /// Enforce spend caps: before sending each LLM call, reserve its
+    /// estimated maximum cost on every limit that applies (keys from a
+    /// [`BudgetKeys`] request extension, then the process-wide keys provider
+    /// `tokentrace::init()` installs, then the request model), refuse it if
+    /// an enforced limit would pass its cap, and settle with the actual cost
+    /// when the response ends. See [`crate::budget`]. Defaults to none.
+    pub fn budgets(self, budgets: Budgets) -> Self {
+        self.with(|c| c.budgets = Some(budgets))
     }
 
     /// Pass captured content through this hook before it is recorded.
@@ -327,6 +341,14 @@ struct Call {
     /// The body format the URL implies, when the content type does not say.
     format: Option<BodyFormat>,
     capture: Option<Capture>,
+    budget: Option<Box<BudgetPlan>>,
+}
+
+/// What to reserve before sending.
+struct BudgetPlan {
+    budgets: Budgets,
+    keys: BudgetKeys,
+    estimate_usd: f64,
 }
 
 /// Send a prepared call and wrap its response body.
@@ -338,8 +360,22 @@ async fn traced(call: Call, extensions: &mut Extensions, next: Next<'_>) -> Resu
         flavor,
         format,
         capture,
+        budget,
     } = call;
     let llm = guard.span.clone();
+    if let Some(plan) = budget {
+        match plan.budgets.reserve(&plan.keys, plan.estimate_usd).await {
+            Ok(r) => {
+                r.record(&llm);
+                guard.reservation = Some(r);
+            }
+            Err(refusal) => {
+                refusal.record(&llm, plan.estimate_usd);
+                guard.finish(Ending::Error(refusal.error_type()));
+                return Err(refusal.into_middleware_error());
+            }
+        }
+    }
     let result = next.run(req, extensions).instrument(llm.clone()).await;
     let response = match result {
         Ok(r) => r,
@@ -473,7 +509,38 @@ impl LlmMiddleware {
             },
             root.as_ref(),
         );
-        if llm.is_disabled() {
+        let budget = (!vector)
+            .then_some(config.budgets.as_ref())
+            .flatten()
+            .map(|budgets| {
+                let mut keys = extensions
+                    .get::<BudgetKeys>()
+                    .cloned()
+                    .unwrap_or_default()
+                    .or(tokentrace_core::budget::current_keys());
+                if keys.model.is_none()
+                    && let Some(m) = &request_model
+                {
+                    keys = keys.model(m.clone());
+                }
+                let body_len = req
+                    .body()
+                    .and_then(reqwest::Body::as_bytes)
+                    .map_or(0, <[u8]>::len);
+                let estimate_usd = budgets.config().estimate_usd(
+                    &config.prices.get(),
+                    Some(d.provider),
+                    request_model.as_deref(),
+                    body_len,
+                    info.max_tokens,
+                );
+                Box::new(BudgetPlan {
+                    budgets: budgets.clone(),
+                    keys,
+                    estimate_usd,
+                })
+            });
+        if llm.is_disabled() && budget.is_none() {
             // No subscriber wants the span: skip the parsing work, change nothing.
             return Prepared::Untraced(req);
         }
@@ -514,6 +581,7 @@ impl LlmMiddleware {
                 && info.include_usage != Some(true)
                 && !usage_injected,
             vector,
+            reservation: None,
         });
         Prepared::Traced(Call {
             req,
@@ -522,6 +590,7 @@ impl LlmMiddleware {
             flavor: d.flavor,
             format: d.format,
             capture,
+            budget,
         })
     }
 

@@ -68,6 +68,8 @@ pub(crate) struct CallGuard {
     pub(crate) usage_not_requested: bool,
     /// A vector-database call (no token usage expected).
     pub(crate) vector: bool,
+    /// The budget reservation to settle (or release) when the call ends.
+    pub(crate) reservation: Option<crate::budget::Reservation>,
 }
 
 impl CallGuard {
@@ -207,6 +209,23 @@ impl CallGuard {
             .as_deref()
             .map(|kind| readable_error(ending, self.status, kind, &info));
         let cost = self.price(&info);
+        if let Some(r) = self.reservation.take() {
+            let actual = info
+                .provider_cost_usd
+                .or_else(|| cost.as_ref().map(|c| c.total_usd));
+            let failed = matches!(ending, Ending::Error(_)) || self.status >= 400;
+            match (failed, actual, ending) {
+                (true, _, _) => r.release(),
+                (false, Some(usd), _) => r.settle(usd),
+                // A successful answer whose usage could not be read or
+                // priced: keep the estimate as the spend.
+                (false, None, Ending::Eos) if !info.usage.is_empty() || !incomplete => {
+                    let estimate = r.estimate_usd();
+                    r.settle(estimate);
+                }
+                (false, None, _) => r.release(),
+            }
+        }
         let priced = match (&info.provider_cost_usd, &cost) {
             (Some(total), _) => span::Priced::Provider(*total, values::COST_SOURCE_PROVIDER),
             (None, _) if info.usage.is_empty() => span::Priced::Nothing,

@@ -3,5 +3,6 @@
 
 mod behaviour;
 mod encoding;
+mod budget;
 mod replay;
 mod support;
