@@ -4,5 +4,7 @@
 mod behaviour;
 mod encoding;
 mod budget;
+#[cfg(feature = "redis")]
+mod budget_redis;
 mod replay;
 mod support;
