@@ -98,7 +98,7 @@ pub use error::LayerOrderError;
 pub use layer::{EnrichLayer, verify_layer_order};
 pub use scope::{
     DebugValue, DisplayValue, Metadata, PromptTemplate, ScopeGuard, ScopeValue, WorkflowInfo,
-    current_workflow, unattached_guards,
+    current_budget_keys, current_workflow, unattached_guards,
 };
 
 /// `docs/enrichment.md`, compiled as doctests.

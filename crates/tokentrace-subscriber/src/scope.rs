@@ -414,6 +414,63 @@ pub fn current_workflow() -> Option<WorkflowInfo> {
         .flatten()
 }
 
+/// The budget keys of the current request, read from the span tree: the
+/// innermost `user.id` and `session.id` (from `metadata!` guards and span
+/// fields such as `WorkflowLayer`'s headers) and the innermost workflow's
+/// name. `tokentrace::init()` installs it as
+/// [`tokentrace_core::budget::set_keys_provider`], which is how
+/// `LlmMiddleware` reads them without depending on this crate.
+///
+/// ```
+/// assert_eq!(tokentrace_subscriber::current_budget_keys(), Default::default());
+/// ```
+pub fn current_budget_keys() -> tokentrace_core::budget::BudgetKeys {
+    let found = tracing::Span::current()
+        .with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<Registry>()?;
+            let span = registry.span(id)?;
+            let (mut user, mut session, mut workflow) = (None, None, None);
+            for s in span.scope() {
+                with_state(&s, |state| {
+                    if let Some(m) = state.effective_metadata() {
+                        if user.is_none() {
+                            user.clone_from(&m.user_id);
+                        }
+                        if session.is_none() {
+                            session.clone_from(&m.session_id);
+                        }
+                    }
+                    if workflow.is_none() && state.kind == SpanKind::Workflow {
+                        workflow = Some(state.workflow_name.clone().unwrap_or_else(|| {
+                            let n = s.name();
+                            n.strip_prefix(span_names::WORKFLOW_PREFIX)
+                                .unwrap_or(n)
+                                .to_owned()
+                        }));
+                    }
+                });
+                if user.is_some() && session.is_some() && workflow.is_some() {
+                    break;
+                }
+            }
+            Some((user, session, workflow))
+        })
+        .flatten();
+    let mut keys = tokentrace_core::budget::BudgetKeys::new();
+    if let Some((user, session, workflow)) = found {
+        if let Some(u) = user {
+            keys = keys.user(u);
+        }
+        if let Some(v) = session {
+            keys = keys.session(v);
+        }
+        if let Some(w) = workflow {
+            keys = keys.workflow(w);
+        }
+    }
+    keys
+}
+
 /// Opens a prompt-template scope on the current span; returns a
 /// [`ScopeGuard`].
 ///

@@ -820,6 +820,9 @@ impl Telemetry {
             }
             tokentrace_core::defaults::set_capture_content(settings.capture_content);
         }
+        // Budgets in LlmMiddleware read the request's user, session and
+        // workflow from the span tree through this.
+        tokentrace_core::budget::set_keys_provider(tokentrace_subscriber::current_budget_keys);
         Ok(guard)
     }
 }

@@ -392,3 +392,81 @@ async fn a_thousand_concurrent_calls_never_overspend_the_cap() {
     assert_eq!(g.reserved_usd, 0.0);
     assert_eq!(g.refusals, refused);
 }
+
+/// Keys come from the span tree (a `user.id` span field as WorkflowLayer
+/// records it, a `metadata!` guard, the workflow's name) through the keys
+/// provider `tokentrace::init()` installs, without this crate depending on
+/// the subscriber crate.
+#[tokio::test]
+async fn keys_come_from_workflow_spans_and_metadata_guards() {
+    use tracing_subscriber::layer::SubscriberExt;
+    tokentrace_core::budget::set_keys_provider(tokentrace_subscriber::current_budget_keys);
+    let _sub = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(tokentrace_subscriber::EnrichLayer::new().no_metrics()),
+    );
+    let mock = mock(reply(200)).await;
+    let budgets = Budgets::new(
+        BudgetConfig::new()
+            .limit(Limit::new(Scope::Workflow, 0.12, Window::Day).value("answer"))
+            .limit(Limit::new(Scope::Session, 10.0, Window::Session))
+            .limit(Limit::new(Scope::User, 0.18, Window::Day)),
+    );
+    let client = client(mw(&budgets), OPENAI, &mock);
+    let send = |client: reqwest_middleware::ClientWithMiddleware| {
+        let url = url(&mock);
+        async move {
+            client
+                .post(url)
+                .body(body(10, false))
+                .send()
+                .await?
+                .text()
+                .await
+                .map_err(reqwest_middleware::Error::from)
+        }
+    };
+    let request = tracing::info_span!("POST /chat", { sc::USER_ID } = "u-9");
+    let workflow = tracing::info_span!(
+        parent: &request,
+        "workflow.answer",
+        { sc::TOKENTRACE_SPAN_TYPE } = "workflow"
+    );
+    let _m = {
+        let _e = workflow.enter();
+        tokentrace_subscriber::metadata!(session_id = "s-3")
+    };
+    let keys = workflow.in_scope(tokentrace_subscriber::current_budget_keys);
+    assert_eq!(
+        keys,
+        BudgetKeys::new()
+            .user("u-9")
+            .session("s-3")
+            .workflow("answer")
+    );
+    send(client.clone())
+        .instrument(workflow.clone())
+        .await
+        .unwrap();
+    // The workflow limit ($0.12) refuses the second call in "answer".
+    let err = send(client.clone())
+        .instrument(workflow.clone())
+        .await
+        .unwrap_err();
+    let e = budget::exceeded(&err).unwrap();
+    assert_eq!((e.scope, e.key.as_str()), (Scope::Workflow, "answer"));
+    // Outside the workflow, the user's limit still counts the first call.
+    let other = tracing::info_span!(parent: &request, "other");
+    send(client.clone())
+        .instrument(other.clone())
+        .await
+        .unwrap();
+    let err = send(client.clone()).instrument(other).await.unwrap_err();
+    let e = budget::exceeded(&err).unwrap();
+    assert_eq!((e.scope, e.key.as_str()), (Scope::User, "u-9"));
+    assert!(close(e.spent_usd, 0.10));
+    let status = budgets.status().await.unwrap();
+    assert!(close(
+        row(&status, "session.session", "session:s-3").spent_usd,
+        0.10
+    ));
+}
