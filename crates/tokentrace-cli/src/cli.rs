@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Prices(PricesArgs),
     /// Run the LLM gateway: point a client's base URL at it and every call becomes a priced trace.
     Gateway(GatewayArgs),
+    /// Show spend against each budget limit, and refusals, from the shared Redis state.
+    Budgets(BudgetsArgs),
     /// Run a self-contained demo: mock providers, an example agent service, traffic, the dashboard.
     Demo(DemoArgs),
 }
@@ -165,6 +167,24 @@ pub(crate) struct StatsArgs {
     /// What to group by.
     #[arg(long, value_enum, default_value_t = By::Workflow)]
     pub(crate) by: By,
+    /// Print JSON rows instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `tokentrace budgets`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BudgetsArgs {
+    /// The budget file (TOML, see docs/budgets.md) the services use.
+    #[arg(long, value_name = "PATH", env = "TOKENTRACE_BUDGETS")]
+    pub(crate) config: PathBuf,
+    /// Redis address (`host:port`) the services keep budget state in. Without it, only
+    /// the limits are listed: in-process state lives inside each service.
+    #[arg(long, value_name = "ADDR", env = "TOKENTRACE_BUDGETS_REDIS")]
+    pub(crate) redis: Option<String>,
+    /// Key prefix the services use in Redis.
+    #[arg(long, value_name = "P", default_value = "tokentrace:budget:")]
+    pub(crate) prefix: String,
     /// Print JSON rows instead of a table.
     #[arg(long)]
     pub(crate) json: bool,

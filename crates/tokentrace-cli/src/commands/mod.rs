@@ -9,6 +9,7 @@ use tokentrace_store::{Store, StoreError, StoreErrorKind};
 
 use crate::cli::{Cli, Command};
 
+pub(crate) mod budgets;
 pub(crate) mod clear;
 pub(crate) mod demo;
 pub(crate) mod gateway;
@@ -28,6 +29,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clear(args) => clear::run(&args),
         Command::Prices(args) => prices::run(&args),
         Command::Gateway(args) => gateway::run(args).await,
+        Command::Budgets(args) => budgets::run(&args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

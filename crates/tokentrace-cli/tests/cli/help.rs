@@ -16,6 +16,7 @@ const COMMANDS: &[(&str, &[&str])] = &[
     ("clear", &["clear"]),
     ("prices", &["prices"]),
     ("prices-check", &["prices", "check"]),
+    ("budgets", &["budgets"]),
     ("demo", &["demo"]),
 ];
 

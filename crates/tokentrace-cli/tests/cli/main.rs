@@ -4,6 +4,7 @@
 //! dashboard in headless Chromium.
 
 mod browser;
+mod budgets;
 mod commands;
 mod demo;
 mod double_count;
