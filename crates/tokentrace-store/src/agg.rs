@@ -128,6 +128,32 @@ impl Histogram {
         }
     }
 
+    /// Adds every latency of `other` (for summing groups, such as hours into a range).
+    pub(crate) fn merge(&mut self, other: &Self) {
+        match (&mut *self, other) {
+            (_, Self::Exact(values)) => {
+                for v in values {
+                    self.add(*v);
+                }
+            }
+            (Self::Buckets(mine), Self::Buckets(theirs)) => {
+                for &(i, n) in theirs {
+                    match mine.binary_search_by_key(&i, |b| b.0) {
+                        Ok(at) => mine[at].1 = mine[at].1.saturating_add(n),
+                        Err(at) => mine.insert(at, (i, n)),
+                    }
+                }
+            }
+            (Self::Exact(values), Self::Buckets(_)) => {
+                let mut merged = other.clone();
+                for v in std::mem::take(values) {
+                    merged.add(v);
+                }
+                *self = merged;
+            }
+        }
+    }
+
     /// Removes one latency previously added (a no-op when it is not there).
     pub(crate) fn remove(&mut self, ms: f64) {
         match self {
@@ -204,6 +230,17 @@ impl Dim {
             Self::Provider => "provider",
         }
     }
+
+    /// The `stats_hourly` dimension this one also feeds, if any.
+    pub(crate) fn hourly(self) -> Option<&'static str> {
+        match self {
+            Self::Workflow => Some("workflow"),
+            Self::User => Some("user"),
+            Self::Model => Some("model"),
+            Self::Provider => Some("provider"),
+            Self::Session | Self::Day => None,
+        }
+    }
 }
 
 /// What one trace (for workflow/user/session/day) or one LLM span (for
@@ -248,19 +285,12 @@ struct Delta {
 #[derive(Debug, Default)]
 pub(crate) struct AggDeltas {
     map: HashMap<(Dim, String), Delta>,
+    hourly: HashMap<(&'static str, i64, String), Delta>,
 }
 
-impl AggDeltas {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Adds (`sign = 1`) or removes (`sign = -1`) `c` from group `dim`/`key`.
-    pub(crate) fn apply(&mut self, dim: Dim, key: &str, c: &Contribution, sign: i64) {
-        let d = match self.map.get_mut(&(dim, key.to_owned())) {
-            Some(d) => d,
-            None => self.map.entry((dim, key.to_owned())).or_default(),
-        };
+impl Delta {
+    fn add(&mut self, c: &Contribution, sign: i64) {
+        let d = self;
         d.count += sign;
         d.errors += sign * i64::from(c.error);
         d.input_tokens += sign * c.input_tokens;
@@ -279,6 +309,65 @@ impl AggDeltas {
         }
     }
 
+    /// The latencies to add and remove, with those added and removed within
+    /// the same transaction (a span written, then re-exported, in one group
+    /// commit) cancelled out: they were never in the stored histogram.
+    fn apply_latencies(&self, hist: &mut Histogram) {
+        let mut added = self.added.clone();
+        let mut removed = Vec::with_capacity(self.removed.len());
+        for v in &self.removed {
+            match added.iter().position(|a| a.to_bits() == v.to_bits()) {
+                Some(i) => {
+                    added.swap_remove(i);
+                }
+                None => removed.push(*v),
+            }
+        }
+        for v in removed {
+            hist.remove(v);
+        }
+        for v in added {
+            hist.add(v);
+        }
+    }
+}
+
+/// The `dim` of `stats_hourly` rows summing every trace (key `''`).
+pub(crate) const HOURLY_ALL: &str = "all";
+
+/// Nanoseconds per hour.
+pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;
+
+/// The hour index (`stats_hourly.hour`) of a Unix-epoch-ns time.
+pub(crate) fn hour_of(ns: i64) -> i64 {
+    ns.div_euclid(HOUR_NS)
+}
+
+impl AggDeltas {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty() && self.hourly.is_empty()
+    }
+
+    /// Adds (`sign = 1`) or removes (`sign = -1`) `c` from group `dim`/`key`
+    /// (and from its hour's group, for the hourly dimensions).
+    pub(crate) fn apply(&mut self, dim: Dim, key: &str, c: &Contribution, sign: i64) {
+        let d = match self.map.get_mut(&(dim, key.to_owned())) {
+            Some(d) => d,
+            None => self.map.entry((dim, key.to_owned())).or_default(),
+        };
+        d.add(c, sign);
+        if let Some(h) = dim.hourly() {
+            self.apply_hourly(h, key, c, sign);
+        }
+    }
+
+    fn apply_hourly(&mut self, dim: &'static str, key: &str, c: &Contribution, sign: i64) {
+        self.hourly
+            .entry((dim, hour_of(c.start_ns), key.to_owned()))
+            .or_default()
+            .add(c, sign);
+    }
+
     /// Adds or removes a trace summary from its workflow, user, session and day.
     pub(crate) fn apply_trace(&mut self, t: &TraceContribution, sign: i64) {
         if let Some(k) = &t.workflow {
@@ -291,6 +380,7 @@ impl AggDeltas {
             self.apply(Dim::Session, k, &t.c, sign);
         }
         self.apply(Dim::Day, &day_key(t.c.start_ns), &t.c, sign);
+        self.apply_hourly(HOURLY_ALL, "", &t.c, sign);
     }
 
     /// Writes the gathered changes; run after the `traces` rows are final
@@ -342,25 +432,7 @@ impl AggDeltas {
                 continue;
             }
             let mut hist = Histogram::decode(&blob);
-            // A value added and removed within the same transaction (a span
-            // written, then re-exported, in one group commit) was never in
-            // the stored histogram: the two cancel out.
-            let mut added = d.added;
-            let mut removed = Vec::with_capacity(d.removed.len());
-            for v in &d.removed {
-                match added.iter().position(|a| a.to_bits() == v.to_bits()) {
-                    Some(i) => {
-                        added.swap_remove(i);
-                    }
-                    None => removed.push(*v),
-                }
-            }
-            for v in removed {
-                hist.remove(v);
-            }
-            for v in added {
-                hist.add(v);
-            }
+            d.apply_latencies(&mut hist);
             let (first, last, user) = if dim != Dim::Session {
                 (None, None, None)
             } else if d.removed.is_empty() {
@@ -385,6 +457,62 @@ impl AggDeltas {
                 first,
                 last,
                 user,
+            ])?;
+        }
+        self.flush_hourly(conn)
+    }
+
+    fn flush_hourly(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut select = conn.prepare_cached(
+            "SELECT count, errors, input_tokens, output_tokens, total_tokens, cost_usd,
+                    latency_hist
+             FROM stats_hourly WHERE dim = ?1 AND hour = ?2 AND key = ?3",
+        )?;
+        let mut upsert = conn.prepare_cached(
+            "INSERT OR REPLACE INTO stats_hourly (dim, hour, key, count, errors, input_tokens,
+                output_tokens, total_tokens, cost_usd, latency_hist)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        let mut delete = conn
+            .prepare_cached("DELETE FROM stats_hourly WHERE dim = ?1 AND hour = ?2 AND key = ?3")?;
+        for ((dim, hour, key), d) in self.hourly.drain() {
+            if d.count == 0 && d.added.is_empty() && d.removed.is_empty() {
+                continue;
+            }
+            let old = select
+                .query_row(params![dim, hour, key], |r| {
+                    Ok((
+                        [
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ],
+                        r.get::<_, f64>(5)?,
+                        r.get::<_, Vec<u8>>(6)?,
+                    ))
+                })
+                .optional()?;
+            let (ints, cost, blob) = old.unwrap_or(([0; 5], 0.0, Vec::new()));
+            let count = ints[0] + d.count;
+            if count <= 0 {
+                delete.execute(params![dim, hour, key])?;
+                continue;
+            }
+            let mut hist = Histogram::decode(&blob);
+            d.apply_latencies(&mut hist);
+            upsert.execute(params![
+                dim,
+                hour,
+                key,
+                count,
+                ints[1] + d.errors,
+                ints[2] + d.input_tokens,
+                ints[3] + d.output_tokens,
+                ints[4] + d.total_tokens,
+                cost + d.cost_usd,
+                hist.encode(),
             ])?;
         }
         Ok(())
@@ -456,7 +584,7 @@ pub(crate) fn span_contribution(
         output_tokens: r.get::<_, Option<i64>>(first + 3)?.unwrap_or(0),
         total_tokens: r.get::<_, Option<i64>>(first + 4)?.unwrap_or(0),
         cost_usd: r.get::<_, Option<f64>>(first + 5)?.unwrap_or(0.0),
-        start_ns: 0,
+        start_ns: r.get(first + 6)?,
         user_id: None,
     })
 }
@@ -478,7 +606,7 @@ pub(crate) fn is_counted(span_type: Option<&str>) -> bool {
 }
 
 /// Columns read by [`span_contribution`], after `model, provider`.
-pub(crate) const SPAN_CONTRIBUTION_COLUMNS: &str = "model, provider, duration_ms, status_code, input_tokens, output_tokens, total_tokens, cost_usd";
+pub(crate) const SPAN_CONTRIBUTION_COLUMNS: &str = "model, provider, duration_ms, status_code, input_tokens, output_tokens, total_tokens, cost_usd, start_ns";
 
 /// Adds or removes the LLM spans selected by `sql` (which selects
 /// [`SPAN_CONTRIBUTION_COLUMNS`]) from their model and provider groups.
@@ -529,6 +657,7 @@ pub(crate) fn apply_traces(
 /// creates it, on a store written by an older version).
 pub(crate) fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM stats_agg", [])?;
+    conn.execute("DELETE FROM stats_hourly", [])?;
     let mut deltas = AggDeltas::default();
     apply_traces(conn, &mut deltas, "", [], 1)?;
     apply_spans(

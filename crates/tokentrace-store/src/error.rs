@@ -23,6 +23,8 @@ pub enum StoreErrorKind {
     NotAStore,
     /// The file is damaged or is not a SQLite database at all.
     Corrupt,
+    /// A trace id prefix matched several traces.
+    Ambiguous,
 }
 
 /// An error from the store: see [`StoreError::kind`].

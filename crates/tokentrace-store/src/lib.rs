@@ -31,6 +31,7 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 mod agg;
+mod analytics;
 mod error;
 mod exporter;
 mod metrics;
@@ -43,7 +44,7 @@ pub use error::{StoreError, StoreErrorKind};
 pub use exporter::{StoreExporter, StoreExporterBuilder, StoreStatsHandle};
 pub use metrics::StoreMetricExporter;
 pub use model::{
-    ExportStats, GroupBy, MetricSummary, ModelSeen, Page, Retention, SessionSummary, SpanRow,
-    StatsRow, Trace, TraceFilter, TraceSummary,
+    ExportStats, GroupBy, Interval, MetricSummary, ModelSeen, Page, Retention, SessionSummary,
+    SpanRow, StatsRow, TimeBucket, Trace, TraceFilter, TraceSort, TraceSummary, TraceTotals, Turn,
 };
 pub use query::Store;

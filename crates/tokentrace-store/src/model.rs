@@ -107,10 +107,14 @@ pub struct TraceSummary {
     pub user_id: Option<String>,
     /// `session.id` seen on the trace.
     pub session_id: Option<String>,
-    /// A model used in the trace.
+    /// The trace's main model: the one its LLM calls spent most on (ties:
+    /// most calls, then name); `None` without LLM calls.
     pub model: Option<String>,
     /// A provider used in the trace.
     pub provider: Option<String>,
+    /// Every model the trace called, main model first (by cost, then calls).
+    #[serde(default)]
+    pub models: Vec<String>,
 }
 
 /// Filters for [`Store::traces`](crate::Store::traces). All set filters must match.
@@ -118,13 +122,15 @@ pub struct TraceSummary {
 #[serde(default)]
 #[non_exhaustive]
 pub struct TraceFilter {
-    /// Only this workflow.
+    /// Only traces of this workflow, or with a nested workflow step of that
+    /// name (a `#[workflow]` span beneath the root).
     pub workflow: Option<String>,
     /// Only traces of this user.
     pub user_id: Option<String>,
     /// Only traces of this session.
     pub session_id: Option<String>,
-    /// Only traces with a span using this model.
+    /// Only traces with a span using this model, or a dated version of it
+    /// (`gpt-4o` matches `gpt-4o-2024-08-06`, not `gpt-4o-mini`).
     pub model: Option<String>,
     /// Only traces with a span calling this provider.
     pub provider: Option<String>,
@@ -138,8 +144,163 @@ pub struct TraceFilter {
     pub text: Option<String>,
     /// Page size; 0 means the default of 50, at most 1000.
     pub limit: u32,
-    /// Rows to skip (newest first).
+    /// Rows to skip (in `sort` order).
     pub offset: u64,
+    /// Order of [`Store::traces`](crate::Store::traces) (newest first by default).
+    pub sort: TraceSort,
+}
+
+/// The order of a trace listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TraceSort {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// Most expensive first.
+    CostDesc,
+    /// Cheapest first.
+    CostAsc,
+    /// Slowest first.
+    LatencyDesc,
+    /// Fastest first.
+    LatencyAsc,
+    /// Most tokens first.
+    TokensDesc,
+    /// Fewest tokens first.
+    TokensAsc,
+}
+
+impl TraceSort {
+    /// Every sort order.
+    pub const ALL: [Self; 8] = [
+        Self::Newest,
+        Self::Oldest,
+        Self::CostDesc,
+        Self::CostAsc,
+        Self::LatencyDesc,
+        Self::LatencyAsc,
+        Self::TokensDesc,
+        Self::TokensAsc,
+    ];
+
+    /// The name used in URLs and JSON (`newest`, `cost_desc`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Oldest => "oldest",
+            Self::CostDesc => "cost_desc",
+            Self::CostAsc => "cost_asc",
+            Self::LatencyDesc => "latency_desc",
+            Self::LatencyAsc => "latency_asc",
+            Self::TokensDesc => "tokens_desc",
+            Self::TokensAsc => "tokens_asc",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s names.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The `ORDER BY` of the `traces t` table for this order.
+    pub(crate) fn order_sql(self) -> &'static str {
+        match self {
+            Self::Newest => "t.start_ns DESC, t.trace_id DESC",
+            Self::Oldest => "t.start_ns, t.trace_id",
+            Self::CostDesc => "t.cost_usd DESC, t.trace_id DESC",
+            Self::CostAsc => "t.cost_usd, t.trace_id",
+            Self::LatencyDesc => "t.duration_ms DESC, t.trace_id DESC",
+            Self::LatencyAsc => "t.duration_ms, t.trace_id",
+            Self::TokensDesc => "t.total_tokens DESC, t.trace_id DESC",
+            Self::TokensAsc => "t.total_tokens, t.trace_id",
+        }
+    }
+}
+
+/// Totals over the traces a [`TraceFilter`] selects (see
+/// [`Store::trace_totals`](crate::Store::trace_totals)).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceTotals {
+    /// Traces.
+    pub traces: u64,
+    /// Traces with at least one error.
+    pub errors: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Total tokens.
+    pub total_tokens: u64,
+    /// Cost in USD.
+    pub cost_usd: f64,
+    /// Median trace latency in milliseconds.
+    pub latency_p50_ms: f64,
+    /// 95th percentile trace latency in milliseconds.
+    pub latency_p95_ms: f64,
+}
+
+/// The width of a [`Store::timeseries`](crate::Store::timeseries) bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Interval {
+    /// UTC hours.
+    Hour,
+    /// UTC days.
+    #[default]
+    Day,
+}
+
+impl Interval {
+    /// The bucket width in nanoseconds.
+    #[must_use]
+    pub fn nanos(self) -> i64 {
+        match self {
+            Self::Hour => 3_600_000_000_000,
+            Self::Day => 86_400_000_000_000,
+        }
+    }
+}
+
+/// One time bucket of [`Store::timeseries`](crate::Store::timeseries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeBucket {
+    /// Bucket start, Unix epoch ns (a whole UTC hour or day).
+    pub start_ns: i64,
+    /// Traces started in the bucket.
+    pub traces: u64,
+    /// Of those, traces with an error.
+    pub errors: u64,
+    /// Total tokens.
+    pub total_tokens: u64,
+    /// Cost in USD.
+    pub cost_usd: f64,
+    /// Median trace latency, ms.
+    pub latency_p50_ms: f64,
+    /// 95th percentile trace latency, ms.
+    pub latency_p95_ms: f64,
+    /// Cost per key of the stacking dimension (model, user, workflow, ...),
+    /// most expensive first; empty without one.
+    pub stack: Vec<(String, f64)>,
+}
+
+/// One turn of a session's conversation (see
+/// [`Store::conversation`](crate::Store::conversation)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    /// The turn's trace.
+    pub trace: TraceSummary,
+    /// The captured input (`input.value`, else `gen_ai.input.messages`) of
+    /// the trace's first span that has one; `None` when content capture is off.
+    pub input: Option<String>,
+    /// The captured output of the trace's last span that has one.
+    pub output: Option<String>,
 }
 
 impl TraceFilter {
@@ -197,6 +358,12 @@ impl TraceFilter {
         self.text = Some(v.into());
         self
     }
+    /// The listing order.
+    #[must_use]
+    pub fn sort(mut self, v: TraceSort) -> Self {
+        self.sort = v;
+        self
+    }
     /// Page size and offset.
     #[must_use]
     pub fn page(mut self, limit: u32, offset: u64) -> Self {
@@ -236,6 +403,43 @@ pub enum GroupBy {
     Session,
     /// Per UTC day of the trace start, `YYYY-MM-DD` (trace level).
     Day,
+    /// Per workflow step: every `#[workflow]` span, the root and the nested
+    /// ones, by workflow name (counts runs; tokens and cost are the span's
+    /// roll-ups of the LLM calls beneath it).
+    Step,
+}
+
+impl GroupBy {
+    /// Every grouping.
+    pub const ALL: [Self; 7] = [
+        Self::Workflow,
+        Self::Step,
+        Self::Model,
+        Self::Provider,
+        Self::User,
+        Self::Session,
+        Self::Day,
+    ];
+
+    /// The name used in URLs, JSON and the CLI (`workflow`, `model`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workflow => "workflow",
+            Self::Model => "model",
+            Self::Provider => "provider",
+            Self::User => "user",
+            Self::Session => "session",
+            Self::Day => "day",
+            Self::Step => "step",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s names.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
 }
 
 /// Aggregates for one group.

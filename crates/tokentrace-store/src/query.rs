@@ -15,7 +15,7 @@ use crate::agg::{self, AggDeltas, Dim, Histogram};
 use crate::error::{StoreError, check_trace_id};
 use crate::model::{
     ExportStats, GroupBy, ModelSeen, Page, Retention, SessionSummary, SpanRow, StatsRow, Trace,
-    TraceFilter, TraceSummary,
+    TraceFilter, TraceSort, TraceSummary,
 };
 use crate::schema;
 
@@ -107,7 +107,7 @@ impl Store {
         }
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic mid-query leaves no partial state in the connection that
         // matters to the next query.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
@@ -147,44 +147,74 @@ impl Store {
     ///
     /// When SQLite fails.
     pub fn traces(&self, filter: &TraceFilter) -> Result<Page<TraceSummary>, StoreError> {
-        let mut clauses: Vec<&'static str> = Vec::new();
+        let only_keys = filter.workflow.is_none()
+            && filter.user_id.is_none()
+            && filter.session_id.is_none()
+            && filter.text.as_deref().is_none_or(str::is_empty)
+            && !filter.errors_only
+            && filter.sort == TraceSort::Newest;
+        if only_keys && (filter.model.is_some() != filter.provider.is_some()) {
+            let (kind, values) = match (&filter.model, &filter.provider) {
+                (Some(m), None) => ("model", self.matching_models(m)?),
+                (None, Some(p)) => ("provider", vec![p.clone()]),
+                _ => unreachable!("exactly one of model and provider is set"),
+            };
+            if let [value] = &values[..] {
+                return self.traces_by_key(kind, value, filter);
+            }
+        }
+        let (where_sql, args) = self.filter_sql(filter)?;
+        self.count_and_page(
+            &traces_count_sql(&where_sql),
+            &traces_page_sql(&where_sql, filter.sort),
+            args,
+            filter,
+        )
+    }
+
+    /// The `WHERE` clause (empty, or starting with ` WHERE`) over `traces t`
+    /// selecting the traces `filter` matches (its paging and sort aside), and
+    /// its arguments.
+    pub(crate) fn filter_sql(
+        &self,
+        filter: &TraceFilter,
+    ) -> Result<(String, Vec<Sql>), StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
         let mut args: Vec<Sql> = Vec::new();
         // Binds `v` to every `?` of `clause`.
-        let mut push = |clause: &'static str, v: Sql| {
+        let mut push = |clause: &str, v: Sql| {
             for _ in 1..clause.matches('?').count() {
                 args.push(v.clone());
             }
-            clauses.push(clause);
+            clauses.push(clause.to_owned());
             args.push(v);
         };
         if let Some(v) = &filter.workflow {
-            push("t.workflow = ?", Sql::Text(v.clone()));
+            push(WORKFLOW_CLAUSE, Sql::Text(v.clone()));
         }
-        let keys: Vec<(&'static str, &String)> = [
+        for (kind, v) in [
             ("user_id", &filter.user_id),
             ("session_id", &filter.session_id),
-            ("model", &filter.model),
             ("provider", &filter.provider),
-        ]
-        .into_iter()
-        .filter_map(|(kind, v)| Some((kind, v.as_ref()?)))
-        .collect();
-        let only_keys = filter.workflow.is_none()
-            && filter.text.as_deref().is_none_or(str::is_empty)
-            && !filter.errors_only;
-        if let [(kind @ ("model" | "provider"), value)] = keys[..]
-            && only_keys
-        {
-            return self.traces_by_key(kind, value, filter);
-        }
-        for (kind, v) in keys {
-            push(key_clause(kind), Sql::Text(v.clone()));
+        ] {
+            if let Some(v) = v {
+                push(key_clause(kind), Sql::Text(v.clone()));
+            }
         }
         if let Some(v) = filter.since_ns {
             push("t.start_ns >= ?", Sql::Integer(v));
         }
         if let Some(v) = filter.until_ns {
             push("t.start_ns < ?", Sql::Integer(v));
+        }
+        if let Some(m) = &filter.model {
+            let models = self.matching_models(m)?;
+            let marks = vec!["?"; models.len()].join(", ");
+            clauses.push(format!(
+                "t.trace_id IN (SELECT k.trace_id FROM trace_keys k
+                 WHERE k.kind = 'model' AND k.value IN ({marks}))"
+            ));
+            args.extend(models.into_iter().map(Sql::Text));
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
             // Names are plain text; attribute values sit in the JSON column
@@ -194,25 +224,44 @@ impl Store {
             let json_text = &quoted[1..quoted.len() - 1];
             clauses.push(
                 "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
-                 AND (s.name LIKE ? ESCAPE '\\' OR s.attributes LIKE ? ESCAPE '\\'))",
+                 AND (s.name LIKE ? ESCAPE '\\' OR s.attributes LIKE ? ESCAPE '\\'))"
+                    .to_owned(),
             );
             args.push(Sql::Text(format!("%{}%", escape_like(text))));
             args.push(Sql::Text(format!("%{}%", escape_like(json_text))));
         }
         if filter.errors_only {
-            clauses.push("t.error_count > 0");
+            clauses.push("t.error_count > 0".to_owned());
         }
         let where_sql = if clauses.is_empty() {
             String::new()
         } else {
             format!(" WHERE {}", clauses.join(" AND "))
         };
-        self.count_and_page(
-            &traces_count_sql(&where_sql),
-            &traces_page_sql(&where_sql),
-            args,
-            filter,
-        )
+        Ok((where_sql, args))
+    }
+
+    /// The stored models a model filter selects: the name itself, and dated
+    /// versions of it (`gpt-4o` → `gpt-4o-2024-08-06`; `claude-sonnet-4-5` →
+    /// `claude-sonnet-4-5-20250929`), but not other models sharing the prefix
+    /// (`gpt-4o-mini`). Never empty: an unknown name stands for itself.
+    pub(crate) fn matching_models(&self, model: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key FROM stats_agg WHERE dim = 'model' AND key > ?1 AND key < ?1 || '.'",
+        )?;
+        let mut out = vec![model.to_owned()];
+        for key in stmt.query_map([model], |r| r.get::<_, String>(0))? {
+            let key = key?;
+            if key
+                .strip_prefix(model)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(is_version_suffix)
+            {
+                out.push(key);
+            }
+        }
+        Ok(out)
     }
 
     /// Run a count query and a page query over the same arguments (the page
@@ -233,10 +282,11 @@ impl Store {
         args.push(Sql::Integer(
             i64::try_from(filter.offset).unwrap_or(i64::MAX),
         ));
-        let items = conn
+        let mut items = conn
             .prepare_cached(page_sql)?
             .query_map(params_from_iter(args.iter()), trace_summary)?
             .collect::<Result<Vec<_>, _>>()?;
+        fill_models(&conn, &mut items)?;
         Ok(Page {
             items,
             total: u64::try_from(total).unwrap_or(0),
@@ -294,6 +344,11 @@ impl Store {
             GroupBy::Day => Dim::Day,
             GroupBy::Model => Dim::Model,
             GroupBy::Provider => Dim::Provider,
+            GroupBy::Step => {
+                let mut rows = self.breakdown(&TraceFilter::new(), GroupBy::Step)?;
+                rows.sort_by(|a, b| a.key.cmp(&b.key));
+                return Ok(rows);
+            }
         };
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(STATS_SQL)?;
@@ -316,7 +371,7 @@ impl Store {
                     input_tokens: u64_col(r, 3)?,
                     output_tokens: u64_col(r, 4)?,
                     total_tokens: u64_col(r, 5)?,
-                    cost_usd: r.get(6)?,
+                    cost_usd: clean_cost(r.get(6)?),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -356,7 +411,7 @@ impl Store {
                     first_start_ns: r.get(3)?,
                     last_start_ns: r.get(4)?,
                     total_tokens: u64_col(r, 5)?,
-                    cost_usd: r.get(6)?,
+                    cost_usd: clean_cost(r.get(6)?),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -371,10 +426,11 @@ impl Store {
     pub fn session(&self, session_id: &str) -> Result<Vec<TraceSummary>, StoreError> {
         let conn = self.conn();
         let sql = session_sql();
-        let rows = conn
+        let mut rows = conn
             .prepare_cached(&sql)?
             .query_map([session_id], trace_summary)?
             .collect::<Result<Vec<_>, _>>()?;
+        fill_models(&conn, &mut rows)?;
         if rows.is_empty() {
             return Err(StoreError::not_found("session", session_id));
         }
@@ -479,6 +535,7 @@ impl Store {
         tx.execute("DELETE FROM traces", [])?;
         tx.execute("DELETE FROM trace_keys", [])?;
         tx.execute("DELETE FROM stats_agg", [])?;
+        tx.execute("DELETE FROM stats_hourly", [])?;
         tx.commit()?;
         Ok(n as u64)
     }
@@ -564,11 +621,31 @@ fn traces_count_sql(where_sql: &str) -> String {
     format!("SELECT COUNT(*) FROM traces t{where_sql}")
 }
 
-fn traces_page_sql(where_sql: &str) -> String {
+fn traces_page_sql(where_sql: &str, sort: TraceSort) -> String {
     format!(
         "SELECT {TRACE_COLUMNS} FROM traces t{where_sql}
-         ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ? OFFSET ?"
+         ORDER BY {} LIMIT ? OFFSET ?",
+        sort.order_sql()
     )
+}
+
+/// A trace whose workflow is `?`, or with a nested `#[workflow]` step named `?`.
+const WORKFLOW_CLAUSE: &str = "(t.workflow = ? OR t.trace_id IN (SELECT s.trace_id FROM spans s
+     WHERE s.workflow = ? AND s.span_type = 'workflow'))";
+
+/// A model-name suffix that marks a version of the same model: a date
+/// (`2024-08-06`, `20250929`), a short version number (`001`), or `latest`.
+fn is_version_suffix(rest: &str) -> bool {
+    rest == "latest"
+        || (!rest.is_empty()
+            && rest.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+            && rest.bytes().next().is_some_and(|b| b.is_ascii_digit()))
+}
+
+/// A cost as reported: never negative or `-0.0` (sums that cancel out in
+/// floating point leave `-0.0` or `-1e-20`).
+pub(crate) fn clean_cost(v: f64) -> f64 {
+    if v > 0.0 { v } else { 0.0 }
 }
 
 fn key_count_sql(where_sql: &str) -> String {
@@ -625,12 +702,30 @@ fn trace_summary(r: &Row<'_>) -> rusqlite::Result<TraceSummary> {
         input_tokens: u64_col(r, 8)?,
         output_tokens: u64_col(r, 9)?,
         total_tokens: u64_col(r, 10)?,
-        cost_usd: r.get(11)?,
+        cost_usd: clean_cost(r.get(11)?),
         user_id: r.get(12)?,
         session_id: r.get(13)?,
         model: r.get(14)?,
         provider: r.get(15)?,
+        models: Vec::new(),
     })
+}
+
+/// Sets each summary's `models` (main model first: most cost, then most
+/// calls, then name) and `model` (the main one).
+pub(crate) fn fill_models(conn: &Connection, items: &mut [TraceSummary]) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT model, SUM(COALESCE(cost_usd, 0)) AS c, COUNT(*) AS n FROM spans
+         WHERE trace_id = ?1 AND model IS NOT NULL AND COALESCE(span_type, '') <> 'workflow'
+         GROUP BY model ORDER BY c DESC, n DESC, model",
+    )?;
+    for t in items {
+        t.models = stmt
+            .query_map([&t.trace_id], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        t.model = t.models.first().cloned();
+    }
+    Ok(())
 }
 
 /// Nearest-rank percentile of an ascending slice.
@@ -752,13 +847,13 @@ fn build_trace(trace_id: &str, spans: Vec<SpanRow>) -> Trace {
         start_ns,
         latency_ms: (end_ns - start_ns) as f64 / 1_000_000.0,
         total_tokens,
-        cost_usd,
+        cost_usd: clean_cost(cost_usd),
         error_count,
         spans: ordered,
     }
 }
 
-fn page_limit(filter: &TraceFilter) -> u32 {
+pub(crate) fn page_limit(filter: &TraceFilter) -> u32 {
     match filter.limit {
         0 => DEFAULT_PAGE,
         n => n.min(MAX_PAGE),
@@ -766,7 +861,7 @@ fn page_limit(filter: &TraceFilter) -> u32 {
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-fn escape_like(s: &str) -> String {
+pub(crate) fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -813,10 +908,12 @@ mod tests {
             where_("t.start_ns >= ? AND t.start_ns < ?"),
             where_(key_clause("user_id")),
             where_(key_clause("session_id")),
-            where_(&format!("{} AND t.workflow = ?", key_clause("model"))),
+            where_(&format!("{} AND {WORKFLOW_CLAUSE}", key_clause("provider"))),
         ] {
             queries.push(traces_count_sql(&w));
-            queries.push(traces_page_sql(&w));
+            for sort in TraceSort::ALL {
+                queries.push(traces_page_sql(&w, sort));
+            }
         }
         for sql in &queries {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -831,6 +928,29 @@ mod tests {
                 let full_scan = step.starts_with("SCAN") && !step.contains("INDEX");
                 assert!(!full_scan, "{step}\nin the plan of\n{sql}\n{plan:#?}");
             }
+        }
+    }
+
+    #[test]
+    fn costs_are_never_negative_zero() {
+        for v in [-0.0, 0.0, -1e-20, f64::NAN] {
+            let c = clean_cost(v);
+            assert!(c == 0.0 && c.is_sign_positive(), "{v}");
+        }
+        assert_eq!(clean_cost(1.8e-7), 1.8e-7);
+        assert_eq!(
+            serde_json::to_string(&clean_cost(0.1 + 0.2 - 0.3 - 5.551115123125783e-17)).unwrap(),
+            "0.0"
+        );
+    }
+
+    #[test]
+    fn version_suffixes_are_dates_or_numbers() {
+        for ok in ["2024-08-06", "20250929", "001", "latest"] {
+            assert!(is_version_suffix(ok), "{ok}");
+        }
+        for no in ["mini", "mini-2024-07-18", "", "-1", "2024-08-06-preview"] {
+            assert!(!is_version_suffix(no), "{no}");
         }
     }
 

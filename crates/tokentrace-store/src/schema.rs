@@ -14,13 +14,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_span_indexes.sql"),
     include_str!("../migrations/0004_metrics.sql"),
     include_str!("../migrations/0005_span_usage_indexes.sql"),
+    include_str!("../migrations/0006_hourly_stats.sql"),
 ];
 
 /// Page size of a new database file.
 const PAGE_SIZE: i64 = 16_384;
 
-/// Schema version that introduced `stats_agg`, filled in Rust after its SQL runs.
-const STATS_AGG_VERSION: i64 = 2;
+/// Schema versions that introduced `stats_agg` and `stats_hourly`, filled in
+/// Rust once every migration's SQL has run.
+const AGGREGATE_VERSIONS: [i64; 2] = [2, 6];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -152,14 +154,16 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             ),
         ));
     }
+    let mut rebuild = false;
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
         if version > current {
             tx.execute_batch(sql)?;
-            if version == STATS_AGG_VERSION {
-                crate::agg::rebuild(&tx)?;
-            }
+            rebuild |= AGGREGATE_VERSIONS.contains(&version);
         }
+    }
+    if rebuild {
+        crate::agg::rebuild(&tx)?;
     }
     tx.execute("DELETE FROM schema_version", [])?;
     tx.execute(

@@ -740,7 +740,7 @@ impl<'a> SpanRecord<'a> {
                 output_tokens: self.output_tokens.unwrap_or(0),
                 total_tokens: self.total_tokens.unwrap_or(0),
                 cost_usd: self.cost_usd.unwrap_or(0.0),
-                start_ns: 0,
+                start_ns: self.start_ns,
                 user_id: None,
             };
             if let Some(m) = &self.model {

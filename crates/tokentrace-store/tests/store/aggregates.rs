@@ -9,7 +9,9 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use rusqlite::Connection;
 use tokentrace_core::semconv;
-use tokentrace_store::{GroupBy, Retention, StatsRow, Store, StoreExporter, TraceFilter};
+use tokentrace_store::{
+    GroupBy, Interval, Retention, StatsRow, Store, StoreExporter, TimeBucket, TraceFilter,
+};
 
 use crate::support::{S, export, sqlite, tempdb, trace_hex};
 
@@ -284,7 +286,78 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 }
 
 /// Every derived table equals its brute-force definition.
+/// The hourly aggregates (a filter with nothing but whole hours) answer as a
+/// scan of the same traces does (a range that is not on whole hours).
+fn assert_hourly_equals_scan(store: &Store) {
+    let t0 = crate::support::T0_NS as i64;
+    let hourly = TraceFilter::new().time_range(Some(t0 - 3_600_000_000_000), None);
+    let scan = TraceFilter::new().time_range(Some(t0 - 1), None);
+    let near = |a: f64, b: f64| close(a, b, 2.0f64.mul_add(BOUND, 1e-9));
+    let (a, b) = (
+        store.trace_totals(&hourly).unwrap(),
+        store.trace_totals(&scan).unwrap(),
+    );
+    assert_eq!(
+        (a.traces, a.errors, a.total_tokens),
+        (b.traces, b.errors, b.total_tokens)
+    );
+    assert_eq!(a, store.trace_totals(&TraceFilter::new()).unwrap());
+    assert!(close(a.cost_usd, b.cost_usd, 1e-9));
+    assert!(near(a.latency_p95_ms, b.latency_p95_ms), "{a:?} {b:?}");
+    for group_by in [
+        GroupBy::Workflow,
+        GroupBy::User,
+        GroupBy::Model,
+        GroupBy::Provider,
+    ] {
+        let all = store.breakdown(&TraceFilter::new(), group_by).unwrap();
+        for f in [&hourly, &scan] {
+            let got = store.breakdown(f, group_by).unwrap();
+            let key = |r: &Vec<StatsRow>| {
+                let mut k: Vec<(String, u64, u64)> = r
+                    .iter()
+                    .map(|r| (r.key.clone(), r.count, r.total_tokens))
+                    .collect();
+                k.sort();
+                k
+            };
+            assert_eq!(key(&got), key(&all), "{group_by:?}");
+        }
+        for interval in [Interval::Hour, Interval::Day] {
+            let non_empty = |f: &TraceFilter| -> Vec<TimeBucket> {
+                let mut v = store.timeseries(f, interval, Some(group_by)).unwrap();
+                v.retain(|b| b.traces > 0 || !b.stack.is_empty());
+                v
+            };
+            let (h, s) = (non_empty(&hourly), non_empty(&scan));
+            assert_eq!(h.len(), s.len(), "{group_by:?} {interval:?}");
+            assert!(!h.is_empty());
+            for (x, y) in h.iter().zip(&s) {
+                let what = format!("{group_by:?} {interval:?} {}", x.start_ns);
+                assert_eq!(
+                    (x.start_ns, x.traces, x.errors, x.total_tokens),
+                    (y.start_ns, y.traces, y.errors, y.total_tokens),
+                    "{what}"
+                );
+                assert!(close(x.cost_usd, y.cost_usd, 1e-9), "{what}");
+                assert!(near(x.latency_p50_ms, y.latency_p50_ms), "{what}");
+                assert!(near(x.latency_p95_ms, y.latency_p95_ms), "{what}");
+                let mut xs = x.stack.clone();
+                let mut ys = y.stack.clone();
+                xs.sort_by(|a, b| a.0.cmp(&b.0));
+                ys.sort_by(|a, b| a.0.cmp(&b.0));
+                assert_eq!(xs.len(), ys.len(), "{what}");
+                for (p, q) in xs.iter().zip(&ys) {
+                    assert_eq!(p.0, q.0, "{what}");
+                    assert!(close(p.1, q.1, 1e-9), "{what}");
+                }
+            }
+        }
+    }
+}
+
 fn assert_consistent(store: &Store, conn: &Connection) {
+    assert_hourly_equals_scan(store);
     // Spans below a root carry its workflow.
     let orphans: i64 = conn
         .query_row(
@@ -420,10 +493,19 @@ fn assert_consistent(store: &Store, conn: &Connection) {
             "user_id" => TraceFilter::new().user_id(value),
             _ => TraceFilter::new().session_id(value),
         };
+        // A model filter also matches the dated versions of the model.
+        let matches = if column == "model" {
+            "model = ?1 OR (substr(model, 1, length(?1) + 1) = ?1 || '-'
+                 AND substr(model, length(?1) + 2) GLOB '[0-9]*'
+                 AND substr(model, length(?1) + 2) NOT GLOB '*[^0-9-]*')"
+                .to_owned()
+        } else {
+            format!("{column} = ?1")
+        };
         let want: Vec<String> = conn
             .prepare(&format!(
                 "SELECT trace_id FROM traces WHERE trace_id IN
-                 (SELECT trace_id FROM spans WHERE {column} = ?1)
+                 (SELECT trace_id FROM spans WHERE {matches})
                  ORDER BY start_ns DESC, trace_id DESC"
             ))
             .unwrap()
@@ -567,7 +649,7 @@ fn a_version_1_store_is_upgraded_with_its_aggregates() {
     let version: i64 = conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     assert_consistent(&store, &conn);
     // The upgraded store equals the one written by this version.
     let fresh = Store::open(&v2.1).unwrap();

@@ -4,6 +4,7 @@
 
 mod aggregates;
 mod double_count;
+mod analytics;
 mod faults;
 mod kill;
 mod metrics;
