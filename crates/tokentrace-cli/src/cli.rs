@@ -57,8 +57,8 @@ pub(crate) struct StoreArgs {
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
-    /// Address to listen on. Anything but a loopback address requires --token.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
+    /// Address to listen on (`127.0.0.1:7070`, `localhost:8080`). Anything but a loopback address requires --token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070", value_parser = parse_bind)]
     pub(crate) bind: SocketAddr,
     /// Access token every request must carry (`Authorization: Bearer <T>` or `?token=<T>`).
     #[arg(
@@ -112,6 +112,9 @@ pub(crate) struct TracesArgs {
     /// Only traces that started in the last duration (`30m`, `1h`, `7d`) or since a UTC date (`2026-11-01`, `2026-11-01T09:30:00Z`).
     #[arg(long, value_name = "WHEN")]
     pub(crate) since: Option<String>,
+    /// Only traces that started before this time (a duration back from now, or a UTC date).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) until: Option<String>,
     /// Only traces with at least one error.
     #[arg(long)]
     pub(crate) errors: bool,
@@ -134,7 +137,7 @@ pub(crate) struct TracesArgs {
 pub(crate) struct ShowArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
-    /// The trace id: 32 lowercase hex digits.
+    /// The trace id: 32 hex digits, or a unique prefix of at least 4 (the dashboard shows 12).
     #[arg(value_name = "TRACE_ID")]
     pub(crate) trace_id: String,
     /// Print the trace with every span and attribute as JSON.
@@ -157,6 +160,8 @@ pub(crate) enum By {
     Session,
     /// Per UTC day (counts traces).
     Day,
+    /// Per workflow step: the root and every nested `#[workflow]` span (counts runs).
+    Step,
 }
 
 /// `tokentrace stats`.
@@ -164,9 +169,30 @@ pub(crate) enum By {
 pub(crate) struct StatsArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
-    /// What to group by.
+    /// What to group by. Rows are sorted by cost, most expensive first (days by date).
     #[arg(long, value_enum, default_value_t = By::Workflow)]
     pub(crate) by: By,
+    /// Only traces that started in the last duration (`30m`, `1h`, `7d`) or since a UTC date (`2026-11-01`, `2026-11-01T09:30:00Z`).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) since: Option<String>,
+    /// Only traces that started before this time (a duration back from now, or a UTC date).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) until: Option<String>,
+    /// Only traces of this workflow (or with a nested step of that name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) workflow: Option<String>,
+    /// Only traces of this user (`user.id`).
+    #[arg(long, value_name = "ID")]
+    pub(crate) user: Option<String>,
+    /// Only traces of this session (`session.id`).
+    #[arg(long, value_name = "ID")]
+    pub(crate) session: Option<String>,
+    /// Only traces with a call to this model (`gpt-4o` also matches its dated versions).
+    #[arg(long, value_name = "MODEL")]
+    pub(crate) model: Option<String>,
+    /// Only traces with a call to this provider.
+    #[arg(long, value_name = "PROVIDER")]
+    pub(crate) provider: Option<String>,
     /// Print JSON rows instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -188,6 +214,22 @@ pub(crate) struct BudgetsArgs {
     /// Print JSON rows instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// Parses `--bind`: a socket address, or `localhost:PORT` (IPv4 loopback).
+fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .map_err(|e| format!("invalid port {port:?}: {e}")),
+        _ => Err(format!(
+            "{s:?} is not an address: expected IP:PORT (127.0.0.1:7070) or localhost:PORT"
+        )),
+    }
 }
 
 /// `tokentrace clear`.
@@ -317,5 +359,18 @@ mod tests {
     #[test]
     fn bind_must_be_a_socket_address() {
         assert!(Cli::try_parse_from(["tokentrace", "serve", "--bind", "nonsense"]).is_err());
+        assert!(Cli::try_parse_from(["tokentrace", "serve", "--bind", "localhost:x"]).is_err());
+        assert!(Cli::try_parse_from(["tokentrace", "serve", "--bind", "example.com:80"]).is_err());
+        for (arg, want) in [
+            ("localhost:8080", "127.0.0.1:8080"),
+            ("LOCALHOST:1", "127.0.0.1:1"),
+            ("[::1]:7070", "[::1]:7070"),
+        ] {
+            let cli = Cli::try_parse_from(["tokentrace", "serve", "--bind", arg]).unwrap();
+            let Command::Serve(s) = cli.command else {
+                panic!("expected serve")
+            };
+            assert_eq!(s.bind.to_string(), want);
+        }
     }
 }

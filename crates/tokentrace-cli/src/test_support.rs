@@ -312,3 +312,25 @@ pub(crate) fn seed(path: &Path) -> (Vec<SeedTrace>, i64) {
     drop(exporter);
     (traces, now)
 }
+
+/// Adds `traces` one-span traces carrying 4 KiB of input each to the store
+/// at `path` (to make a file worth shrinking); trace `t`'s id is
+/// `(0xb0000 + t) << 100`, unique in its first 7 hex digits.
+#[allow(dead_code)] // used by the integration tests only
+pub(crate) fn bulk(path: &Path, traces: u128) {
+    let exporter = StoreExporter::new(path).expect("the test store opens");
+    let text = "x".repeat(4096);
+    let batch: Vec<SpanData> = (0..traces)
+        .map(|t| {
+            let mut s = span((0xb0000 + t) << 100, 1, 0, "bulk".to_owned(), 1_000_000_000, 1);
+            s.attributes = vec![KeyValue::new(semconv::INPUT_VALUE, text.clone())];
+            s
+        })
+        .collect();
+    let mut export = std::pin::pin!(exporter.export(batch));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(export.as_mut().poll(&mut cx).is_ready());
+    exporter
+        .flush_with_timeout(Duration::from_secs(20))
+        .expect("the bulk batch is written");
+}

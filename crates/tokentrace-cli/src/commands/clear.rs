@@ -33,6 +33,10 @@ pub(crate) fn run(args: &ClearArgs) -> anyhow::Result<()> {
         }
     }
     let deleted = store.clear()?;
+    // Give the space back: without VACUUM the file keeps its size.
+    store.vacuum().map_err(|e| {
+        anyhow::anyhow!("deleted {deleted} spans but could not shrink the file: {e}")
+    })?;
     emit(&format!(
         "deleted {deleted} spans from {}\n",
         path.display()

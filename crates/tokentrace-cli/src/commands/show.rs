@@ -11,7 +11,20 @@ use crate::timefmt;
 /// Runs `tokentrace show`.
 pub(crate) fn run(args: &ShowArgs) -> anyhow::Result<()> {
     let store = open_store(&args.store.store)?;
-    let id = args.trace_id.trim().to_ascii_lowercase();
+    let given = args.trace_id.trim().to_ascii_lowercase();
+    // A prefix (the dashboard shows 12 digits) is resolved to the one trace it names.
+    let id = if given.len() == 32 {
+        given
+    } else {
+        match store.resolve_trace_id(&given) {
+            Ok(id) => id,
+            Err(e) if e.kind() == StoreErrorKind::NotFound => anyhow::bail!(
+                "no trace {given} in {} (list them with `tokentrace traces`)",
+                args.store.store.display()
+            ),
+            Err(e) => return Err(e).context("cannot read the trace"),
+        }
+    };
     let trace = match store.get_trace(&id) {
         Ok(t) => t,
         Err(e) if e.kind() == StoreErrorKind::NotFound => anyhow::bail!(

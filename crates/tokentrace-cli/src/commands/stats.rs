@@ -1,10 +1,11 @@
 //! `tokentrace stats --by ...`: aggregates per group.
 
-use tokentrace_store::{GroupBy, StatsRow};
+use tokentrace_store::{GroupBy, StatsRow, TraceFilter};
 
 use crate::cli::{By, StatsArgs};
 use crate::commands::{emit, emit_json, open_store};
 use crate::output::{self, Align, Style, Table};
+use crate::timefmt;
 
 /// The store's grouping for the command-line choice.
 pub(crate) fn group_by(by: By) -> GroupBy {
@@ -15,13 +16,34 @@ pub(crate) fn group_by(by: By) -> GroupBy {
         By::User => GroupBy::User,
         By::Session => GroupBy::Session,
         By::Day => GroupBy::Day,
+        By::Step => GroupBy::Step,
     }
+}
+
+/// The store filter for `stats`' filters.
+fn filter(args: &StatsArgs, now_ns: i64) -> anyhow::Result<TraceFilter> {
+    let mut f = TraceFilter::new();
+    f.workflow.clone_from(&args.workflow);
+    f.user_id.clone_from(&args.user);
+    f.session_id.clone_from(&args.session);
+    f.model.clone_from(&args.model);
+    f.provider.clone_from(&args.provider);
+    let time = |v: &Option<String>| {
+        v.as_deref()
+            .map(|v| timefmt::parse_since(v, now_ns).map_err(anyhow::Error::msg))
+            .transpose()
+    };
+    Ok(f.time_range(time(&args.since)?, time(&args.until)?))
 }
 
 /// Runs `tokentrace stats`.
 pub(crate) fn run(args: &StatsArgs) -> anyhow::Result<()> {
     let store = open_store(&args.store.store)?;
-    let rows = store.stats(group_by(args.by))?;
+    let f = filter(args, timefmt::now_ns())?;
+    let mut rows = store.breakdown(&f, group_by(args.by))?;
+    if args.by == By::Day {
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+    }
     if args.json {
         return emit_json(&rows);
     }
@@ -41,6 +63,7 @@ pub(crate) fn table(by: By, rows: &[StatsRow]) -> Table {
         By::User => ("user", "traces"),
         By::Session => ("session", "traces"),
         By::Day => ("day (UTC)", "traces"),
+        By::Step => ("workflow step", "runs"),
     };
     let mut table = Table::new(&[
         (key, Align::Left),

@@ -99,5 +99,10 @@ fn filter(args: &TracesArgs, now_ns: i64) -> anyhow::Result<TraceFilter> {
         let since = timefmt::parse_since(v, now_ns).map_err(anyhow::Error::msg)?;
         f = f.time_range(Some(since), None);
     }
+    if let Some(v) = &args.until {
+        let until = timefmt::parse_since(v, now_ns).map_err(anyhow::Error::msg)?;
+        let since = f.since_ns;
+        f = f.time_range(since, Some(until));
+    }
     Ok(f)
 }

@@ -446,3 +446,119 @@ fn the_store_path_comes_from_the_environment_when_not_given() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["total"], s.traces.len());
 }
+
+#[test]
+fn stats_filters_by_user_model_workflow_and_time_and_sorts_by_cost() {
+    let s = seeded();
+    let user = s.traces[0].user;
+    let rows = json_on(
+        &s.path,
+        &["stats", "--by", "user", "--user", user, "--json"],
+    );
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    let n = s.traces.iter().filter(|t| t.user == user).count();
+    assert_eq!(rows[0]["key"], user);
+    assert_eq!(rows[0]["count"], n);
+    // Sorted by cost, most expensive first.
+    let rows = json_on(&s.path, &["stats", "--by", "model", "--json"]);
+    let costs: Vec<f64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cost_usd"].as_f64().unwrap())
+        .collect();
+    assert!(costs.windows(2).all(|w| w[0] >= w[1]), "{costs:?}");
+    // A model filter narrows a workflow breakdown to the traces calling it.
+    let model = s.traces[0].calls[0].model;
+    let rows = json_on(&s.path, &["stats", "--model", model, "--json"]);
+    let count: u64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    let want = s
+        .traces
+        .iter()
+        .filter(|t| t.calls.iter().any(|c| c.model == model))
+        .count();
+    assert_eq!(count, want as u64);
+    let wf = s.traces[0].workflow;
+    let rows = json_on(&s.path, &["stats", "--workflow", wf, "--json"]);
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    // Time range: nothing is in the future, everything is since 1970.
+    let rows = json_on(
+        &s.path,
+        &[
+            "stats",
+            "--since",
+            "1970-01-01",
+            "--until",
+            "2999-01-01",
+            "--json",
+        ],
+    );
+    let count: u64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(count, s.traces.len() as u64);
+    let rows = json_on(&s.path, &["stats", "--until", "1970-01-02", "--json"]);
+    assert!(rows.as_array().unwrap().is_empty());
+    let o = run_on(&s.path, &["stats", "--since", "yesterday"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Steps: every workflow span by name.
+    let o = run_on(&s.path, &["stats", "--by", "step"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("workflow step"));
+}
+
+#[test]
+fn show_accepts_the_dashboards_short_id() {
+    let s = seeded();
+    crate::support::bulk(&s.path, 2);
+    let id = format!("{:032x}", 0xb0001_u128 << 100);
+    let full = json_on(&s.path, &["show", &id, "--json"]);
+    assert_eq!(full["trace_id"], id);
+    for prefix in [&id[..12], &id[..7].to_ascii_uppercase()] {
+        let short = json_on(&s.path, &["show", prefix, "--json"]);
+        assert_eq!(short["trace_id"], full["trace_id"], "{prefix}");
+    }
+    let o = run_on(&s.path, &["show", "fffffffffffe"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no trace"), "{}", stderr(&o));
+    let o = run_on(&s.path, &["show", "0000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("several traces"), "{}", stderr(&o));
+}
+
+#[test]
+fn clear_shrinks_the_file() {
+    let s = seeded();
+    crate::support::bulk(&s.path, 300);
+    let size = || {
+        std::fs::metadata(&s.path).unwrap().len()
+            + std::fs::metadata(s.path.with_extension("db-wal")).map_or(0, |m| m.len())
+    };
+    let before = size();
+    let o = run_on(&s.path, &["clear", "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(size() * 4 < before, "{before} -> {}", size());
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let o = crate::support::run(&["stats", "--by", "nonsense"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("invalid value"), "{}", stderr(&o));
+    let o = crate::support::run(&["no-such-command"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = crate::support::run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Usage"));
+    let o = crate::support::run(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+}

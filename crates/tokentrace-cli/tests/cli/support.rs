@@ -10,7 +10,7 @@ use std::time::Duration;
 #[allow(dead_code, unreachable_pub)]
 mod seed_impl;
 
-pub(crate) use seed_impl::{SeedTrace, XSS_IMG, XSS_SCRIPT};
+pub(crate) use seed_impl::{SeedTrace, XSS_IMG, XSS_SCRIPT, bulk};
 
 /// A temp dir holding a seeded `traces.db`.
 pub(crate) struct Seeded {
