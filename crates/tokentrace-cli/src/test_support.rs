@@ -322,7 +322,14 @@ pub(crate) fn bulk(path: &Path, traces: u128) {
     let text = "x".repeat(4096);
     let batch: Vec<SpanData> = (0..traces)
         .map(|t| {
-            let mut s = span((0xb0000 + t) << 100, 1, 0, "bulk".to_owned(), 1_000_000_000, 1);
+            let mut s = span(
+                (0xb0000 + t) << 100,
+                1,
+                0,
+                "bulk".to_owned(),
+                1_000_000_000,
+                1,
+            );
             s.attributes = vec![KeyValue::new(semconv::INPUT_VALUE, text.clone())];
             s
         })

@@ -15,7 +15,7 @@ use opentelemetry::trace::{
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
 use tokentrace_core::semconv;
-use tokentrace_store::{GroupBy, Store, StoreExporter, TraceFilter};
+use tokentrace_store::{GroupBy, Interval, Store, StoreExporter, TraceFilter, TraceSort};
 
 const SPANS_PER_TRACE: u64 = 10;
 const BATCH: u64 = 2000;
@@ -378,6 +378,8 @@ fn queries() {
     drop(exporter);
     let store = Store::open(&path).unwrap();
     let some_trace = format!("{:032x}", 12_346);
+    // 2025-01-01T00:00Z, where the seed starts: a range on whole hours.
+    let hour0: i64 = 1_735_689_600_000_000_000;
 
     let cases: Vec<(&str, Box<dyn Fn()>)> = vec![
         (
@@ -452,6 +454,123 @@ fn queries() {
             Box::new(|| drop(store.slowest_workflows(10).unwrap())),
         ),
         ("sessions", Box::new(|| drop(store.sessions().unwrap()))),
+        (
+            "sessions_page",
+            Box::new(|| drop(store.sessions_page(&TraceFilter::new()).unwrap())),
+        ),
+        (
+            "traces_sort_cost",
+            Box::new(|| {
+                drop(
+                    store
+                        .traces(&TraceFilter::new().sort(TraceSort::CostDesc))
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "traces_by_step",
+            Box::new(|| drop(store.traces(&TraceFilter::new().workflow("wf7")).unwrap())),
+        ),
+        (
+            "totals_all",
+            Box::new(|| {
+                std::hint::black_box(store.trace_totals(&TraceFilter::new()).unwrap());
+            }),
+        ),
+        (
+            "totals_by_user",
+            Box::new(|| {
+                std::hint::black_box(
+                    store
+                        .trace_totals(&TraceFilter::new().user_id("u42"))
+                        .unwrap(),
+                );
+            }),
+        ),
+        (
+            "breakdown_model_hours",
+            Box::new(|| {
+                drop(
+                    store
+                        .breakdown(
+                            &TraceFilter::new().time_range(Some(hour0), None),
+                            GroupBy::Model,
+                        )
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "breakdown_user_all",
+            Box::new(|| drop(store.breakdown(&TraceFilter::new(), GroupBy::User).unwrap())),
+        ),
+        (
+            "breakdown_model_by_user",
+            Box::new(|| {
+                drop(
+                    store
+                        .breakdown(&TraceFilter::new().user_id("u42"), GroupBy::Model)
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "timeseries_hour_model",
+            Box::new(|| {
+                drop(
+                    store
+                        .timeseries(&TraceFilter::new(), Interval::Hour, Some(GroupBy::Model))
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "timeseries_day_user",
+            Box::new(|| {
+                drop(
+                    store
+                        .timeseries(&TraceFilter::new(), Interval::Day, Some(GroupBy::User))
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "timeseries_by_session",
+            Box::new(|| {
+                drop(
+                    store
+                        .timeseries(
+                            &TraceFilter::new().session_id("s42"),
+                            Interval::Hour,
+                            Some(GroupBy::Model),
+                        )
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "breakdown_step_all",
+            Box::new(|| drop(store.breakdown(&TraceFilter::new(), GroupBy::Step).unwrap())),
+        ),
+        (
+            "breakdown_step_user",
+            Box::new(|| {
+                drop(
+                    store
+                        .breakdown(&TraceFilter::new().user_id("u42"), GroupBy::Step)
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "resolve_prefix",
+            Box::new(|| drop(store.resolve_trace_id(&some_trace[..28]).unwrap())),
+        ),
+        (
+            "conversation",
+            Box::new(|| drop(store.conversation("s42").unwrap())),
+        ),
     ];
     for (name, f) in &cases {
         f(); // warm the page cache and the statement cache
