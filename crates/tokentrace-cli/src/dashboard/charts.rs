@@ -5,7 +5,7 @@
 //! only places elements; labels are escaped by the template like any text.
 
 use serde::Serialize;
-use tokentrace_store::StatsRow;
+use tokentrace_store::{Interval, StatsRow, TimeBucket};
 
 use super::view::round1;
 use crate::output;
@@ -35,6 +35,10 @@ pub(crate) struct Segment {
 /// One category row.
 #[derive(Debug, Serialize)]
 pub(crate) struct Bar {
+    /// The full key (the label may be shortened).
+    pub(crate) key: String,
+    /// Where clicking the row leads (the traces of that group), if anywhere.
+    pub(crate) href: Option<String>,
     pub(crate) label: String,
     pub(crate) value_label: String,
     /// Where the value label starts: just past the longest segment.
@@ -62,31 +66,6 @@ pub(crate) struct BarChart {
     pub(crate) legend: Vec<Legend>,
     /// Categories left out (beyond the top ones).
     pub(crate) more: usize,
-}
-
-/// One column of a time series.
-#[derive(Debug, Serialize)]
-pub(crate) struct Column {
-    pub(crate) x: f64,
-    pub(crate) w: f64,
-    pub(crate) y: f64,
-    pub(crate) h: f64,
-    pub(crate) label: String,
-    pub(crate) value_label: String,
-    /// Whether to print the date under this column (every few when crowded).
-    pub(crate) show_label: bool,
-}
-
-/// A column chart over time.
-#[derive(Debug, Serialize)]
-pub(crate) struct ColumnChart {
-    pub(crate) id: String,
-    pub(crate) title: String,
-    pub(crate) width: f64,
-    pub(crate) height: f64,
-    pub(crate) baseline: f64,
-    pub(crate) max_label: String,
-    pub(crate) columns: Vec<Column>,
 }
 
 /// How a bar chart turns a stats row into segments.
@@ -216,6 +195,8 @@ pub(crate) fn bar_chart(id: &str, title: &str, rows: &[StatsRow], measure: Measu
             };
             let end = segments.iter().map(|s| s.x + s.w).fold(BAR_X, f64::max);
             Bar {
+                key: r.key.clone(),
+                href: None,
                 label: truncate(&r.key, 28),
                 value_label,
                 value_x: round1(end + 6.0),
@@ -259,53 +240,287 @@ pub(crate) fn bar_chart(id: &str, title: &str, rows: &[StatsRow], measure: Measu
     }
 }
 
-/// Cost per day as columns, oldest first (the rows are per day, ordered by key).
-pub(crate) fn cost_over_time(id: &str, title: &str, days: &[StatsRow]) -> ColumnChart {
-    // The last 60 days with data.
-    let days = &days[days.len().saturating_sub(60)..];
-    let height = 200.0;
-    let baseline = 170.0;
-    let plot_h = 150.0;
-    let left = 90.0;
-    let plot_w = WIDTH - left - 10.0;
-    let max = days.iter().map(|d| d.cost_usd).fold(0.0, f64::max);
-    let n = days.len().max(1) as f64;
+/// A coloured part of a time-series column.
+#[derive(Debug, Serialize)]
+pub(crate) struct Block {
+    pub(crate) y: f64,
+    pub(crate) h: f64,
+    /// CSS class: the colour (`s0`..`s6` for stacked series).
+    pub(crate) class: String,
+    /// Tooltip.
+    pub(crate) title: String,
+}
+
+/// One time bucket of a [`TimeChart`].
+#[derive(Debug, Serialize)]
+pub(crate) struct TimeColumn {
+    pub(crate) x: f64,
+    pub(crate) w: f64,
+    /// The bucket's time, as printed under the axis.
+    pub(crate) label: String,
+    pub(crate) show_label: bool,
+    pub(crate) blocks: Vec<Block>,
+}
+
+/// A legend entry of a [`TimeChart`].
+#[derive(Debug, Serialize)]
+pub(crate) struct Series {
+    pub(crate) class: String,
+    pub(crate) label: String,
+}
+
+/// Columns over time, stacked (spend by model) or overlaid (latency p50 over p95).
+#[derive(Debug, Serialize)]
+pub(crate) struct TimeChart {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) width: f64,
+    pub(crate) height: f64,
+    pub(crate) baseline: f64,
+    pub(crate) max_label: String,
+    pub(crate) zero_label: String,
+    pub(crate) columns: Vec<TimeColumn>,
+    pub(crate) legend: Vec<Series>,
+}
+
+/// Stacked series drawn in their own colour; the rest are summed as "other".
+const SERIES: usize = 6;
+const PLOT_LEFT: f64 = 90.0;
+const PLOT_H: f64 = 150.0;
+const BASELINE: f64 = 170.0;
+
+/// How a bucket start is labelled: `MM-DD` for days, `MM-DD HH:00` for hours.
+fn bucket_label(start_ns: i64, interval: Interval) -> String {
+    let full = crate::timefmt::format_ns(start_ns);
+    // format_ns gives `YYYY-MM-DD HH:MM:SS`.
+    match interval {
+        Interval::Hour => format!("{}:00", full.get(5..13).unwrap_or(&full)),
+        _ => full.get(5..10).unwrap_or(&full).to_owned(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site per chart kind
+fn time_chart(
+    id: &str,
+    title: &str,
+    buckets: &[TimeBucket],
+    interval: Interval,
+    max: f64,
+    max_label: String,
+    zero_label: &str,
+    blocks: impl Fn(&TimeBucket, &dyn Fn(f64) -> f64) -> Vec<Block>,
+    legend: Vec<Series>,
+) -> TimeChart {
+    let plot_w = WIDTH - PLOT_LEFT - 10.0;
+    let n = buckets.len().max(1) as f64;
     let slot = plot_w / n;
-    let every = (days.len() / 8).max(1);
-    let columns = days
+    let every = (buckets.len() / 8).max(1);
+    let scale = |v: f64| if max > 0.0 { v / max * PLOT_H } else { 0.0 };
+    let columns = buckets
         .iter()
         .enumerate()
-        .map(|(i, d)| {
-            let h = if max > 0.0 {
-                d.cost_usd / max * plot_h
-            } else {
-                0.0
-            };
-            Column {
-                x: round1((i as f64).mul_add(slot, left) + slot * 0.15),
-                w: round1((slot * 0.7).max(1.0)),
-                y: round1(baseline - h),
-                h: round1(h),
-                label: d.key.clone(),
-                value_label: format!(
-                    "{}: {} over {} traces",
-                    d.key,
-                    output::cost(d.cost_usd),
-                    d.count
-                ),
-                show_label: i % every == 0 || i + 1 == days.len(),
-            }
+        .map(|(i, b)| TimeColumn {
+            x: round1((i as f64).mul_add(slot, PLOT_LEFT) + slot * 0.1),
+            w: round1((slot * 0.8).max(1.0)),
+            label: bucket_label(b.start_ns, interval),
+            show_label: i % every == 0,
+            blocks: blocks(b, &scale),
         })
         .collect();
-    ColumnChart {
+    TimeChart {
         id: id.to_owned(),
         title: title.to_owned(),
         width: WIDTH,
-        height,
-        baseline,
-        max_label: output::cost(max),
+        height: 200.0,
+        baseline: BASELINE,
+        max_label,
+        zero_label: zero_label.to_owned(),
         columns,
+        legend,
     }
+}
+
+/// Spend per bucket, stacked by the buckets' `stack` keys: the six most
+/// expensive keys over the whole range get a colour each, the rest are "other".
+pub(crate) fn spend_over_time(
+    id: &str,
+    title: &str,
+    buckets: &[TimeBucket],
+    interval: Interval,
+) -> TimeChart {
+    let mut totals: Vec<(String, f64)> = Vec::new();
+    for b in buckets {
+        for (k, c) in &b.stack {
+            match totals.iter_mut().find(|(x, _)| x == k) {
+                Some(t) => t.1 += c,
+                None => totals.push((k.clone(), *c)),
+            }
+        }
+    }
+    totals.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let named: Vec<String> = totals.iter().take(SERIES).map(|t| t.0.clone()).collect();
+    let has_other = totals.len() > SERIES;
+    let stacked_cost = |b: &TimeBucket| -> f64 {
+        if b.stack.is_empty() {
+            b.cost_usd
+        } else {
+            b.stack.iter().map(|s| s.1).sum()
+        }
+    };
+    let max = buckets.iter().map(stacked_cost).fold(0.0, f64::max);
+    let mut legend: Vec<Series> = named
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Series {
+            class: format!("s{i}"),
+            label: k.clone(),
+        })
+        .collect();
+    if has_other {
+        legend.push(Series {
+            class: "s6".to_owned(),
+            label: "other".to_owned(),
+        });
+    }
+    let when = |b: &TimeBucket| bucket_label(b.start_ns, interval);
+    time_chart(
+        id,
+        title,
+        buckets,
+        interval,
+        max,
+        output::cost(max),
+        "$0",
+        |b, scale| {
+            let mut parts: Vec<(String, String, f64)> = Vec::new();
+            if b.stack.is_empty() {
+                if b.cost_usd > 0.0 {
+                    parts.push(("cost".to_owned(), "total".to_owned(), b.cost_usd));
+                }
+            } else {
+                let mut other = 0.0;
+                for (k, c) in &b.stack {
+                    match named.iter().position(|n| n == k) {
+                        Some(i) => parts.push((format!("s{i}"), k.clone(), *c)),
+                        None => other += c,
+                    }
+                }
+                parts.sort_by(|a, b| a.0.cmp(&b.0));
+                if other > 0.0 {
+                    parts.push(("s6".to_owned(), "other".to_owned(), other));
+                }
+            }
+            let mut y = BASELINE;
+            parts
+                .into_iter()
+                .map(|(class, key, c)| {
+                    let h = scale(c);
+                    y -= h;
+                    Block {
+                        y: round1(y),
+                        h: round1(h),
+                        class,
+                        title: format!("{} · {key}: {}", when(b), output::cost(c)),
+                    }
+                })
+                .collect()
+        },
+        legend,
+    )
+}
+
+/// Trace latency p95 per bucket with p50 overlaid.
+pub(crate) fn latency_over_time(
+    id: &str,
+    title: &str,
+    buckets: &[TimeBucket],
+    interval: Interval,
+) -> TimeChart {
+    let max = buckets.iter().map(|b| b.latency_p95_ms).fold(0.0, f64::max);
+    let when = |b: &TimeBucket| bucket_label(b.start_ns, interval);
+    time_chart(
+        id,
+        title,
+        buckets,
+        interval,
+        max,
+        output::millis(max),
+        "0",
+        |b, scale| {
+            if b.traces == 0 {
+                return Vec::new();
+            }
+            [("p95", b.latency_p95_ms), ("p50", b.latency_p50_ms)]
+                .into_iter()
+                .map(|(class, v)| Block {
+                    y: round1(BASELINE - scale(v)),
+                    h: round1(scale(v)),
+                    class: class.to_owned(),
+                    title: format!("{} · {class} {}", when(b), output::millis(v)),
+                })
+                .collect()
+        },
+        vec![
+            Series {
+                class: "p50".to_owned(),
+                label: "p50".to_owned(),
+            },
+            Series {
+                class: "p95".to_owned(),
+                label: "p95".to_owned(),
+            },
+        ],
+    )
+}
+
+/// Traces per bucket with the failed ones overlaid.
+pub(crate) fn errors_over_time(
+    id: &str,
+    title: &str,
+    buckets: &[TimeBucket],
+    interval: Interval,
+) -> TimeChart {
+    let max = buckets.iter().map(|b| b.traces).max().unwrap_or(0) as f64;
+    let when = |b: &TimeBucket| bucket_label(b.start_ns, interval);
+    time_chart(
+        id,
+        title,
+        buckets,
+        interval,
+        max,
+        output::count(max as u64),
+        "0",
+        |b, scale| {
+            if b.traces == 0 {
+                return Vec::new();
+            }
+            let mut v = vec![Block {
+                y: round1(BASELINE - scale(b.traces as f64)),
+                h: round1(scale(b.traces as f64)),
+                class: "ok".to_owned(),
+                title: format!("{} · {} traces", when(b), b.traces),
+            }];
+            if b.errors > 0 {
+                v.push(Block {
+                    y: round1(BASELINE - scale(b.errors as f64)),
+                    h: round1(scale(b.errors as f64)),
+                    class: "error".to_owned(),
+                    title: format!("{} · {} with errors", when(b), b.errors),
+                });
+            }
+            v
+        },
+        vec![
+            Series {
+                class: "ok".to_owned(),
+                label: "traces".to_owned(),
+            },
+            Series {
+                class: "error".to_owned(),
+                label: "with errors".to_owned(),
+            },
+        ],
+    )
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -369,14 +584,39 @@ mod tests {
     }
 
     #[test]
-    fn columns_fill_the_plot_height_at_the_maximum() {
-        let c = cost_over_time(
-            "d",
-            "Cost",
-            &[row("2025-01-01", 2.0, 0, 0), row("2025-01-02", 1.0, 0, 0)],
+    fn stacked_spend_fills_the_plot_height_at_the_maximum_with_other_last() {
+        let bucket = |start_ns, stack: Vec<(&str, f64)>| TimeBucket {
+            start_ns,
+            traces: 1,
+            errors: 0,
+            total_tokens: 1,
+            cost_usd: stack.iter().map(|s| s.1).sum(),
+            latency_p50_ms: 1.0,
+            latency_p95_ms: 2.0,
+            stack: stack.into_iter().map(|(k, c)| (k.to_owned(), c)).collect(),
+        };
+        let mut many: Vec<(&str, f64)> = vec![("a", 4.0), ("b", 1.0)];
+        let names = ["c", "d", "e", "f", "g", "h"];
+        many.extend(names.iter().map(|n| (*n, 0.5)));
+        let c = spend_over_time(
+            "x",
+            "t",
+            &[bucket(0, many), bucket(3_600_000_000_000, vec![("a", 1.0)])],
+            Interval::Hour,
         );
-        assert_eq!(c.columns[0].h, 150.0);
-        assert_eq!(c.columns[1].h, 75.0);
-        assert_eq!(c.columns[0].y + c.columns[0].h, c.baseline);
+        // 8 keys: six named series plus "other".
+        assert_eq!(c.legend.len(), 7);
+        assert_eq!(c.legend[0].label, "a");
+        assert_eq!(c.legend[6].label, "other");
+        let first = &c.columns[0];
+        assert_eq!(first.blocks[0].class, "s0");
+        assert_eq!(first.blocks.last().unwrap().class, "s6");
+        // Blocks stack from the baseline to the top of the plot.
+        let top = first.blocks.iter().map(|b| b.y).fold(f64::MAX, f64::min);
+        assert!((top - (BASELINE - PLOT_H)).abs() < 0.2, "{top}");
+        let heights: f64 = first.blocks.iter().map(|b| b.h).sum();
+        assert!((heights - PLOT_H).abs() < 0.5, "{heights}");
+        assert_eq!(c.columns[1].blocks.len(), 1);
+        assert_eq!(c.columns[1].label, "01-01 01:00");
     }
 }

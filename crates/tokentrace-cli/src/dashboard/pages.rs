@@ -3,9 +3,11 @@
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use tokentrace_store::{GroupBy, SessionSummary, Store, TraceFilter, TraceSummary};
+use tokentrace_store::{
+    GroupBy, Interval, SessionSummary, Store, TraceFilter, TraceSort, TraceSummary,
+};
 
-use super::charts::{self, BarChart, ColumnChart, Measure};
+use super::charts::{self, BarChart, Measure, TimeChart};
 use super::view::{self, TraceRow, TraceView};
 use super::{AppState, Failure};
 use crate::output;
@@ -24,11 +26,31 @@ pub(crate) struct TracesQuery {
     pub(crate) model: Option<String>,
     pub(crate) provider: Option<String>,
     pub(crate) since: Option<String>,
+    pub(crate) until: Option<String>,
     pub(crate) q: Option<String>,
     pub(crate) errors: Option<String>,
     pub(crate) limit: Option<String>,
     pub(crate) offset: Option<String>,
+    pub(crate) sort: Option<String>,
+    /// `/stats`: `hour` or `day` buckets (default: hours when the data spans at most 3 days).
+    pub(crate) interval: Option<String>,
+    /// `/stats`: what the spend chart stacks by (`model`, `user`, `workflow`, `step`, `provider`).
+    pub(crate) stack: Option<String>,
 }
+
+/// A time bound of the filters: a duration back from now starts on the hour
+/// (so the statistics come from the hourly aggregates), a date is exact.
+fn time_bound(v: &str, now_ns: i64) -> Result<i64, Failure> {
+    let t = timefmt::parse_since(v, now_ns).map_err(Failure::BadRequest)?;
+    let relative = !v.contains('-') && !v.contains(':');
+    Ok(if relative {
+        t.div_euclid(HOUR_NS) * HOUR_NS
+    } else {
+        t
+    })
+}
+
+const HOUR_NS: i64 = 3_600_000_000_000;
 
 fn non_empty(v: Option<&String>) -> Option<String> {
     v.map(|s| s.trim())
@@ -73,11 +95,65 @@ impl TracesQuery {
         if let Some(v) = non_empty(self.q.as_ref()) {
             f = f.text(v);
         }
-        if let Some(v) = non_empty(self.since.as_ref()) {
-            let since = timefmt::parse_since(&v, now_ns).map_err(Failure::BadRequest)?;
-            f = f.time_range(Some(since), None);
+        let since = non_empty(self.since.as_ref())
+            .map(|v| time_bound(&v, now_ns))
+            .transpose()?;
+        let until = non_empty(self.until.as_ref())
+            .map(|v| time_bound(&v, now_ns))
+            .transpose()?;
+        f = f.time_range(since, until);
+        if let Some(v) = non_empty(self.sort.as_ref()) {
+            f = f.sort(TraceSort::parse(&v).ok_or_else(|| {
+                Failure::BadRequest(format!(
+                    "sort {v:?} is not one of {}",
+                    TraceSort::ALL.map(TraceSort::as_str).join(", ")
+                ))
+            })?);
         }
         Ok(f)
+    }
+
+    /// The filter fields as query pairs (without paging, sort or chart options).
+    fn filter_pairs(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("workflow", non_empty(self.workflow.as_ref())),
+            ("user", non_empty(self.user.as_ref())),
+            ("session", non_empty(self.session.as_ref())),
+            ("model", non_empty(self.model.as_ref())),
+            ("provider", non_empty(self.provider.as_ref())),
+            ("since", non_empty(self.since.as_ref())),
+            ("until", non_empty(self.until.as_ref())),
+            ("q", non_empty(self.q.as_ref())),
+            ("errors", non_empty(self.errors.as_ref())),
+        ]
+    }
+
+    /// The trace listing of this filter with `key` set to `value` (a click-through).
+    fn traces_href(&self, key: &str, value: &str) -> String {
+        let mut pairs = self.filter_pairs();
+        pairs.retain(|(k, _)| *k != key);
+        pairs.push((
+            if key == "step" { "workflow" } else { key },
+            Some(value.to_owned()),
+        ));
+        format!("/{}", view::query_string(&pairs))
+    }
+
+    fn form(&self) -> FormValues {
+        FormValues {
+            workflow: non_empty(self.workflow.as_ref()).unwrap_or_default(),
+            user: non_empty(self.user.as_ref()).unwrap_or_default(),
+            session: non_empty(self.session.as_ref()).unwrap_or_default(),
+            model: non_empty(self.model.as_ref()).unwrap_or_default(),
+            provider: non_empty(self.provider.as_ref()).unwrap_or_default(),
+            since: non_empty(self.since.as_ref()).unwrap_or_default(),
+            until: non_empty(self.until.as_ref()).unwrap_or_default(),
+            q: non_empty(self.q.as_ref()).unwrap_or_default(),
+            errors: non_empty(self.errors.as_ref()).is_some_and(|v| v != "0" && v != "false"),
+            sort: non_empty(self.sort.as_ref()).unwrap_or_default(),
+            interval: non_empty(self.interval.as_ref()).unwrap_or_default(),
+            stack: non_empty(self.stack.as_ref()).unwrap_or_default(),
+        }
     }
 
     /// This query with another offset, as a link.
@@ -89,8 +165,10 @@ impl TracesQuery {
             ("model", non_empty(self.model.as_ref())),
             ("provider", non_empty(self.provider.as_ref())),
             ("since", non_empty(self.since.as_ref())),
+            ("until", non_empty(self.until.as_ref())),
             ("q", non_empty(self.q.as_ref())),
             ("errors", non_empty(self.errors.as_ref())),
+            ("sort", non_empty(self.sort.as_ref())),
             ("limit", non_empty(self.limit.as_ref())),
             ("offset", (offset > 0).then(|| offset.to_string())),
         ]);
@@ -124,9 +202,87 @@ struct TracesCtx {
     workflows: Vec<String>,
     models: Vec<String>,
     providers: Vec<String>,
+    totals: Option<TotalsView>,
+    sorts: Vec<SortLink>,
+    error: Option<String>,
 }
 
+/// Totals of the filtered traces, formatted.
 #[derive(Serialize)]
+struct TotalsView {
+    traces: String,
+    tokens: String,
+    cost: String,
+    errors: String,
+    latency: String,
+}
+
+/// A sortable column header's link: `column` names the header.
+#[derive(Serialize)]
+struct SortLink {
+    column: &'static str,
+    href: String,
+    /// `↓`, `↑` or empty when not sorted by this column.
+    arrow: &'static str,
+}
+
+/// Links for the sortable columns: a click sorts descending, a second one ascending.
+fn sort_links(query: &TracesQuery) -> Vec<SortLink> {
+    let current = non_empty(query.sort.as_ref())
+        .and_then(|v| TraceSort::parse(&v))
+        .unwrap_or_default();
+    [
+        ("started", TraceSort::Newest, TraceSort::Oldest),
+        ("latency", TraceSort::LatencyDesc, TraceSort::LatencyAsc),
+        ("tokens", TraceSort::TokensDesc, TraceSort::TokensAsc),
+        ("cost", TraceSort::CostDesc, TraceSort::CostAsc),
+    ]
+    .into_iter()
+    .map(|(column, desc, asc)| {
+        let next = if current == desc { asc } else { desc };
+        let mut pairs = query.filter_pairs();
+        pairs.push(("sort", Some(next.as_str().to_owned())));
+        SortLink {
+            column,
+            href: format!("/{}", view::query_string(&pairs)),
+            arrow: if current == desc {
+                "↓"
+            } else if current == asc {
+                "↑"
+            } else {
+                ""
+            },
+        }
+    })
+    .collect()
+}
+
+/// The trace listing with its filters kept and the error in place of the rows.
+fn traces_error(state: &AppState, query: &TracesQuery, e: &Failure) -> Response {
+    let ctx = TracesCtx {
+        title: "Traces",
+        nav: "traces",
+        version: String::new(),
+        rows: Vec::new(),
+        total: 0,
+        first: 0,
+        last: 0,
+        prev_href: None,
+        next_href: None,
+        form: query.form(),
+        workflows: Vec::new(),
+        models: Vec::new(),
+        providers: Vec::new(),
+        totals: None,
+        sorts: sort_links(query),
+        error: Some(e.message().to_owned()),
+    };
+    let mut resp = state.render("traces.html", &ctx);
+    *resp.status_mut() = e.status();
+    resp
+}
+
+#[derive(Serialize, Default)]
 struct FormValues {
     workflow: String,
     user: String,
@@ -134,8 +290,12 @@ struct FormValues {
     model: String,
     provider: String,
     since: String,
+    until: String,
     q: String,
     errors: bool,
+    sort: String,
+    interval: String,
+    stack: String,
 }
 
 /// `/`: the trace listing.
@@ -145,16 +305,18 @@ pub(crate) async fn traces(
 ) -> Response {
     let filter = match query.filter(timefmt::now_ns()) {
         Ok(f) => f,
-        Err(e) => return state.error_page(&e),
+        Err(e) => return traces_error(&state, &query, &e),
     };
     let result = state
         .read(move |store| {
             let page = store.traces(&filter)?;
+            let totals = store.trace_totals(&filter)?;
             let keys = |by| -> Result<Vec<String>, Failure> {
                 Ok(store.stats(by)?.into_iter().map(|r| r.key).collect())
             };
             Ok((
                 page,
+                totals,
                 keys(GroupBy::Workflow)?,
                 keys(GroupBy::Model)?,
                 keys(GroupBy::Provider)?,
@@ -162,9 +324,9 @@ pub(crate) async fn traces(
             ))
         })
         .await;
-    let (page, workflows, models, providers, version) = match result {
+    let (page, totals, workflows, models, providers, version) = match result {
         Ok(v) => v,
-        Err(e) => return state.error_page(&e),
+        Err(e) => return traces_error(&state, &query, &e),
     };
     let shown = page.items.len() as u64;
     let ctx = TracesCtx {
@@ -178,16 +340,20 @@ pub(crate) async fn traces(
         prev_href: (page.offset > 0)
             .then(|| query.href(page.offset.saturating_sub(u64::from(page.limit)))),
         next_href: (page.offset + shown < page.total).then(|| query.href(page.offset + shown)),
-        form: FormValues {
-            workflow: non_empty(query.workflow.as_ref()).unwrap_or_default(),
-            user: non_empty(query.user.as_ref()).unwrap_or_default(),
-            session: non_empty(query.session.as_ref()).unwrap_or_default(),
-            model: non_empty(query.model.as_ref()).unwrap_or_default(),
-            provider: non_empty(query.provider.as_ref()).unwrap_or_default(),
-            since: non_empty(query.since.as_ref()).unwrap_or_default(),
-            q: non_empty(query.q.as_ref()).unwrap_or_default(),
-            errors: non_empty(query.errors.as_ref()).is_some_and(|v| v != "0" && v != "false"),
-        },
+        form: query.form(),
+        totals: Some(TotalsView {
+            traces: output::count(totals.traces),
+            tokens: output::count(totals.total_tokens),
+            cost: output::cost(totals.cost_usd),
+            errors: output::count(totals.errors),
+            latency: format!(
+                "{} / {}",
+                output::millis(totals.latency_p50_ms),
+                output::millis(totals.latency_p95_ms)
+            ),
+        }),
+        sorts: sort_links(&query),
+        error: None,
         workflows,
         models,
         providers,
@@ -220,13 +386,14 @@ pub(crate) async fn trace(State(state): State<AppState>, Path(id): Path<String>)
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct Summary {
     traces: String,
     llm_calls: String,
     tokens: String,
     cost: String,
     error_rate: String,
+    latency: String,
 }
 
 #[derive(Serialize)]
@@ -234,112 +401,240 @@ struct StatsCtx {
     title: &'static str,
     nav: &'static str,
     version: String,
+    error: Option<String>,
+    form: FormValues,
+    interval: &'static str,
+    stack: &'static str,
     summary: Summary,
-    over_time: ColumnChart,
+    time_charts: Vec<TimeChart>,
     charts: Vec<BarChart>,
     empty: bool,
 }
 
-/// `/stats`: charts.
-pub(crate) async fn stats(State(state): State<AppState>) -> Response {
+/// `/stats`: spend over time, latency and errors over time, and the top
+/// groups, all for the filtered traces.
+pub(crate) async fn stats(
+    State(state): State<AppState>,
+    Query(query): Query<TracesQuery>,
+) -> Response {
+    let parsed = (|| {
+        let filter = query.filter(timefmt::now_ns())?;
+        let interval = match non_empty(query.interval.as_ref()).as_deref() {
+            None => None,
+            Some("hour") => Some(Interval::Hour),
+            Some("day") => Some(Interval::Day),
+            Some(v) => {
+                return Err(Failure::BadRequest(format!(
+                    "interval {v:?} is not hour or day"
+                )));
+            }
+        };
+        let stack = match non_empty(query.stack.as_ref()) {
+            None => GroupBy::Model,
+            Some(v) => match GroupBy::parse(&v) {
+                Some(
+                    g @ (GroupBy::Model
+                    | GroupBy::User
+                    | GroupBy::Workflow
+                    | GroupBy::Step
+                    | GroupBy::Provider),
+                ) => g,
+                _ => {
+                    return Err(Failure::BadRequest(format!(
+                        "stack {v:?} is not model, user, workflow, step or provider"
+                    )));
+                }
+            },
+        };
+        Ok((filter, interval, stack))
+    })();
+    let (filter, interval, stack) = match parsed {
+        Ok(v) => v,
+        Err(e) => return stats_error(&state, &query, &e),
+    };
     let result = state
-        .read(|store| {
+        .read(move |store| {
+            let interval = match interval {
+                Some(i) => i,
+                None => {
+                    let days = store.timeseries(&filter, Interval::Day, None)?;
+                    if days.len() <= 3 {
+                        Interval::Hour
+                    } else {
+                        Interval::Day
+                    }
+                }
+            };
             Ok((
-                store.stats(GroupBy::Day)?,
-                store.stats(GroupBy::Model)?,
-                store.stats(GroupBy::Workflow)?,
-                store.stats(GroupBy::User)?,
-                store.stats(GroupBy::Session)?,
+                interval,
+                store.trace_totals(&filter)?,
+                store.timeseries(&filter, interval, Some(stack))?,
+                store.breakdown(&filter, GroupBy::Model)?,
+                store.breakdown(&filter, GroupBy::Step)?,
+                store.breakdown(&filter, GroupBy::User)?,
+                store.breakdown(&filter, GroupBy::Session)?,
                 version(store)?,
             ))
         })
         .await;
-    let (days, models, workflows, users, sessions, version) = match result {
+    let (interval, totals, series, models, steps, users, sessions, version) = match result {
         Ok(v) => v,
-        Err(e) => return state.error_page(&e),
+        Err(e) => return stats_error(&state, &query, &e),
     };
-    let traces: u64 = days.iter().map(|d| d.count).sum();
-    let failed: u64 = days.iter().map(|d| d.errors).sum();
     let summary = Summary {
-        traces: output::count(traces),
+        traces: output::count(totals.traces),
         llm_calls: output::count(models.iter().map(|m| m.count).sum()),
-        tokens: output::count(days.iter().map(|d| d.total_tokens).sum()),
-        cost: output::cost(days.iter().map(|d| d.cost_usd).sum()),
-        error_rate: if traces == 0 {
+        tokens: output::count(totals.total_tokens),
+        cost: output::cost(totals.cost_usd),
+        error_rate: if totals.traces == 0 {
             "-".to_owned()
         } else {
-            format!("{:.1}%", failed as f64 / traces as f64 * 100.0)
+            format!(
+                "{:.1}%",
+                totals.errors as f64 / totals.traces as f64 * 100.0
+            )
         },
+        latency: format!(
+            "{} / {}",
+            output::millis(totals.latency_p50_ms),
+            output::millis(totals.latency_p95_ms)
+        ),
+    };
+    let unit = if interval == Interval::Hour {
+        "hour"
+    } else {
+        "day"
+    };
+    let time_charts = vec![
+        charts::spend_over_time(
+            "spend-over-time",
+            &format!("Spend per {unit} (UTC) by {}", stack.as_str()),
+            &series,
+            interval,
+        ),
+        charts::latency_over_time(
+            "latency-over-time",
+            &format!("Trace latency per {unit}"),
+            &series,
+            interval,
+        ),
+        charts::errors_over_time(
+            "errors-over-time",
+            &format!("Traces and errors per {unit}"),
+            &series,
+            interval,
+        ),
+    ];
+    let linked = |mut chart: BarChart, key: &str| {
+        for b in &mut chart.bars {
+            b.href = Some(query.traces_href(key, &b.key));
+        }
+        chart
     };
     let charts = vec![
-        charts::bar_chart("cost-by-model", "Cost by model", &models, Measure::Cost),
-        charts::bar_chart(
-            "tokens-by-model",
-            "Tokens by model",
-            &models,
-            Measure::Tokens,
+        linked(
+            charts::bar_chart(
+                "cost-by-user",
+                "Most expensive users",
+                &users,
+                Measure::Cost,
+            ),
+            "user",
         ),
-        charts::bar_chart(
-            "cost-by-workflow",
-            "Cost by workflow",
-            &workflows,
-            Measure::Cost,
+        linked(
+            charts::bar_chart(
+                "cost-by-session",
+                "Most expensive sessions",
+                &sessions,
+                Measure::Cost,
+            ),
+            "session",
         ),
-        charts::bar_chart(
-            "tokens-by-workflow",
-            "Tokens by workflow",
-            &workflows,
-            Measure::Tokens,
+        linked(
+            charts::bar_chart(
+                "cost-by-workflow",
+                "Cost by workflow step",
+                &steps,
+                Measure::Cost,
+            ),
+            "step",
         ),
-        charts::bar_chart(
-            "latency-by-workflow",
-            "Latency percentiles by workflow",
-            &workflows,
-            Measure::Latency,
+        linked(
+            charts::bar_chart("cost-by-model", "Cost by model", &models, Measure::Cost),
+            "model",
         ),
-        charts::bar_chart(
-            "errors-by-workflow",
-            "Error rate by workflow",
-            &workflows,
-            Measure::ErrorRate,
+        linked(
+            charts::bar_chart(
+                "latency-by-workflow",
+                "Latency by workflow step",
+                &steps,
+                Measure::Latency,
+            ),
+            "step",
         ),
-        charts::bar_chart("cost-by-user", "Cost by user", &users, Measure::Cost),
-        charts::bar_chart("tokens-by-user", "Tokens by user", &users, Measure::Tokens),
-        charts::bar_chart(
-            "cost-by-session",
-            "Cost by session",
-            &sessions,
-            Measure::Cost,
+        linked(
+            charts::bar_chart(
+                "latency-by-model",
+                "Latency by model",
+                &models,
+                Measure::Latency,
+            ),
+            "model",
         ),
-        charts::bar_chart(
-            "tokens-by-session",
-            "Tokens by session",
-            &sessions,
-            Measure::Tokens,
+        linked(
+            charts::bar_chart(
+                "tokens-by-model",
+                "Tokens by model",
+                &models,
+                Measure::Tokens,
+            ),
+            "model",
         ),
-        charts::bar_chart(
-            "latency-by-model",
-            "Latency percentiles by model",
-            &models,
-            Measure::Latency,
-        ),
-        charts::bar_chart(
-            "errors-by-model",
-            "Error rate by model",
-            &models,
-            Measure::ErrorRate,
+        linked(
+            charts::bar_chart(
+                "errors-by-model",
+                "Error rate by model",
+                &models,
+                Measure::ErrorRate,
+            ),
+            "model",
         ),
     ];
     let ctx = StatsCtx {
         title: "Statistics",
         nav: "stats",
         version,
+        error: None,
+        form: query.form(),
+        interval: unit,
+        stack: stack.as_str(),
         summary,
-        over_time: charts::cost_over_time("cost-over-time", "Cost per day (UTC)", &days),
+        time_charts,
         charts,
-        empty: traces == 0,
+        empty: totals.traces == 0,
     };
     state.render("stats.html", &ctx)
+}
+
+/// The statistics page with its filters kept and the error shown in place
+/// of the charts (400 for a bad filter value).
+fn stats_error(state: &AppState, query: &TracesQuery, e: &Failure) -> Response {
+    let ctx = StatsCtx {
+        title: "Statistics",
+        nav: "stats",
+        version: String::new(),
+        error: Some(e.message().to_owned()),
+        form: query.form(),
+        interval: "",
+        stack: "",
+        summary: Summary::default(),
+        time_charts: Vec::new(),
+        charts: Vec::new(),
+        empty: false,
+    };
+    let mut resp = state.render("stats.html", &ctx);
+    *resp.status_mut() = e.status();
+    resp
 }
 
 #[derive(Serialize)]

@@ -153,30 +153,122 @@ async fn bad_and_unknown_trace_ids_are_400_and_404() {
 #[tokio::test]
 async fn stats_page_renders_every_chart() {
     let f = fixture(None);
-    let (status, _, body) = get(&f.app, "/stats").await;
+    let (status, _, body) = get(&f.app, "/stats?interval=day").await;
     assert_eq!(status, StatusCode::OK);
     for id in [
-        "cost-over-time",
+        "spend-over-time",
+        "latency-over-time",
+        "errors-over-time",
         "cost-by-model",
         "tokens-by-model",
         "cost-by-workflow",
         "latency-by-workflow",
-        "errors-by-workflow",
+        "errors-by-model",
         "cost-by-user",
         "cost-by-session",
     ] {
         assert!(body.contains(&format!("id=\"{id}\"")), "chart {id} missing");
     }
-    assert_eq!(body.matches("<svg class=\"chart").count(), 13);
-    // One column per UTC day with traces.
-    let days: std::collections::BTreeSet<String> = f
-        .seed
-        .iter()
-        .map(|t| crate::timefmt::format_ns(f.now_ns - t.age_ns)[..10].to_owned())
-        .collect();
-    assert_eq!(body.matches("<rect class=\"col cost\"").count(), days.len());
+    assert_eq!(body.matches("<svg class=\"chart").count(), 11);
+    // One column per UTC day from the first to the last trace (gaps included),
+    // in each of the three time charts.
+    let day =
+        |t: &crate::test_support::SeedTrace| (f.now_ns - t.age_ns).div_euclid(86_400_000_000_000);
+    let first = f.seed.iter().map(day).min().unwrap();
+    let last = f.seed.iter().map(day).max().unwrap();
+    let days = usize::try_from(last - first + 1).unwrap();
+    assert_eq!(body.matches("<g class=\"bucket\">").count(), 3 * days);
+    // Bars click through to the traces of their group.
+    let user = f.seed[0].user;
+    assert!(
+        body.contains(&format!("href=\"&#x2f;?user={user}\"")),
+        "no link to {user}"
+    );
     assert!(!body.contains("<img"));
     assert!(!body.contains("<script>"));
+}
+
+#[tokio::test]
+async fn stats_page_follows_the_filters() {
+    let f = fixture(None);
+    let user = f.seed[0].user;
+    let (status, _, body) = get(&f.app, &format!("/stats?user={user}&stack=user")).await;
+    assert_eq!(status, StatusCode::OK);
+    let n = f.seed.iter().filter(|t| t.user == user).count();
+    assert!(
+        body.contains(&format!("<dd id=\"total-traces\">{n}</dd>")),
+        "{n} traces of {user}"
+    );
+    let cost: f64 = f
+        .seed
+        .iter()
+        .filter(|t| t.user == user)
+        .map(|t| t.cost())
+        .sum();
+    assert!(body.contains(&format!(
+        "<dd id=\"total-cost\">{}</dd>",
+        crate::output::cost(cost)
+    )));
+    // Stacked by user: every spend block belongs to the one user.
+    assert!(body.contains(&format!("<span class=\"legend s0\">{user}</span>")));
+    assert!(!body.contains("legend s1"));
+    // A click-through keeps the filter.
+    assert!(body.contains(&format!("href=\"&#x2f;?user={user}&amp;model=")));
+    // A range with nothing in it.
+    let (status, _, body) = get(&f.app, "/stats?until=1970-01-02").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<dd id=\"total-traces\">0</dd>"));
+}
+
+#[tokio::test]
+async fn a_bad_filter_is_an_inline_400_that_keeps_the_form() {
+    let f = fixture(None);
+    for (uri, field) in [
+        ("/stats?since=yesterday&user=u-keep", "since"),
+        ("/stats?interval=minute&user=u-keep", "interval"),
+        ("/stats?stack=day&user=u-keep", "stack"),
+        ("/?sort=sideways&user=u-keep", "sort"),
+        ("/?until=never&user=u-keep", "until"),
+    ] {
+        let (status, _, body) = get(&f.app, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(body.contains("id=\"filter-error\""), "{uri}");
+        assert!(
+            body.contains("<form class=\"filters\""),
+            "{uri}: the form stays"
+        );
+        assert!(body.contains("value=\"u-keep\""), "{uri}: with its values");
+        assert!(body.contains("<nav>"), "{uri}: inside the page");
+        let msg = body.split("id=\"filter-error\"").nth(1).unwrap();
+        assert!(
+            msg.contains(field) || msg.contains("invalid"),
+            "{uri}: {msg}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn traces_page_sorts_and_totals_the_filtered_set() {
+    let f = fixture(None);
+    let (status, _, body) = get(&f.app, "/?sort=cost_desc").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut by_cost: Vec<&crate::test_support::SeedTrace> = f.seed.iter().collect();
+    by_cost.sort_by(|a, b| b.cost().total_cmp(&a.cost()));
+    let first_row = body.split("data-trace-id=\"").nth(1).unwrap();
+    assert!(
+        first_row.starts_with(&by_cost[0].trace_id()),
+        "most expensive first"
+    );
+    // The cost header now sorts ascending; the others descending.
+    assert!(body.contains("data-sort=\"cost\" href=\"&#x2f;?sort=cost_asc\">cost ↓</a>"));
+    assert!(body.contains("data-sort=\"latency\" href=\"&#x2f;?sort=latency_desc\">latency</a>"));
+    let total: f64 = f.seed.iter().map(|t| t.cost()).sum();
+    assert!(body.contains(&format!(
+        "<dd id=\"totals-cost\">{}</dd>",
+        crate::output::cost(total)
+    )));
+    // Auto-refresh is off unless switched on.
+    assert!(body.contains("<input type=\"checkbox\" id=\"live\">"));
 }
 
 #[tokio::test]

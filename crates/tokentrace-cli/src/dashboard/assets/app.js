@@ -7,7 +7,7 @@
   var version = document.body.getAttribute('data-version');
   var live = document.getElementById('live');
   if (version && live) {
-    live.checked = localStorage.getItem('tokentrace.live') !== 'off';
+    live.checked = localStorage.getItem('tokentrace.live') === 'on';
     live.addEventListener('change', function () {
       localStorage.setItem('tokentrace.live', live.checked ? 'on' : 'off');
     });
