@@ -54,6 +54,7 @@ fn reply(status: u16) -> Reply {
         body: serde_json::to_vec(&body).unwrap(),
         splits: Vec::new(),
         delay: Duration::ZERO,
+        headers: Vec::new(),
     }
 }
 

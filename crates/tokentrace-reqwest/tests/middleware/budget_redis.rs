@@ -86,6 +86,7 @@ fn reply() -> Reply {
         body: serde_json::to_vec(&body).unwrap(),
         splits: vec![10],
         delay: Duration::from_millis(2),
+        headers: Vec::new(),
     }
 }
 

@@ -2,9 +2,9 @@
 //! recordings, asserted through an in-memory OpenTelemetry exporter.
 
 mod behaviour;
-mod encoding;
 mod budget;
 #[cfg(feature = "redis")]
 mod budget_redis;
+mod encoding;
 mod replay;
 mod support;

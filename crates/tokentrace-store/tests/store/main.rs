@@ -3,8 +3,8 @@
 //! `tracing` spans.
 
 mod aggregates;
-mod double_count;
 mod analytics;
+mod double_count;
 mod faults;
 mod kill;
 mod metrics;
