@@ -87,6 +87,12 @@ pub(crate) struct GatewayArgs {
     /// Print a new random client key and exit (add it to `client_keys`).
     #[arg(long)]
     pub(crate) issue_key: bool,
+    /// Enforce the spend caps of this budget file (overrides the file's `[budgets] file`; see docs/budgets.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) budgets: Option<PathBuf>,
+    /// Keep budget state in Redis at host:port, shared by every replica (overrides `[budgets] redis`).
+    #[arg(long, value_name = "ADDR", requires = "budgets")]
+    pub(crate) redis: Option<String>,
 }
 
 /// `tokentrace traces`.
