@@ -387,3 +387,85 @@ fn an_unreachable_store_failing_closed_answers_503() {
         assert!(has_event(&s[0], "tokentrace.budget.unavailable"));
     });
 }
+
+struct RedisServer(std::process::Child);
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two gateway replicas sharing one `redis-server` (scripts/setup-redis)
+/// through `[budgets] redis` enforce one global cap together: whichever
+/// replica a call lands on, the calls past the cap are refused and never
+/// forwarded.
+#[test]
+fn two_replicas_sharing_redis_enforce_one_cap() {
+    let _otel = Otel::install();
+    run(async {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let _server = RedisServer(
+            std::process::Command::new("redis-server")
+                .args([
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server not found: run scripts/setup-redis"),
+        );
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(&addr).await.is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let (up, upstream_calls) = counting_upstream().await;
+        // Each call is estimated at about $0.0006 and settles at $0.000602:
+        // a $0.002 cap fits three.
+        let limits = TempFile::new(
+            "fleet.toml",
+            "[[limit]]\nname = \"fleet\"\nscope = \"global\"\nusd = 0.002\nwindow = \"day\"\n",
+        );
+        let mut cfg = GatewayConfig::default().upstream_url("openai", format!("http://{up}"));
+        cfg.budgets = BudgetsSection {
+            file: Some(limits.0.clone()),
+            redis: Some(addr),
+            prefix: Some(format!("gw-fleet-{}:", std::process::id())),
+            redis_timeout_ms: Some(2000),
+        };
+        let a = serve(Gateway::new(&cfg).unwrap().router()).await;
+        let b = serve(Gateway::new(&cfg).unwrap().router()).await;
+        let http = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for i in 0..6 {
+            let gw = if i % 2 == 0 { a } else { b };
+            let res = http
+                .post(format!("http://{gw}/openai/v1/chat/completions"))
+                .header("content-type", "application/json")
+                .body(chat(1000))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(res.status().as_u16());
+            res.text().await.unwrap();
+            // Settlement runs in the background after the response ends.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+        assert_eq!(upstream_calls.load(Ordering::SeqCst), 3);
+    });
+}
