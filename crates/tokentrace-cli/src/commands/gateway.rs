@@ -2,6 +2,7 @@
 //! (and OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set) like `init()`.
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokentrace::gateway::{Gateway, GatewayConfig, issue_client_key};
 use tokio::net::TcpListener;
 
@@ -34,6 +35,11 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr().context("listener has no address")?;
+    // Stream chunks go out as soon as the upstream's arrive, not held back
+    // by Nagle's algorithm waiting for the client's ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let mut text = format!("tokentrace gateway on http://{addr}/\n");
     for (name, url) in gateway.routes() {
         let segment = if url.contains("{resource}") {
