@@ -20,9 +20,10 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     };
     let bind = args.bind.unwrap_or(config.listen);
     let gateway = Gateway::new(&config)?;
-    let mut telemetry = tokentrace::Telemetry::builder()
-        .from_env()
-        .service_name("tokentrace-gateway");
+    let mut telemetry = tokentrace::Telemetry::builder().from_env();
+    if let Some(name) = default_service_name(std::env::var_os("OTEL_SERVICE_NAME").as_deref()) {
+        telemetry = telemetry.service_name(name);
+    }
     telemetry = if args.no_store {
         telemetry.no_store()
     } else {
@@ -61,4 +62,34 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         })
         .await
         .context("the gateway server failed")
+}
+
+/// `service.name` is `tokentrace-gateway` unless `OTEL_SERVICE_NAME` names
+/// it (then the environment's name stands, as in `init()`).
+fn default_service_name(env: Option<&std::ffi::OsStr>) -> Option<&'static str> {
+    match env.and_then(std::ffi::OsStr::to_str) {
+        Some(v) if !v.trim().is_empty() => None,
+        _ => Some("tokentrace-gateway"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::default_service_name;
+
+    #[test]
+    fn otel_service_name_wins_over_the_gateways_default() {
+        assert_eq!(default_service_name(None), Some("tokentrace-gateway"));
+        assert_eq!(
+            default_service_name(Some(OsStr::new(""))),
+            Some("tokentrace-gateway")
+        );
+        assert_eq!(
+            default_service_name(Some(OsStr::new("  "))),
+            Some("tokentrace-gateway")
+        );
+        assert_eq!(default_service_name(Some(OsStr::new("gw-eu"))), None);
+    }
 }
