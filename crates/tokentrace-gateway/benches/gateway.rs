@@ -5,13 +5,16 @@
 //! * direct: the client calls the mock OpenAI API;
 //! * gateway: through `Gateway::router()` in this process, with the full
 //!   tracing stack (EnrichLayer + OpenTelemetry, in-memory exporter);
+//! * bare proxy: the same hop without tracing (axum in, plain reqwest out),
+//!   the floor any proxy in this process pays;
 //! * LiteLLM: `litellm --config` (from `scripts/setup-python-clients
-//!   --litellm`) forwarding to the same mock. Skipped when
-//!   `TT_BENCH_NO_LITELLM` is set or the set-up fails.
+//!   --litellm`) forwarding to the same mock, stopped by its pid at the end.
+//!   Skipped when `TT_BENCH_NO_LITELLM` is set or the set-up fails.
 //!
 //! Each round sends one unary request (latency: send to last byte) and one
 //! streamed request (TTFB: send to first body chunk) to each target, in a
-//! rotating order. `TT_BENCH_ROUNDS` rounds (default 200) after 30 warm-up.
+//! rotating order. `TT_BENCH_ROUNDS` rounds (default 200) after 30 warm-up;
+//! `TT_BENCH_UPSTREAM_MS` (default 0) delays the mock's answers.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
@@ -145,6 +148,28 @@ async fn start_litellm(
     None
 }
 
+/// The floor for any proxy: the same hop (axum in, reqwest out, body
+/// streamed back) with no tracing, no parsing and no header rules but `Host`.
+async fn bare_proxy(
+    axum::extract::State((http, base)): axum::extract::State<(reqwest::Client, String)>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let rest = parts.uri.path().strip_prefix("/bare").unwrap_or("");
+    let mut headers = parts.headers;
+    headers.remove(http::header::HOST);
+    let res = http
+        .request(parts.method, format!("{base}{rest}"))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let res: http::Response<reqwest::Body> = res.into();
+    res.map(axum::body::Body::new)
+}
+
 async fn unary(http: &reqwest::Client, base: &str, auth: &str) -> f64 {
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"how fast is the gateway today"}]}"#;
     let t = Instant::now();
@@ -269,10 +294,21 @@ fn main() {
         });
         tokio::spawn(async move { axum::serve(listener, app).await });
 
+        let bare = axum::Router::new()
+            .route("/bare/{*path}", axum::routing::any(bare_proxy))
+            .with_state((reqwest::Client::new(), format!("{mock_base}/openai")));
+        let bare_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bare_addr = bare_listener.local_addr().unwrap();
+        let bare_listener = bare_listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tokio::spawn(async move { axum::serve(bare_listener, bare).await });
+
         let litellm = start_litellm(&mock_openai, &dir).await;
         let mut targets = vec![
             Target { name: "direct", url: mock_openai.clone(), unary_ms: vec![], ttfb_ms: vec![] },
             Target { name: "tokentrace gateway", url: format!("http://{gw}/openai/v1"), unary_ms: vec![], ttfb_ms: vec![] },
+            Target { name: "bare proxy, no tracing (floor)", url: format!("http://{bare_addr}/bare/v1"), unary_ms: vec![], ttfb_ms: vec![] },
         ];
         if let Some((_, url, _)) = &litellm {
             targets.push(Target { name: "LiteLLM proxy", url: url.clone(), unary_ms: vec![], ttfb_ms: vec![] });
@@ -338,20 +374,20 @@ fn main() {
             "\ntarget TTFB <= 1.05 x direct: {gw_ttfb:.3} x ({})",
             if gw_ttfb <= 1.05 { "met" } else { "missed" }
         );
-        if added.len() == 3 {
-            let r = added[1].0 / added[2].0;
+        if added.len() == 4 {
+            let r = added[1].0 / added[3].0;
             println!(
                 "target added latency <= 1/20 of LiteLLM's: gateway {:.3} ms / LiteLLM {:.3} ms = {r:.4} (1/{:.1}) ({})",
                 added[1].0,
-                added[2].0,
+                added[3].0,
                 1.0 / r,
                 if r <= 0.05 { "met" } else { "missed" }
             );
             println!(
                 "added TTFB: gateway {:.3} ms, LiteLLM {:.3} ms (1/{:.1})",
                 added[1].1,
-                added[2].1,
-                added[2].1 / added[1].1
+                added[3].1,
+                added[3].1 / added[1].1
             );
         }
         drop(litellm);
