@@ -90,8 +90,8 @@ pub(crate) struct GatewayArgs {
     /// TOML configuration: upstreams, header names, keys, limits (see docs/gateway.md).
     #[arg(long, value_name = "FILE", env = "TOKENTRACE_GATEWAY_CONFIG")]
     pub(crate) config: Option<PathBuf>,
-    /// Address to listen on (default: the file's `listen`, else 127.0.0.1:4000).
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on (`127.0.0.1:4000`, `localhost:4000`; default: the file's `listen`, else 127.0.0.1:4000).
+    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
     pub(crate) bind: Option<SocketAddr>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
@@ -391,6 +391,42 @@ mod tests {
                 panic!("expected serve")
             };
             assert_eq!(s.bind.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn gateway_bind_takes_localhost_like_serve() {
+        for (arg, want) in [
+            ("localhost:4000", "127.0.0.1:4000"),
+            ("Localhost:4001", "127.0.0.1:4001"),
+            ("127.0.0.1:4002", "127.0.0.1:4002"),
+            ("[::1]:4003", "[::1]:4003"),
+        ] {
+            let cli = Cli::try_parse_from(["tokentrace", "gateway", "--bind", arg]).unwrap();
+            let Command::Gateway(g) = cli.command else {
+                panic!("expected gateway")
+            };
+            assert_eq!(g.bind.map(|b| b.to_string()).as_deref(), Some(want));
+        }
+        let cli = Cli::try_parse_from(["tokentrace", "gateway"]).unwrap();
+        let Command::Gateway(g) = cli.command else {
+            panic!("expected gateway")
+        };
+        assert!(
+            g.bind.is_none(),
+            "no --bind: the file's `listen` or the default"
+        );
+        for bad in [
+            "localhost",
+            "localhost:x",
+            "localhost:70000",
+            "example.com:80",
+            "4000",
+        ] {
+            assert!(
+                Cli::try_parse_from(["tokentrace", "gateway", "--bind", bad]).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (and OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set) like `init()`.
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokentrace::gateway::{Gateway, GatewayConfig, issue_client_key};
 use tokio::net::TcpListener;
 
@@ -25,9 +26,10 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     }
     let bind = args.bind.unwrap_or(config.listen);
     let gateway = Gateway::new(&config)?;
-    let mut telemetry = tokentrace::Telemetry::builder()
-        .from_env()
-        .service_name("tokentrace-gateway");
+    let mut telemetry = tokentrace::Telemetry::builder().from_env();
+    if let Some(name) = default_service_name(std::env::var_os("OTEL_SERVICE_NAME").as_deref()) {
+        telemetry = telemetry.service_name(name);
+    }
     telemetry = if args.no_store {
         telemetry.no_store()
     } else {
@@ -40,6 +42,11 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr().context("listener has no address")?;
+    // Stream chunks go out as soon as the upstream's arrive, not held back
+    // by Nagle's algorithm waiting for the client's ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let mut text = format!("tokentrace gateway on http://{addr}/\n");
     for (name, url) in gateway.routes() {
         let segment = if url.contains("{resource}") {
@@ -71,4 +78,34 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         })
         .await
         .context("the gateway server failed")
+}
+
+/// `service.name` is `tokentrace-gateway` unless `OTEL_SERVICE_NAME` names
+/// it (then the environment's name stands, as in `init()`).
+fn default_service_name(env: Option<&std::ffi::OsStr>) -> Option<&'static str> {
+    match env.and_then(std::ffi::OsStr::to_str) {
+        Some(v) if !v.trim().is_empty() => None,
+        _ => Some("tokentrace-gateway"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::default_service_name;
+
+    #[test]
+    fn otel_service_name_wins_over_the_gateways_default() {
+        assert_eq!(default_service_name(None), Some("tokentrace-gateway"));
+        assert_eq!(
+            default_service_name(Some(OsStr::new(""))),
+            Some("tokentrace-gateway")
+        );
+        assert_eq!(
+            default_service_name(Some(OsStr::new("  "))),
+            Some("tokentrace-gateway")
+        );
+        assert_eq!(default_service_name(Some(OsStr::new("gw-eu"))), None);
+    }
 }
