@@ -248,10 +248,12 @@ impl TraceView {
                 }
             })
             .collect();
-        let ticks = (0..=4)
-            .map(|i| Tick {
-                x: f64::from(i) * WATERFALL_WIDTH / 4.0,
-                label: output::millis(total_ns / 1e6 * f64::from(i) / 4.0),
+        let ticks = axis_labels(total_ns / 1e6, 4)
+            .into_iter()
+            .enumerate()
+            .map(|(i, label)| Tick {
+                x: i as f64 * WATERFALL_WIDTH / 4.0,
+                label,
             })
             .collect();
         let spans = trace
@@ -303,6 +305,37 @@ impl TraceView {
             spans,
         }
     }
+}
+
+/// Labels of `steps + 1` evenly spaced ticks from 0 to `total_ms`: the unit
+/// (µs, ms or s) follows the span and the decimals follow the step, so two
+/// neighbouring ticks never print the same text (a 0.4 ms trace reads
+/// `0 µs, 100 µs, 200 µs…`, not `0.1 ms, 0.1 ms`).
+pub(crate) fn axis_labels(total_ms: f64, steps: u32) -> Vec<String> {
+    let steps = steps.max(1);
+    let total_ms = if total_ms.is_finite() && total_ms > 0.0 {
+        total_ms
+    } else {
+        0.0
+    };
+    let (unit, per_ms) = if total_ms >= 1000.0 {
+        ("s", 1e-3)
+    } else if total_ms >= 1.0 {
+        ("ms", 1.0)
+    } else {
+        ("µs", 1e3)
+    };
+    let step = total_ms * per_ms / f64::from(steps);
+    // Enough decimals that the step is at least one unit of the last digit:
+    // then rounding keeps neighbours apart.
+    let decimals = if step > 0.0 {
+        (-step.log10()).ceil().clamp(0.0, 9.0) as usize
+    } else {
+        0
+    };
+    (0..=steps)
+        .map(|i| format!("{:.*} {unit}", decimals, step * f64::from(i)))
+        .collect()
 }
 
 pub(crate) fn round1(v: f64) -> f64 {
@@ -425,6 +458,44 @@ mod tests {
         let joined = text.join("\n");
         let reparsed: Json = serde_json::from_str(&joined).unwrap();
         assert_eq!(reparsed, v);
+    }
+
+    #[test]
+    fn axis_ticks_adapt_their_precision_to_the_span() {
+        let distinct = |labels: &[String]| labels.windows(2).all(|w| w[0] != w[1]);
+        // The reported case: a sub-millisecond trace.
+        let sub = axis_labels(0.4, 4);
+        assert_eq!(sub, ["0 µs", "100 µs", "200 µs", "300 µs", "400 µs"]);
+        let tiny = axis_labels(0.0042, 4);
+        assert_eq!(tiny, ["0 µs", "1 µs", "2 µs", "3 µs", "4 µs"]);
+        let ms = axis_labels(2.6, 4);
+        assert_eq!(ms, ["0.0 ms", "0.7 ms", "1.3 ms", "2.0 ms", "2.6 ms"]);
+        assert_eq!(
+            axis_labels(0.04, 4),
+            ["0 µs", "10 µs", "20 µs", "30 µs", "40 µs"]
+        );
+        assert_eq!(
+            axis_labels(0.002, 4),
+            ["0.0 µs", "0.5 µs", "1.0 µs", "1.5 µs", "2.0 µs"]
+        );
+        assert_eq!(
+            axis_labels(480.0, 4),
+            ["0 ms", "120 ms", "240 ms", "360 ms", "480 ms"]
+        );
+        assert_eq!(
+            axis_labels(2500.0, 4),
+            ["0.0 s", "0.6 s", "1.2 s", "1.9 s", "2.5 s"]
+        );
+        for total in [
+            1e-6, 0.013, 0.1, 0.9999, 1.0, 3.3, 99.9, 999.0, 1000.0, 123_456.0,
+        ] {
+            let labels = axis_labels(total, 4);
+            assert_eq!(labels.len(), 5);
+            assert!(distinct(&labels), "{total} ms: {labels:?}");
+        }
+        // A zero-length trace has one meaningful tick, shown without noise.
+        assert_eq!(axis_labels(0.0, 4)[4], "0 µs");
+        assert_eq!(axis_labels(f64::NAN, 2), ["0 µs", "0 µs", "0 µs"]);
     }
 
     #[test]
