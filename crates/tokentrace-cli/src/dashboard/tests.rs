@@ -469,17 +469,105 @@ async fn traces_page_sorts_and_totals_the_filtered_set() {
 }
 
 #[tokio::test]
-async fn sessions_pages_list_sessions_and_a_sessions_traces_in_order() {
+async fn sessions_page_paginates_and_filters() {
     let f = fixture(None);
     let (status, _, body) = get(&f.app, "/sessions").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.matches("class=\"session-row\"").count(), 4);
+    assert!(body.contains("Sessions 1–4 of 4"));
+    // Most recently active first: sess-x (10 min ago) … sess-1 (25 h ago).
+    let order: Vec<usize> = ["sess-x", "sess-3", "sess-1", "sess-2"]
+        .iter()
+        .map(|s| body.find(&format!("data-session-id=\"{s}\"")).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+
+    let (_, _, body) = get(&f.app, "/sessions?limit=2").await;
+    assert_eq!(body.matches("class=\"session-row\"").count(), 2);
+    assert!(body.contains("Sessions 1–2 of 4"));
+    assert!(body.contains("href=\"&#x2f;sessions?limit=2&amp;offset=2\""));
+    assert!(!body.contains("rel=\"prev\""));
+    let (_, _, body) = get(&f.app, "/sessions?limit=2&offset=2").await;
+    assert!(body.contains("Sessions 3–4 of 4"));
+    assert!(body.contains("data-session-id=\"sess-1\""));
+    assert!(body.contains("data-session-id=\"sess-2\""));
+    assert!(body.contains("rel=\"prev\" href=\"&#x2f;sessions?limit=2\""));
+    assert!(!body.contains("rel=\"next\""));
+
+    // Substring of the session id, the user exactly, the time range.
+    let rows = |body: &str| body.matches("class=\"session-row\"").count();
+    let (_, _, body) = get(&f.app, "/sessions?q=ess-3").await;
+    assert_eq!(rows(&body), 1);
+    assert!(body.contains("data-session-id=\"sess-3\""));
+    assert!(
+        body.contains("value=\"ess-3\""),
+        "the form keeps the filter"
+    );
+    let (_, _, body) = get(&f.app, "/sessions?user=alice").await;
+    assert_eq!(rows(&body), 1);
+    assert!(body.contains("data-session-id=\"sess-1\""));
+    let (_, _, body) = get(&f.app, "/sessions?since=4h").await;
+    assert_eq!(
+        rows(&body),
+        2,
+        "sess-3 and sess-x were active in the last 4 h"
+    );
+    let (_, _, body) = get(&f.app, "/sessions?q=nobody").await;
+    assert_eq!(rows(&body), 0);
+    assert!(body.contains("No session matches these filters."));
+    // A bad value is an inline 400 that keeps the form.
+    let (status, _, body) = get(&f.app, "/sessions?since=yesterdayish&q=sess").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("class=\"error-message\""));
+    assert!(body.contains("value=\"yesterdayish\""));
+}
+
+#[tokio::test]
+async fn a_session_page_is_the_conversation_turn_by_turn() {
+    let f = fixture(None);
     let (status, _, body) = get(&f.app, "/sessions/sess-1").await;
     assert_eq!(status, StatusCode::OK);
-    let a1 = body.find(&format!("{:032x}", 0xa1)).unwrap();
-    let a3 = body.find(&format!("{:032x}", 0xa3)).unwrap();
-    assert!(a1 < a3, "oldest first");
-    assert_eq!(body.matches("class=\"trace-row").count(), 2);
+    assert_eq!(body.matches("<li class=\"turn").count(), 2);
+    let a1 = body
+        .find(&format!("class=\"turn\" data-trace-id=\"{:032x}\"", 0xa1))
+        .unwrap();
+    let a3 = body
+        .find(&format!(
+            "class=\"turn has-error\" data-trace-id=\"{:032x}\"",
+            0xa3
+        ))
+        .unwrap();
+    assert!(a1 < a3, "turns in the order they started");
+    let first = &body[a1..a3];
+    assert!(first.contains("<span class=\"turn-n\">#1</span>"));
+    assert_eq!(field_span(first, "cost").as_deref(), Some("$0.000360"));
+    assert_eq!(field_span(first, "latency").as_deref(), Some("165.0 ms"));
+    assert!(first.contains("<pre>how do I reset?</pre>"));
+    assert!(first.contains("<pre>Hold the button for 5 s.</pre>"));
+    let second = &body[a3..];
+    assert!(second.contains("<span class=\"turn-n\">#2</span>"));
+    assert_eq!(field_span(second, "cost").as_deref(), Some("$0.000075"));
+    assert!(second.contains("No captured input or output"));
+    assert!(second.contains("1 error"));
+    assert_eq!(field(&body, "turns").as_deref(), Some("2"));
+    assert_eq!(field(&body, "cost").as_deref(), Some("$0.000435"));
+    assert_eq!(field(&body, "user").as_deref(), Some("alice"));
+
+    // Captured messages: the turn's new user message, not the system prompt.
+    let (_, _, body) = get(&f.app, "/sessions/sess-2").await;
+    assert!(body.contains("<div class=\"message input role-user\"><div class=\"role\">user</div><pre>What does the pro plan cost?</pre>"));
+    assert!(!body.contains("Be brief."));
+    assert!(body.contains("<pre>The pro plan is $20 a month.</pre>"));
+    let (status, _, _) = get(&f.app, "/sessions/no-such-session").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The text of the `<span data-field="{key}">` in `html`.
+fn field_span(html: &str, key: &str) -> Option<String> {
+    let at = html.find(&format!("data-field=\"{key}\">"))?;
+    let open = at + format!("data-field=\"{key}\">").len();
+    let close = html[open..].find("</span>")? + open;
+    Some(html[open..close].to_owned())
 }
 
 #[tokio::test]

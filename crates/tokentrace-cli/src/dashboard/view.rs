@@ -491,6 +491,33 @@ fn message_of(v: &Json, role: &str, out: &mut Vec<Message>) {
         });
         return;
     };
+    // A whole request or response body: its messages, choices or candidates.
+    for k in [
+        "messages",
+        "contents",
+        "choices",
+        "candidates",
+        "output",
+        "input",
+        "prompt",
+    ] {
+        match m.get(k) {
+            Some(Json::Array(items)) if m.get("role").is_none() => {
+                for i in items.iter().take(MAX_MESSAGES) {
+                    message_of(i, role, out);
+                }
+                return;
+            }
+            Some(Json::String(text)) if m.get("role").is_none() && k != "output" => {
+                out.push(Message {
+                    role: role.to_owned(),
+                    text: text.clone(),
+                });
+                return;
+            }
+            _ => {}
+        }
+    }
     // An OpenAI choice or a Gemini candidate wraps the message.
     if let Some(inner @ Json::Object(_)) = m.get("message").or_else(|| m.get("content"))
         && (inner.get("role").is_some() || inner.get("parts").is_some())
@@ -519,7 +546,7 @@ fn message_of(v: &Json, role: &str, out: &mut Vec<Message>) {
 }
 
 /// Messages of a captured content attribute (a JSON string, or plain text).
-fn messages(raw: &Json, role: &str) -> Vec<Message> {
+pub(crate) fn messages(raw: &Json, role: &str) -> Vec<Message> {
     let parsed = match raw {
         Json::String(s) => match serde_json::from_str::<Json>(s) {
             Ok(v @ (Json::Array(_) | Json::Object(_))) => v,
@@ -1082,6 +1109,61 @@ mod tests {
         // A zero-length trace has one meaningful tick, shown without noise.
         assert_eq!(axis_labels(0.0, 4)[4], "0 µs");
         assert_eq!(axis_labels(f64::NAN, 2), ["0 µs", "0 µs", "0 µs"]);
+    }
+
+    #[test]
+    fn messages_are_read_from_each_providers_shapes() {
+        let read = |raw: &str, role: &str| -> Vec<(String, String)> {
+            messages(&Json::String(raw.to_owned()), role)
+                .into_iter()
+                .map(|m| (m.role, m.text))
+                .collect()
+        };
+        let pair = |r: &str, t: &str| (r.to_owned(), t.to_owned());
+        // OpenAI chat request body and messages with content parts.
+        assert_eq!(
+            read(
+                r#"{"model":"m","messages":[{"role":"system","content":"sys"},{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}"#,
+                "user"
+            ),
+            [pair("system", "sys"), pair("user", "a\nb")]
+        );
+        // OpenAI choices, Anthropic response, Gemini candidates, Responses output.
+        assert_eq!(
+            read(
+                r#"[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]"#,
+                "assistant"
+            ),
+            [pair("assistant", "hi")]
+        );
+        assert_eq!(
+            read(
+                r#"{"type":"message","role":"assistant","content":[{"type":"text","text":"yo"}]}"#,
+                "assistant"
+            ),
+            [pair("assistant", "yo")]
+        );
+        assert_eq!(
+            read(
+                r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"g"}]}}]}"#,
+                "assistant"
+            ),
+            [pair("assistant", "g")]
+        );
+        assert_eq!(
+            read(
+                r#"{"output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"r"}]}]}"#,
+                "assistant"
+            ),
+            [pair("assistant", "r")]
+        );
+        // Plain text, and a Responses-API string input.
+        assert_eq!(read("just text", "user"), [pair("user", "just text")]);
+        assert_eq!(read(r#"{"input":"q?"}"#, "user"), [pair("user", "q?")]);
+        // Bounded.
+        let long = "x".repeat(MAX_MESSAGE_CHARS + 10);
+        let m = read(&long, "user");
+        assert_eq!(m[0].1.chars().count(), MAX_MESSAGE_CHARS + 1);
     }
 
     #[test]
