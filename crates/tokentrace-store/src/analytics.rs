@@ -126,7 +126,8 @@ fn hourly_dim(g: Option<GroupBy>) -> Option<&'static str> {
         Some(GroupBy::User) => Some("user"),
         Some(GroupBy::Model) => Some("model"),
         Some(GroupBy::Provider) => Some("provider"),
-        Some(GroupBy::Session | GroupBy::Day | GroupBy::Step) => None,
+        Some(GroupBy::Step) => Some("step"),
+        Some(GroupBy::Session | GroupBy::Day) => None,
     }
 }
 
@@ -313,7 +314,8 @@ impl Store {
                 "SELECT s.start_ns, s.duration_ms, s.status_code = 'error', s.input_tokens,
                         s.output_tokens, s.total_tokens, s.cost_usd, {}
                  FROM traces t JOIN spans s ON s.trace_id = t.trace_id
-                     AND (s.model IS NOT NULL OR s.provider IS NOT NULL){where_sql}",
+                     AND (s.model IS NOT NULL OR s.provider IS NOT NULL)
+                     AND s.span_type IN ('llm', 'vector'){where_sql}",
                 if group_by == Some(GroupBy::Provider) {
                     "s.provider"
                 } else {
