@@ -367,15 +367,31 @@ struct TraceCtx {
     width: f64,
 }
 
+/// `/traces/{id}` options.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct TraceQuery {
+    /// Subtrees shown folded: `all`, or comma-separated span ids.
+    collapse: Option<String>,
+}
+
 /// `/traces/{id}`: one trace's waterfall and span details.
-pub(crate) async fn trace(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub(crate) async fn trace(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<TraceQuery>,
+) -> Response {
     let id = id.to_ascii_lowercase();
     match state.read(move |store| Ok(store.get_trace(&id)?)).await {
         Ok(trace) => {
+            let mut view = TraceView::new(&trace);
+            if let Some(c) = non_empty(query.collapse.as_ref()) {
+                view::fold(&mut view.rows, &c);
+            }
             let ctx = TraceCtx {
                 title: format!("Trace {}", trace.trace_id),
                 nav: "traces",
-                trace: TraceView::new(&trace),
+                trace: view,
                 width: view::WATERFALL_WIDTH,
             };
             state.render("trace.html", &ctx)
@@ -813,7 +829,7 @@ pub(crate) async fn session(State(state): State<AppState>, Path(id): Path<String
         tokens: output::count(turns.iter().map(|t| t.trace.total_tokens).sum()),
         cost: output::cost(turns.iter().map(|t| t.trace.cost_usd).sum()),
         latency: output::millis(turns.iter().map(|t| t.trace.latency_ms).sum()),
-        span: output::millis((last_end - first) as f64 / 1e6),
+        span: view::human_duration((last_end - first) as f64 / 1e6),
         turns: turns
             .iter()
             .enumerate()
@@ -831,7 +847,7 @@ pub(crate) async fn session(State(state): State<AppState>, Path(id): Path<String
                     row: TraceRow::new(&t.trace),
                     offset: format!(
                         "+{}",
-                        output::millis((t.trace.start_ns - first) as f64 / 1e6)
+                        view::human_duration((t.trace.start_ns - first) as f64 / 1e6)
                     ),
                     input,
                     context,

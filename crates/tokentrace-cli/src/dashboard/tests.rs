@@ -220,6 +220,30 @@ async fn waterfall_rows_carry_what_collapsing_needs() {
     );
     assert!(body.contains("data-collapse=\"all\""));
     assert!(body.contains("data-collapse=\"none\""));
+    assert!(!body.contains(" hidden\" data-span-id"));
+
+    // Folded on the server (`?collapse=`): the rows beneath are hidden.
+    let row_class = |body: &str, span: u64| -> String {
+        let at = body
+            .find(&format!("data-span-id=\"{span:016x}\" data-depth"))
+            .unwrap();
+        let start = body[..at].rfind("class=\"wf-row").unwrap();
+        body[start..at].to_owned()
+    };
+    let url = format!("/traces/{:032x}?collapse={:016x}", 0xa2, 0xa202);
+    let (_, _, body) = get(&f.app, &url).await;
+    assert!(row_class(&body, 0xa202).contains(" collapsed"));
+    assert!(row_class(&body, 0xa203).contains(" hidden"));
+    for visible in [0xa201, 0xa202, 0xa204, 0xa205] {
+        assert!(!row_class(&body, visible).contains("hidden"), "{visible:x}");
+    }
+    assert!(body.contains("class=\"twisty\" aria-expanded=\"false\""));
+    // `all` folds every subtree but the root's.
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}?collapse=all", 0xa2)).await;
+    assert!(!row_class(&body, 0xa201).contains("collapsed"));
+    assert!(row_class(&body, 0xa202).contains(" collapsed"));
+    assert!(row_class(&body, 0xa203).contains(" hidden"));
+    assert!(!row_class(&body, 0xa204).contains("hidden"));
 }
 
 #[tokio::test]

@@ -71,6 +71,10 @@ pub(crate) struct WaterfallRow {
     pub(crate) level: u32,
     /// Spans beneath this one (what collapsing it hides).
     pub(crate) descendants: usize,
+    /// Its subtree is folded (`?collapse=`).
+    pub(crate) collapsed: bool,
+    /// Beneath a folded row.
+    pub(crate) hidden: bool,
     /// `llm`, `vector`, `workflow` or `other`: the bar's colour.
     pub(crate) class: &'static str,
     pub(crate) error: bool,
@@ -778,6 +782,30 @@ fn breakdown(trace: &Trace) -> Vec<Field> {
     ]
 }
 
+/// Folds the subtrees of `rows` that `collapse` names: `all` (every row
+/// with spans beneath but the roots) or comma-separated span ids; rows
+/// beneath a folded one are hidden, as the script does on a click.
+pub(crate) fn fold(rows: &mut [WaterfallRow], collapse: &str) {
+    let ids: Vec<&str> = collapse.split(',').map(str::trim).collect();
+    for r in rows.iter_mut() {
+        r.collapsed = r.descendants > 0
+            && if collapse.trim() == "all" {
+                r.level > 0
+            } else {
+                ids.contains(&r.span_id.as_str())
+            };
+    }
+    let mut hide_below = u32::MAX;
+    for r in rows.iter_mut() {
+        if r.level > hide_below {
+            r.hidden = true;
+            continue;
+        }
+        r.hidden = false;
+        hide_below = if r.collapsed { r.level } else { u32::MAX };
+    }
+}
+
 /// How many spans follow each span in tree order before one at its depth or above.
 fn descendants(spans: &[SpanRow]) -> Vec<usize> {
     (0..spans.len())
@@ -815,6 +843,8 @@ impl TraceView {
                     depth: s.depth.min(MAX_DEPTH),
                     level: s.depth,
                     descendants,
+                    collapsed: false,
+                    hidden: false,
                     class: match s.span_type.as_deref() {
                         Some(semconv::values::SPAN_TYPE_LLM) => "llm",
                         Some(semconv::values::SPAN_TYPE_VECTOR) => "vector",
@@ -949,6 +979,23 @@ pub(crate) fn axis_labels(total_ms: f64, steps: u32) -> Vec<String> {
     (0..=steps)
         .map(|i| format!("{:.*} {unit}", decimals, step * f64::from(i)))
         .collect()
+}
+
+/// A duration for people: `480.0 ms`, `12.35 s`, then `4 min 12 s`,
+/// `25 h 3 min`, `2 d 3 h` (a session can span days).
+pub(crate) fn human_duration(ms: f64) -> String {
+    if !ms.is_finite() || ms < 60_000.0 {
+        return output::millis(ms.max(0.0));
+    }
+    let secs = (ms / 1000.0).round() as u64;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else {
+        format!("{m} min {s} s")
+    }
 }
 
 pub(crate) fn round1(v: f64) -> f64 {
@@ -1164,6 +1211,16 @@ mod tests {
         let long = "x".repeat(MAX_MESSAGE_CHARS + 10);
         let m = read(&long, "user");
         assert_eq!(m[0].1.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn long_durations_read_in_minutes_hours_and_days() {
+        assert_eq!(human_duration(480.0), "480.0 ms");
+        assert_eq!(human_duration(12_345.0), "12.35 s");
+        assert_eq!(human_duration(252_000.0), "4 min 12 s");
+        assert_eq!(human_duration(90_000_120.0), "1 d 1 h");
+        assert_eq!(human_duration(11_100_000.0), "3 h 5 min");
+        assert_eq!(human_duration(183_600_000.0), "2 d 3 h");
     }
 
     #[test]

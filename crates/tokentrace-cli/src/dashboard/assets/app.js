@@ -72,4 +72,5 @@
   }
   window.addEventListener('hashchange', select);
   select();
+  layout();
 })();
