@@ -194,7 +194,15 @@ impl Store {
             args.push(v);
         };
         if let Some(v) = &filter.workflow {
-            push(WORKFLOW_CLAUSE, Sql::Text(v.clone()));
+            // With a user or session (a few hundred traces), those drive and
+            // the workflow is a key lookup per trace; otherwise the
+            // workflow's keys drive.
+            let clause = if filter.user_id.is_some() || filter.session_id.is_some() {
+                WORKFLOW_EXISTS
+            } else {
+                WORKFLOW_CLAUSE
+            };
+            push(clause, Sql::Text(v.clone()));
         }
         for (kind, v) in [
             ("user_id", &filter.user_id),
@@ -644,8 +652,12 @@ fn traces_page_sql(where_sql: &str, sort: TraceSort) -> String {
     )
 }
 
-/// A trace whose workflow is `?`, or with a nested `#[workflow]` step named `?`.
-/// (`trace_keys` holds both under kind `workflow`.)
+/// [`WORKFLOW_CLAUSE`] as a lookup per trace (for when another filter drives).
+const WORKFLOW_EXISTS: &str = "EXISTS (SELECT 1 FROM trace_keys k
+     WHERE k.trace_id = t.trace_id AND k.kind = 'workflow' AND k.value = ?)";
+
+/// A trace whose workflow is `?`, or with a nested `#[workflow]` step named `?`
+/// (`trace_keys` holds both under kind `workflow`).
 const WORKFLOW_CLAUSE: &str = "t.trace_id IN (SELECT k.trace_id FROM trace_keys k
      WHERE k.kind = 'workflow' AND k.value = ?)";
 
@@ -925,6 +937,11 @@ mod tests {
             where_(key_clause("user_id")),
             where_(key_clause("session_id")),
             where_(&format!("{} AND {WORKFLOW_CLAUSE}", key_clause("provider"))),
+            where_(&format!("{} AND {WORKFLOW_EXISTS}", key_clause("user_id"))),
+            where_(&format!(
+                "{} AND {WORKFLOW_EXISTS}",
+                key_clause("session_id")
+            )),
         ] {
             queries.push(traces_count_sql(&w));
             for sort in TraceSort::ALL {

@@ -434,15 +434,20 @@ fn assert_steps_consistent(store: &Store, conn: &Connection) {
             .traces(&TraceFilter::new().workflow(name.clone()))
             .unwrap();
         assert_eq!(got.total, want as u64, "workflow {name}");
-        let got = store
-            .traces(
-                &TraceFilter::new()
-                    .workflow(name.clone())
-                    .errors_only(false)
-                    .user_id("nobody"),
+        // With a user too (the user's traces drive, the workflow is a lookup).
+        let want: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM traces t WHERE (t.workflow = ?1 OR EXISTS (SELECT 1 FROM spans s
+                 WHERE s.trace_id = t.trace_id AND s.span_type = 'workflow' AND s.workflow = ?1))
+                 AND EXISTS (SELECT 1 FROM spans u WHERE u.trace_id = t.trace_id AND u.user_id = 'u1')",
+                [&name],
+                |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(got.total, 0);
+        let got = store
+            .traces(&TraceFilter::new().workflow(name.clone()).user_id("u1"))
+            .unwrap();
+        assert_eq!(got.total, want as u64, "workflow {name} and user u1");
     }
 }
 
