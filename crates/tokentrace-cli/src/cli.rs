@@ -68,6 +68,20 @@ pub(crate) struct ServeArgs {
         hide_env_values = true
     )]
     pub(crate) token: Option<String>,
+    /// A budget file (TOML, see docs/budgets.md): the Budgets page shows each of its limits.
+    #[arg(long, value_name = "FILE", env = "TOKENTRACE_BUDGETS")]
+    pub(crate) budgets: Option<PathBuf>,
+    /// Redis (`host:port`) the services keep budget state in: the Budgets page shows spend, reservations and refusals from it.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "TOKENTRACE_BUDGETS_REDIS",
+        requires = "budgets"
+    )]
+    pub(crate) redis: Option<String>,
+    /// Key prefix the services use in Redis.
+    #[arg(long, value_name = "P", default_value = "tokentrace:budget:")]
+    pub(crate) budgets_prefix: String,
 }
 
 /// `tokentrace gateway`.
@@ -87,6 +101,12 @@ pub(crate) struct GatewayArgs {
     /// Print a new random client key and exit (add it to `client_keys`).
     #[arg(long)]
     pub(crate) issue_key: bool,
+    /// Enforce the spend caps of this budget file (overrides the file's `[budgets] file`; see docs/budgets.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) budgets: Option<PathBuf>,
+    /// Keep budget state in Redis at host:port, shared by every replica (overrides `[budgets] redis`).
+    #[arg(long, value_name = "ADDR", requires = "budgets")]
+    pub(crate) redis: Option<String>,
 }
 
 /// `tokentrace traces`.

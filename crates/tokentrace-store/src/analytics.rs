@@ -315,12 +315,13 @@ impl Store {
                         s.output_tokens, s.total_tokens, s.cost_usd, {}
                  FROM traces t JOIN spans s ON s.trace_id = t.trace_id
                      AND (s.model IS NOT NULL OR s.provider IS NOT NULL)
-                     AND s.span_type IN ('llm', 'vector'){where_sql}",
+                     AND s.{}{where_sql}",
                 if group_by == Some(GroupBy::Provider) {
                     "s.provider"
                 } else {
                     "s.model"
-                }
+                },
+                crate::agg::COUNTED_SPAN,
             ),
             Level::Step => {
                 let j = |k: &str| format!("json_extract(s.attributes, '$.\"{k}\"')");

@@ -13,10 +13,16 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         let key = issue_client_key().context("cannot read the system's random source")?;
         return crate::commands::emit(&format!("{key}\n"));
     }
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => GatewayConfig::from_file(path)?,
         None => GatewayConfig::default(),
     };
+    if let Some(file) = &args.budgets {
+        config.budgets.file = Some(file.clone());
+    }
+    if let Some(addr) = &args.redis {
+        config.budgets.redis = Some(addr.clone());
+    }
     let bind = args.bind.unwrap_or(config.listen);
     let gateway = Gateway::new(&config)?;
     let mut telemetry = tokentrace::Telemetry::builder()
@@ -43,6 +49,16 @@ pub(crate) async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         };
         text.push_str(&format!(
             "  http://{addr}/{name}{segment}/...  ->  {url}/...\n"
+        ));
+    }
+    if let Some(file) = &config.budgets.file {
+        text.push_str(&format!(
+            "Budgets from {} ({}).\n",
+            file.display(),
+            config.budgets.redis.as_deref().map_or_else(
+                || "state in this process".to_owned(),
+                |r| format!("state in Redis at {r}")
+            )
         ));
     }
     text.push_str("Press Ctrl-C to stop.\n");
