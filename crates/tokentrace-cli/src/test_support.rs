@@ -197,6 +197,44 @@ fn span(t: u128, s: u64, parent: u64, name: String, start_ns: i64, dur_ms: i64) 
     }
 }
 
+/// Input messages of the rich call (trace `0xa2`'s first call).
+pub(crate) const RICH_INPUT: &str = r#"[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"What does the pro plan cost?"}]}]"#;
+/// Its output, as Anthropic content blocks.
+pub(crate) const RICH_OUTPUT: &str = r#"[{"type":"text","text":"The pro plan is $20 a month."}]"#;
+
+/// What a fully instrumented, priced, streamed call with content capture
+/// carries besides the basics: cache and reasoning tokens, the cost split,
+/// finish reasons, time to first chunk, messages, and mirrored names (one
+/// of them with binary float noise).
+fn rich_call_attributes() -> Vec<KeyValue> {
+    vec![
+        KeyValue::new(semconv::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 600),
+        KeyValue::new(semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, 64),
+        KeyValue::new(semconv::COST_INPUT_COST_USD, 0.000_64),
+        KeyValue::new(semconv::COST_CACHE_READ_COST_USD, 0.000_06),
+        KeyValue::new(semconv::COST_OUTPUT_COST_USD, 0.000_8),
+        KeyValue::new(semconv::COST_REASONING_COST_USD, 0.000_256),
+        KeyValue::new(semconv::COST_SOURCE, "catalogue"),
+        KeyValue::new(semconv::COST_MODEL_NAME, "claude-haiku-4-5"),
+        KeyValue::new(semconv::LLM_COST_TOTAL, 0.001_44),
+        KeyValue::new(semconv::GEN_AI_USAGE_COST, 0.001_44),
+        KeyValue::new(semconv::LLM_TOKEN_COUNT_PROMPT, 800),
+        KeyValue::new(semconv::LLM_MODEL_NAME, "claude-haiku-4-5-20251001"),
+        KeyValue::new(
+            semconv::LLM_COST_PROMPT_DETAILS_INPUT,
+            6.749_999_999_999_999e-5,
+        ),
+        KeyValue::new(
+            semconv::GEN_AI_RESPONSE_FINISH_REASONS,
+            opentelemetry::Value::Array(vec![opentelemetry::StringValue::from("end_turn")].into()),
+        ),
+        KeyValue::new(semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, 0.25),
+        KeyValue::new(semconv::GEN_AI_REQUEST_STREAM, true),
+        KeyValue::new(semconv::GEN_AI_INPUT_MESSAGES, RICH_INPUT),
+        KeyValue::new(semconv::GEN_AI_OUTPUT_MESSAGES, RICH_OUTPUT),
+    ]
+}
+
 /// Writes the seed into a new store at `path`; returns the seed with `now_ns`.
 pub(crate) fn seed(path: &Path) -> (Vec<SeedTrace>, i64) {
     let now = SystemTime::now()
@@ -240,7 +278,7 @@ pub(crate) fn seed(path: &Path) -> (Vec<SeedTrace>, i64) {
             children.push(q);
             cursor += 41_000_000;
         }
-        for c in &t.calls {
+        for (i, c) in t.calls.iter().enumerate() {
             let mut s = span(t.n, id(), root, format!("chat {}", c.model), cursor, 120);
             s.span_kind = SpanKind::Client;
             let mut attrs = vec![
@@ -262,6 +300,16 @@ pub(crate) fn seed(path: &Path) -> (Vec<SeedTrace>, i64) {
                 KeyValue::new(semconv::USER_ID, t.user),
                 KeyValue::new(semconv::SESSION_ID, t.session),
             ];
+            if t.n == 0xa2 && i == 0 {
+                attrs.extend(rich_call_attributes());
+            }
+            if t.n == 0xa1 {
+                attrs.push(KeyValue::new(semconv::INPUT_VALUE, "how do I reset?"));
+                attrs.push(KeyValue::new(
+                    semconv::OUTPUT_VALUE,
+                    "Hold the button for 5 s.",
+                ));
+            }
             match c.cost {
                 Some(cost) => attrs.push(KeyValue::new(semconv::COST_TOTAL_USD, cost)),
                 None => attrs.push(KeyValue::new(semconv::COST_UNKNOWN_MODEL, true)),

@@ -18,6 +18,8 @@ use tokentrace_core::semconv;
 use tokentrace_store::{GroupBy, Interval, Store, StoreExporter, TraceFilter, TraceSort};
 
 const SPANS_PER_TRACE: u64 = 10;
+/// The id of the one trace whose 12-digit prefix the `resolve_prefix` case looks up.
+const LONE_TRACE: u128 = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736;
 const BATCH: u64 = 2000;
 const MODELS: [&str; 4] = [
     "gpt-4o-mini",
@@ -370,7 +372,22 @@ fn queries() {
     for i in 0..total / chunk {
         setup += ingest_spans(&exporter, i * chunk / SPANS_PER_TRACE, chunk);
     }
-    assert_eq!(exporter.stats().written_spans, total);
+    // One trace with a random-looking id, as real tracers make them: the
+    // seeded ids are sequential (all-zero prefixes), so none of them can be
+    // resolved from the 12 digits the dashboard shows.
+    let mut lone = span(&InstrumentationScope::builder("bench").build(), total, 1);
+    lone.span_context = SpanContext::new(
+        TraceId::from(LONE_TRACE),
+        SpanId::from(1),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
+    export(&exporter, vec![lone]);
+    exporter
+        .flush_with_timeout(Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(exporter.stats().written_spans, total + 1);
     println!(
         "seeded {total} spans in {setup:.2?} ({:.0} spans/s)",
         total as f64 / setup.as_secs_f64()
@@ -469,8 +486,24 @@ fn queries() {
             }),
         ),
         (
-            "traces_by_step",
-            Box::new(|| drop(store.traces(&TraceFilter::new().workflow("wf7")).unwrap())),
+            "traces_sort_latency",
+            Box::new(|| {
+                drop(
+                    store
+                        .traces(&TraceFilter::new().sort(TraceSort::LatencyDesc))
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "traces_by_workflow_user",
+            Box::new(|| {
+                drop(
+                    store
+                        .traces(&TraceFilter::new().workflow("wf2").user_id("u42"))
+                        .unwrap(),
+                )
+            }),
         ),
         (
             "totals_all",
@@ -565,7 +598,10 @@ fn queries() {
         ),
         (
             "resolve_prefix",
-            Box::new(|| drop(store.resolve_trace_id(&some_trace[..28]).unwrap())),
+            Box::new(|| {
+                let id = store.resolve_trace_id("4bf92f3577b3").unwrap();
+                assert_eq!(id, format!("{LONE_TRACE:032x}"));
+            }),
         ),
         (
             "conversation",

@@ -217,6 +217,8 @@ pub(crate) enum Dim {
     Day,
     Model,
     Provider,
+    /// `#[workflow]` spans, root and nested, by workflow name.
+    Step,
 }
 
 impl Dim {
@@ -228,6 +230,7 @@ impl Dim {
             Self::Day => "day",
             Self::Model => "model",
             Self::Provider => "provider",
+            Self::Step => "step",
         }
     }
 
@@ -238,6 +241,7 @@ impl Dim {
             Self::User => Some("user"),
             Self::Model => Some("model"),
             Self::Provider => Some("provider"),
+            Self::Step => Some("step"),
             Self::Session | Self::Day => None,
         }
     }
@@ -633,6 +637,42 @@ pub(crate) fn apply_spans(
     Ok(())
 }
 
+/// The `#[workflow]` spans that feed the `step` dimension.
+pub(crate) const STEP_SPAN: &str = "span_type = 'workflow' AND workflow IS NOT NULL";
+
+/// Columns read by [`apply_steps`]: the step's name, then what
+/// [`span_contribution`] reads, tokens and cost from the span's roll-ups.
+pub(crate) fn step_columns() -> String {
+    let j = |k: &str, t: &str| format!("CAST(json_extract(attributes, '$.\"{k}\"') AS {t})");
+    format!(
+        "workflow, duration_ms, status_code, {}, {}, {}, {}, start_ns",
+        j(semconv::ROLLUP_INPUT_TOKENS, "INTEGER"),
+        j(semconv::ROLLUP_OUTPUT_TOKENS, "INTEGER"),
+        j(semconv::ROLLUP_TOTAL_TOKENS, "INTEGER"),
+        j(semconv::ROLLUP_COST_USD, "REAL"),
+    )
+}
+
+/// Adds or removes the workflow spans selected by `sql` (which selects
+/// [`step_columns`]) from their `step` groups.
+pub(crate) fn apply_steps(
+    conn: &Connection,
+    deltas: &mut AggDeltas,
+    sql: &str,
+    params: impl rusqlite::Params,
+    sign: i64,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query(params)?;
+    while let Some(r) = rows.next()? {
+        let step: Option<String> = r.get(0)?;
+        if let Some(step) = step {
+            deltas.apply(Dim::Step, &step, &span_contribution(r, 1)?, sign);
+        }
+    }
+    Ok(())
+}
+
 /// Adds or removes the traces selected by `sql` (a `WHERE` clause on `traces`).
 pub(crate) fn apply_traces(
     conn: &Connection,
@@ -667,6 +707,13 @@ pub(crate) fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
             "SELECT {SPAN_CONTRIBUTION_COLUMNS} FROM spans
              WHERE (model IS NOT NULL OR provider IS NOT NULL) AND {COUNTED_SPAN}"
         ),
+        [],
+        1,
+    )?;
+    apply_steps(
+        conn,
+        &mut deltas,
+        &format!("SELECT {} FROM spans WHERE {STEP_SPAN}", step_columns()),
         [],
         1,
     )?;

@@ -126,7 +126,8 @@ fn hourly_dim(g: Option<GroupBy>) -> Option<&'static str> {
         Some(GroupBy::User) => Some("user"),
         Some(GroupBy::Model) => Some("model"),
         Some(GroupBy::Provider) => Some("provider"),
-        Some(GroupBy::Session | GroupBy::Day | GroupBy::Step) => None,
+        Some(GroupBy::Step) => Some("step"),
+        Some(GroupBy::Session | GroupBy::Day) => None,
     }
 }
 

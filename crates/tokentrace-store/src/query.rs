@@ -147,17 +147,21 @@ impl Store {
     ///
     /// When SQLite fails.
     pub fn traces(&self, filter: &TraceFilter) -> Result<Page<TraceSummary>, StoreError> {
-        let only_keys = filter.workflow.is_none()
-            && filter.user_id.is_none()
+        let only_keys = filter.user_id.is_none()
             && filter.session_id.is_none()
             && filter.text.as_deref().is_none_or(str::is_empty)
             && !filter.errors_only
             && filter.sort == TraceSort::Newest;
-        if only_keys && (filter.model.is_some() != filter.provider.is_some()) {
-            let (kind, values) = match (&filter.model, &filter.provider) {
-                (Some(m), None) => ("model", self.matching_models(m)?),
-                (None, Some(p)) => ("provider", vec![p.clone()]),
-                _ => unreachable!("exactly one of model and provider is set"),
+        let keyed = [&filter.model, &filter.provider, &filter.workflow]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if only_keys && keyed == 1 {
+            let (kind, values) = match (&filter.model, &filter.provider, &filter.workflow) {
+                (Some(m), _, _) => ("model", self.matching_models(m)?),
+                (_, Some(p), _) => ("provider", vec![p.clone()]),
+                (_, _, Some(w)) => ("workflow", vec![w.clone()]),
+                _ => unreachable!("exactly one of model, provider and workflow is set"),
             };
             if let [value] = &values[..] {
                 return self.traces_by_key(kind, value, filter);
@@ -190,7 +194,15 @@ impl Store {
             args.push(v);
         };
         if let Some(v) = &filter.workflow {
-            push(WORKFLOW_CLAUSE, Sql::Text(v.clone()));
+            // With a user or session (a few hundred traces), those drive and
+            // the workflow is a key lookup per trace; otherwise the
+            // workflow's keys drive.
+            let clause = if filter.user_id.is_some() || filter.session_id.is_some() {
+                WORKFLOW_EXISTS
+            } else {
+                WORKFLOW_CLAUSE
+            };
+            push(clause, Sql::Text(v.clone()));
         }
         for (kind, v) in [
             ("user_id", &filter.user_id),
@@ -597,6 +609,17 @@ fn delete_traces(tx: &Connection, where_sql: &'static str, arg: i64) -> rusqlite
     let mut deltas = AggDeltas::default();
     agg::apply_traces(tx, &mut deltas, where_sql, [arg], -1)?;
     let in_traces = format!("trace_id IN (SELECT trace_id FROM traces {where_sql})");
+    agg::apply_steps(
+        tx,
+        &mut deltas,
+        &format!(
+            "SELECT {} FROM spans WHERE {} AND {in_traces}",
+            agg::step_columns(),
+            agg::STEP_SPAN
+        ),
+        [arg],
+        -1,
+    )?;
     agg::apply_spans(
         tx,
         &mut deltas,
@@ -629,9 +652,14 @@ fn traces_page_sql(where_sql: &str, sort: TraceSort) -> String {
     )
 }
 
-/// A trace whose workflow is `?`, or with a nested `#[workflow]` step named `?`.
-const WORKFLOW_CLAUSE: &str = "(t.workflow = ? OR t.trace_id IN (SELECT s.trace_id FROM spans s
-     WHERE s.workflow = ? AND s.span_type = 'workflow'))";
+/// [`WORKFLOW_CLAUSE`] as a lookup per trace (for when another filter drives).
+const WORKFLOW_EXISTS: &str = "EXISTS (SELECT 1 FROM trace_keys k
+     WHERE k.trace_id = t.trace_id AND k.kind = 'workflow' AND k.value = ?)";
+
+/// A trace whose workflow is `?`, or with a nested `#[workflow]` step named `?`
+/// (`trace_keys` holds both under kind `workflow`).
+const WORKFLOW_CLAUSE: &str = "t.trace_id IN (SELECT k.trace_id FROM trace_keys k
+     WHERE k.kind = 'workflow' AND k.value = ?)";
 
 /// A model-name suffix that marks a version of the same model: a date
 /// (`2024-08-06`, `20250929`), a short version number (`001`), or `latest`.
@@ -909,6 +937,11 @@ mod tests {
             where_(key_clause("user_id")),
             where_(key_clause("session_id")),
             where_(&format!("{} AND {WORKFLOW_CLAUSE}", key_clause("provider"))),
+            where_(&format!("{} AND {WORKFLOW_EXISTS}", key_clause("user_id"))),
+            where_(&format!(
+                "{} AND {WORKFLOW_EXISTS}",
+                key_clause("session_id")
+            )),
         ] {
             queries.push(traces_count_sql(&w));
             for sort in TraceSort::ALL {

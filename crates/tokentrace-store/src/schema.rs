@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_metrics.sql"),
     include_str!("../migrations/0005_span_usage_indexes.sql"),
     include_str!("../migrations/0006_hourly_stats.sql"),
+    include_str!("../migrations/0007_steps.sql"),
 ];
 
 /// Page size of a new database file.
@@ -22,7 +23,7 @@ const PAGE_SIZE: i64 = 16_384;
 
 /// Schema versions that introduced `stats_agg` and `stats_hourly`, filled in
 /// Rust once every migration's SQL has run.
-const AGGREGATE_VERSIONS: [i64; 2] = [2, 6];
+const AGGREGATE_VERSIONS: [i64; 3] = [2, 6, 7];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -92,7 +92,11 @@ FROM (SELECT trace_id, 'user_id' AS kind, user_id AS value FROM spans
       WHERE trace_id = ?1 AND session_id IS NOT NULL
       UNION SELECT trace_id, 'model', model FROM spans WHERE trace_id = ?1 AND model IS NOT NULL
       UNION SELECT trace_id, 'provider', provider FROM spans
-      WHERE trace_id = ?1 AND provider IS NOT NULL) AS k
+      WHERE trace_id = ?1 AND provider IS NOT NULL
+      UNION SELECT trace_id, 'workflow', workflow FROM spans
+      WHERE trace_id = ?1 AND span_type = 'workflow' AND workflow IS NOT NULL
+      UNION SELECT trace_id, 'workflow', workflow FROM traces
+      WHERE trace_id = ?1 AND workflow IS NOT NULL) AS k
 JOIN traces t ON t.trace_id = k.trace_id";
 
 const SELECT_TRACE: &str = "SELECT name, workflow, service_name, start_ns, end_ns, span_count,
@@ -111,6 +115,11 @@ const UPDATE_TRACE: &str = "UPDATE traces SET name = ?2, workflow = ?3, service_
     input_tokens = ?10, output_tokens = ?11, total_tokens = ?12, cost_usd = ?13, user_id = ?14,
     session_id = ?15, model = ?16, provider = ?17, name_is_root = ?18, name_start_ns = ?19
 WHERE trace_id = ?1";
+
+/// Drops a trace's workflow key `?2` unless one of its workflow spans is named so.
+const DROP_WORKFLOW_KEY: &str = "DELETE FROM trace_keys
+WHERE trace_id = ?1 AND kind = 'workflow' AND value = ?2 AND NOT EXISTS (
+    SELECT 1 FROM spans WHERE trace_id = ?1 AND span_type = 'workflow' AND workflow = ?2)";
 
 const INSERT_KEY: &str = "INSERT OR IGNORE INTO trace_keys (trace_id, kind, value, start_ns)
 VALUES (?1, ?2, ?3, ?4)";
@@ -452,6 +461,17 @@ pub(crate) fn write_batch(
                     params![t.hex, row.span_id],
                     -1,
                 )?;
+                agg::apply_steps(
+                    &tx,
+                    &mut deltas,
+                    &format!(
+                        "SELECT {} FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND {}",
+                        agg::step_columns(),
+                        agg::STEP_SPAN
+                    ),
+                    params![t.hex, row.span_id],
+                    -1,
+                )?;
                 tx.prepare_cached(UPSERT_SPAN)?.execute(&values[..])?;
                 t.dirty = true;
                 // A stored span without a stored summary (deleted by hand) and
@@ -493,6 +513,15 @@ pub(crate) fn write_batch(
                         let mut s = stored.clone();
                         s.merge(batch);
                         s.write(&mut update_trace, &t.hex)?;
+                        // The workflow key of a summary named by a span other than
+                        // the root until now goes with that name, unless a step has it.
+                        if let Some(old) = &stored.workflow
+                            && s.workflow.as_ref() != Some(old)
+                            && !t.keys.iter().any(|(k, v)| *k == "workflow" && v == old)
+                        {
+                            tx.prepare_cached(DROP_WORKFLOW_KEY)?
+                                .execute(params![t.hex, old])?;
+                        }
                         if s.start_ns != stored.start_ns {
                             tx.prepare_cached(
                                 "UPDATE trace_keys SET start_ns = ?2 WHERE trace_id = ?1",
@@ -518,6 +547,10 @@ pub(crate) fn write_batch(
                     if own(kind) != Some(value.as_str()) {
                         insert_key.execute(params![t.hex, kind, value, summary.start_ns])?;
                     }
+                }
+                // Workflow: the trace's own too (the filter walks these keys alone).
+                if let Some(w) = &summary.workflow {
+                    insert_key.execute(params![t.hex, "workflow", w, summary.start_ns])?;
                 }
                 if let Some(stored) = &t.stored {
                     for (kind, old) in [
@@ -750,11 +783,32 @@ impl<'a> SpanRecord<'a> {
                 deltas.apply(Dim::Provider, p, &c, 1);
             }
         }
+        let step = self
+            .workflow
+            .as_ref()
+            .filter(|_| self.span_type.as_deref() == Some(semconv::values::SPAN_TYPE_WORKFLOW));
+        if let Some(name) = step {
+            let int = |k: &str| find(&span.attributes, k).and_then(as_i64).unwrap_or(0);
+            let c = Contribution {
+                latency_ms: self.duration_ms,
+                error,
+                input_tokens: int(semconv::ROLLUP_INPUT_TOKENS),
+                output_tokens: int(semconv::ROLLUP_OUTPUT_TOKENS),
+                total_tokens: int(semconv::ROLLUP_TOTAL_TOKENS),
+                cost_usd: find(&span.attributes, semconv::ROLLUP_COST_USD)
+                    .and_then(as_f64)
+                    .unwrap_or(0.0),
+                start_ns: self.start_ns,
+                user_id: None,
+            };
+            deltas.apply(Dim::Step, name, &c, 1);
+        }
         for (kind, value) in [
-            ("user_id", &self.user_id),
-            ("session_id", &self.session_id),
-            ("model", &self.model),
-            ("provider", &self.provider),
+            ("user_id", self.user_id.as_ref()),
+            ("session_id", self.session_id.as_ref()),
+            ("model", self.model.as_ref()),
+            ("provider", self.provider.as_ref()),
+            ("workflow", step),
         ] {
             if let Some(v) = value
                 && !t.keys.iter().any(|(k, x)| *k == kind && x == v)

@@ -135,6 +135,227 @@ async fn trace_page_draws_one_bar_per_span_and_escapes_everything() {
     assert!(body.contains("<script src=\"/assets/app.js\" defer></script>"));
 }
 
+/// The text of the `<dd>` of the `data-field="{key}"` fact in `html`, tags stripped.
+fn field(html: &str, key: &str) -> Option<String> {
+    let at = html.find(&format!("data-field=\"{key}\""))?;
+    let dd = html[at..].find("<dd")? + at;
+    let open = html[dd..].find('>')? + dd + 1;
+    let close = html[open..].find("</dd>")? + open;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[open..close].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    Some(text)
+}
+
+/// The detail panel of span `span_id` in a trace page.
+fn span_panel(body: &str, span_id: u64) -> &str {
+    let marker = format!("<section class=\"span-detail\" id=\"span-{span_id:016x}\">");
+    let start = body.find(&marker).expect("the span's panel");
+    let end = body[start..]
+        .find("</section>")
+        .map_or(body.len(), |e| start + e);
+    &body[start..end]
+}
+
+#[tokio::test]
+async fn trace_header_names_user_session_models_and_the_token_breakdown() {
+    let f = fixture(None);
+    let (status, _, body) = get(&f.app, &format!("/traces/{:032x}", 0xa2)).await;
+    assert_eq!(status, StatusCode::OK);
+    let header = &body[..body.find("class=\"trace-layout\"").unwrap()];
+    assert_eq!(field(header, "user").as_deref(), Some("bob"));
+    assert!(header.contains("href=\"&#x2f;?user=bob\""), "{header}");
+    assert_eq!(field(header, "session").as_deref(), Some("sess-2"));
+    assert!(header.contains("href=\"&#x2f;sessions&#x2f;sess-2\""));
+    assert_eq!(
+        field(header, "models").as_deref(),
+        Some("claude-haiku-4-5-20251001, gpt-4o-mini")
+    );
+    assert_eq!(field(header, "input_tokens").as_deref(), Some("900"));
+    assert_eq!(field(header, "output_tokens").as_deref(), Some("250"));
+    assert_eq!(field(header, "cached_tokens").as_deref(), Some("600"));
+    assert_eq!(field(header, "reasoning_tokens").as_deref(), Some("64"));
+    assert_eq!(field(header, "tokens").as_deref(), Some("1,150"));
+    assert_eq!(field(header, "cost").as_deref(), Some("$0.001485"));
+    // Details sit beside the waterfall (one layout grid holding both).
+    let layout = body.find("class=\"trace-layout\"").unwrap();
+    let waterfall = body.find("class=\"waterfall\"").unwrap();
+    let details = body.find("class=\"span-details\"").unwrap();
+    assert!(layout < waterfall && waterfall < details);
+    assert_eq!(body[details..].matches("class=\"span-detail\"").count(), 5);
+    // A trace without user or session says so instead of leaving a gap.
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}", 0xa4)).await;
+    assert_eq!(field(&body, "cached_tokens").as_deref(), Some("0"));
+    assert_eq!(field(&body, "user").as_deref(), Some("carol"));
+}
+
+#[tokio::test]
+async fn waterfall_rows_carry_what_collapsing_needs() {
+    let f = fixture(None);
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}", 0xa2)).await;
+    // Root: 4 spans beneath; the retrieve step: its vector query; the calls: none.
+    for (span, depth, below) in [
+        (0xa201_u64, 0, 4),
+        (0xa202, 1, 1),
+        (0xa203, 2, 0),
+        (0xa204, 1, 0),
+        (0xa205, 1, 0),
+    ] {
+        let row = format!(
+            "data-span-id=\"{span:016x}\" data-depth=\"{depth}\" data-descendants=\"{below}\""
+        );
+        assert!(body.contains(&row), "{row}");
+    }
+    assert_eq!(
+        body.matches("<button type=\"button\" class=\"twisty\"")
+            .count(),
+        2
+    );
+    assert!(body.contains("data-collapse=\"all\""));
+    assert!(body.contains("data-collapse=\"none\""));
+    assert!(!body.contains(" hidden\" data-span-id"));
+
+    // Folded on the server (`?collapse=`): the rows beneath are hidden.
+    let row_class = |body: &str, span: u64| -> String {
+        let at = body
+            .find(&format!("data-span-id=\"{span:016x}\" data-depth"))
+            .unwrap();
+        let start = body[..at].rfind("class=\"wf-row").unwrap();
+        body[start..at].to_owned()
+    };
+    let url = format!("/traces/{:032x}?collapse={:016x}", 0xa2, 0xa202);
+    let (_, _, body) = get(&f.app, &url).await;
+    assert!(row_class(&body, 0xa202).contains(" collapsed"));
+    assert!(row_class(&body, 0xa203).contains(" hidden"));
+    for visible in [0xa201, 0xa202, 0xa204, 0xa205] {
+        assert!(!row_class(&body, visible).contains("hidden"), "{visible:x}");
+    }
+    assert!(body.contains("class=\"twisty\" aria-expanded=\"false\""));
+    // `all` folds every subtree but the root's.
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}?collapse=all", 0xa2)).await;
+    assert!(!row_class(&body, 0xa201).contains("collapsed"));
+    assert!(row_class(&body, 0xa202).contains(" collapsed"));
+    assert!(row_class(&body, 0xa203).contains(" hidden"));
+    assert!(!row_class(&body, 0xa204).contains("hidden"));
+}
+
+#[tokio::test]
+async fn span_details_show_usage_cost_call_facts_and_messages_as_fields() {
+    let f = fixture(None);
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}", 0xa2)).await;
+    let p = span_panel(&body, 0xa204);
+    for (key, value) in [
+        ("input_tokens", "800"),
+        ("cached_tokens", "600"),
+        ("output_tokens", "200"),
+        ("reasoning_tokens", "64"),
+        ("total_tokens", "1,000"),
+        ("cost", "$0.001440"),
+        ("input_cost", "$0.000640"),
+        ("cache_read_cost", "$0.000060"),
+        ("output_cost", "$0.000800"),
+        ("reasoning_cost", "$0.000256"),
+        ("cost_source", "catalogue"),
+        ("price_entry", "claude-haiku-4-5"),
+        ("finish_reason", "end_turn"),
+        ("time_to_first_token", "250.0 ms"),
+        ("streamed", "yes"),
+    ] {
+        assert_eq!(field(p, key).as_deref(), Some(value), "{key}");
+    }
+    // No cache-write part was reported: no empty field for it.
+    assert_eq!(field(p, "cache_write_cost"), None);
+    // Messages: system and user in, assistant out, as text.
+    assert_eq!(p.matches("class=\"message input").count(), 2);
+    assert!(p.contains("<div class=\"message input role-system\"><div class=\"role\">system</div><pre>Be brief.</pre>"));
+    assert!(p.contains("<pre>What does the pro plan cost?</pre>"));
+    assert!(p.contains("<div class=\"message output role-assistant\">"));
+    assert!(p.contains("<pre>The pro plan is $20 a month.</pre>"));
+    // Plain input.value / output.value make a panel too.
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}", 0xa1)).await;
+    let p = span_panel(&body, 0xa104);
+    assert!(p.contains("<pre>how do I reset?</pre>"));
+    assert!(p.contains("<pre>Hold the button for 5 s.</pre>"));
+    // An unpriced model says why there is no cost.
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}", 0xa4)).await;
+    let p = span_panel(&body, 0xa402);
+    assert_eq!(
+        field(p, "cost").as_deref(),
+        Some("unknown: no price for this model")
+    );
+    // A workflow span has no usage or cost section.
+    let p = span_panel(&body, 0xa401);
+    assert!(!p.contains("<h3>Tokens</h3>") && !p.contains("<h3>Cost</h3>"));
+}
+
+#[tokio::test]
+async fn raw_json_keeps_one_naming_scheme_without_float_noise() {
+    let f = fixture(None);
+    let (_, _, body) = get(&f.app, &format!("/traces/{:032x}", 0xa2)).await;
+    let p = span_panel(&body, 0xa204);
+    let json = &p[p.find("<h3>Attributes</h3>").unwrap()..p.find("<h3>Events").unwrap()];
+    for kept in [
+        "gen_ai.usage.input_tokens",
+        "cost.total_usd",
+        "gen_ai.response.model",
+        "llm.cost.prompt_details.input",
+    ] {
+        assert!(json.contains(&format!("&quot;{kept}&quot;")), "{kept} kept");
+    }
+    for mirror in [
+        "llm.cost.total",
+        "gen_ai.usage.cost",
+        "llm.token_count.prompt",
+        "llm.model_name",
+    ] {
+        assert!(
+            !json.contains(&format!("<span class=\"jk\">&quot;{mirror}&quot;")),
+            "{mirror} repeated"
+        );
+    }
+    assert!(json.contains("Not repeated here (4,"));
+    // 6.749999999999999e-5 reads as the value it stands for.
+    assert!(!json.contains("6.749999"), "float noise shown");
+    assert!(
+        json.contains("<span class=\"jnumber\">0.0000675</span>"),
+        "{json}"
+    );
+}
+
+#[test]
+fn canonical_attributes_drops_only_equal_mirrors() {
+    let attrs = serde_json::json!({
+        "gen_ai.usage.input_tokens": 10,
+        "llm.token_count.prompt": 10,
+        "cost.prompt_tokens": 12,
+        "cost.total_usd": 0.3,
+        "llm.cost.total": 0.1_f64 + 0.2,
+        "llm.token_count.completion": 5,
+        "langfuse.observation.cost_details": "{}",
+        "performance.latency_ms": 3.971_615_000_000_000_3,
+    });
+    let (kept, removed) = super::view::canonical_attributes(&attrs);
+    assert_eq!(
+        removed,
+        [
+            "langfuse.observation.cost_details",
+            "llm.cost.total",
+            "llm.token_count.prompt"
+        ]
+    );
+    // A mirror with another value, or without its canonical name, stays.
+    assert_eq!(kept["cost.prompt_tokens"], 12);
+    assert_eq!(kept["llm.token_count.completion"], 5);
+    assert_eq!(kept["performance.latency_ms"].to_string(), "3.971615");
+}
+
 #[tokio::test]
 async fn bad_and_unknown_trace_ids_are_400_and_404() {
     let f = fixture(None);
@@ -272,17 +493,105 @@ async fn traces_page_sorts_and_totals_the_filtered_set() {
 }
 
 #[tokio::test]
-async fn sessions_pages_list_sessions_and_a_sessions_traces_in_order() {
+async fn sessions_page_paginates_and_filters() {
     let f = fixture(None);
     let (status, _, body) = get(&f.app, "/sessions").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.matches("class=\"session-row\"").count(), 4);
+    assert!(body.contains("Sessions 1–4 of 4"));
+    // Most recently active first: sess-x (10 min ago) … sess-1 (25 h ago).
+    let order: Vec<usize> = ["sess-x", "sess-3", "sess-1", "sess-2"]
+        .iter()
+        .map(|s| body.find(&format!("data-session-id=\"{s}\"")).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+
+    let (_, _, body) = get(&f.app, "/sessions?limit=2").await;
+    assert_eq!(body.matches("class=\"session-row\"").count(), 2);
+    assert!(body.contains("Sessions 1–2 of 4"));
+    assert!(body.contains("href=\"&#x2f;sessions?limit=2&amp;offset=2\""));
+    assert!(!body.contains("rel=\"prev\""));
+    let (_, _, body) = get(&f.app, "/sessions?limit=2&offset=2").await;
+    assert!(body.contains("Sessions 3–4 of 4"));
+    assert!(body.contains("data-session-id=\"sess-1\""));
+    assert!(body.contains("data-session-id=\"sess-2\""));
+    assert!(body.contains("rel=\"prev\" href=\"&#x2f;sessions?limit=2\""));
+    assert!(!body.contains("rel=\"next\""));
+
+    // Substring of the session id, the user exactly, the time range.
+    let rows = |body: &str| body.matches("class=\"session-row\"").count();
+    let (_, _, body) = get(&f.app, "/sessions?q=ess-3").await;
+    assert_eq!(rows(&body), 1);
+    assert!(body.contains("data-session-id=\"sess-3\""));
+    assert!(
+        body.contains("value=\"ess-3\""),
+        "the form keeps the filter"
+    );
+    let (_, _, body) = get(&f.app, "/sessions?user=alice").await;
+    assert_eq!(rows(&body), 1);
+    assert!(body.contains("data-session-id=\"sess-1\""));
+    let (_, _, body) = get(&f.app, "/sessions?since=4h").await;
+    assert_eq!(
+        rows(&body),
+        2,
+        "sess-3 and sess-x were active in the last 4 h"
+    );
+    let (_, _, body) = get(&f.app, "/sessions?q=nobody").await;
+    assert_eq!(rows(&body), 0);
+    assert!(body.contains("No session matches these filters."));
+    // A bad value is an inline 400 that keeps the form.
+    let (status, _, body) = get(&f.app, "/sessions?since=yesterdayish&q=sess").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("class=\"error-message\""));
+    assert!(body.contains("value=\"yesterdayish\""));
+}
+
+#[tokio::test]
+async fn a_session_page_is_the_conversation_turn_by_turn() {
+    let f = fixture(None);
     let (status, _, body) = get(&f.app, "/sessions/sess-1").await;
     assert_eq!(status, StatusCode::OK);
-    let a1 = body.find(&format!("{:032x}", 0xa1)).unwrap();
-    let a3 = body.find(&format!("{:032x}", 0xa3)).unwrap();
-    assert!(a1 < a3, "oldest first");
-    assert_eq!(body.matches("class=\"trace-row").count(), 2);
+    assert_eq!(body.matches("<li class=\"turn").count(), 2);
+    let a1 = body
+        .find(&format!("class=\"turn\" data-trace-id=\"{:032x}\"", 0xa1))
+        .unwrap();
+    let a3 = body
+        .find(&format!(
+            "class=\"turn has-error\" data-trace-id=\"{:032x}\"",
+            0xa3
+        ))
+        .unwrap();
+    assert!(a1 < a3, "turns in the order they started");
+    let first = &body[a1..a3];
+    assert!(first.contains("<span class=\"turn-n\">#1</span>"));
+    assert_eq!(field_span(first, "cost").as_deref(), Some("$0.000360"));
+    assert_eq!(field_span(first, "latency").as_deref(), Some("165.0 ms"));
+    assert!(first.contains("<pre>how do I reset?</pre>"));
+    assert!(first.contains("<pre>Hold the button for 5 s.</pre>"));
+    let second = &body[a3..];
+    assert!(second.contains("<span class=\"turn-n\">#2</span>"));
+    assert_eq!(field_span(second, "cost").as_deref(), Some("$0.000075"));
+    assert!(second.contains("No captured input or output"));
+    assert!(second.contains("1 error"));
+    assert_eq!(field(&body, "turns").as_deref(), Some("2"));
+    assert_eq!(field(&body, "cost").as_deref(), Some("$0.000435"));
+    assert_eq!(field(&body, "user").as_deref(), Some("alice"));
+
+    // Captured messages: the turn's new user message, not the system prompt.
+    let (_, _, body) = get(&f.app, "/sessions/sess-2").await;
+    assert!(body.contains("<div class=\"message input role-user\"><div class=\"role\">user</div><pre>What does the pro plan cost?</pre>"));
+    assert!(!body.contains("Be brief."));
+    assert!(body.contains("<pre>The pro plan is $20 a month.</pre>"));
+    let (status, _, _) = get(&f.app, "/sessions/no-such-session").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The text of the `<span data-field="{key}">` in `html`.
+fn field_span(html: &str, key: &str) -> Option<String> {
+    let at = html.find(&format!("data-field=\"{key}\">"))?;
+    let open = at + format!("data-field=\"{key}\">").len();
+    let close = html[open..].find("</span>")? + open;
+    Some(html[open..close].to_owned())
 }
 
 #[tokio::test]

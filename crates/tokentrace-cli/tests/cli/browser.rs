@@ -85,18 +85,43 @@ impl Browser {
     }
 
     fn screenshot(&self, url: &str, name: &str) {
+        self.screenshot_at(url, name, 1280);
+    }
+
+    /// A screenshot `width` pixels wide (the trace page puts span details
+    /// beside the waterfall from 1200 px, below it under that).
+    fn screenshot_at(&self, url: &str, name: &str, width: u32) {
         let file = screenshot_dir().join(format!("{name}.png"));
         let _ = std::fs::remove_file(&file);
         self.run(
             &[
                 format!("--screenshot={}", file.display()),
-                "--window-size=1280,900".to_owned(),
+                format!("--window-size={width},900"),
             ],
             url,
         );
         let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         assert!(len > 1000, "screenshot {} was not written", file.display());
     }
+}
+
+/// The text of the `<dd>` of the `data-field="{key}"` fact in `html`, tags stripped.
+fn dd(html: &str, key: &str) -> Option<String> {
+    let at = html.find(&format!("data-field=\"{key}\""))?;
+    let open = html[at..].find("<dd")? + at;
+    let open = html[open..].find('>')? + open + 1;
+    let close = html[open..].find("</dd>")? + open;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[open..close].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    Some(text)
 }
 
 fn title(dom: &str) -> &str {
@@ -143,16 +168,101 @@ fn dashboard_pages_render_in_headless_chromium() {
     assert_eq!(dom.matches("class=\"tag llm\"").count(), t.calls.len());
     browser.screenshot(&url, "trace");
 
+    // The script ran (it marks the document) and the rows are foldable.
+    assert!(
+        dom.contains("<html lang=\"en\" class=\"js\">"),
+        "app.js ran"
+    );
+    assert!(dom.contains("class=\"twisty\""));
+    assert!(
+        !dom.contains(" hidden\" data-span-id"),
+        "nothing folded by default"
+    );
+
+    // A fully instrumented call: header breakdown, span details as fields,
+    // messages, and the raw JSON without mirrors or float noise.
+    let rich = format!("{base}/traces/{:032x}", 0xa2);
+    let url = format!("{rich}#span-{:016x}", 0xa204);
+    let dom = browser.dom(&url);
+    let header = &dom[..dom.find("class=\"trace-layout\"").expect("the layout grid")];
+    for (key, value) in [
+        ("user", "bob"),
+        ("session", "sess-2"),
+        ("input_tokens", "900"),
+        ("output_tokens", "250"),
+        ("cached_tokens", "600"),
+        ("reasoning_tokens", "64"),
+        ("cost", "$0.001485"),
+    ] {
+        assert_eq!(dd(header, key).as_deref(), Some(value), "header {key}");
+    }
+    let panel = &dom[dom
+        .find(&format!("id=\"span-{:016x}\"", 0xa204))
+        .expect("the span panel")..];
+    for (key, value) in [
+        ("cached_tokens", "600"),
+        ("reasoning_tokens", "64"),
+        ("reasoning_cost", "$0.000256"),
+        ("finish_reason", "end_turn"),
+        ("time_to_first_token", "250.0 ms"),
+    ] {
+        assert_eq!(dd(panel, key).as_deref(), Some(value), "span {key}");
+    }
+    assert!(panel.contains("<pre>What does the pro plan cost?</pre>"));
+    assert!(panel.contains("<pre>The pro plan is $20 a month.</pre>"));
+    assert!(!panel.contains("6.749999"), "float noise");
+    assert!(
+        !panel.contains("&quot;llm.cost.total&quot;</span>"),
+        "a mirrored name"
+    );
+    browser.screenshot_at(&url, "trace-details", 1280);
+    browser.screenshot_at(&url, "trace-details-1024", 1024);
+
+    // Folded from the URL; the script keeps the server's folding.
+    let url = format!("{rich}?collapse=all");
+    let dom = browser.dom(&url);
+    assert_eq!(
+        dom.matches(" hidden\" data-span-id").count(),
+        1,
+        "the vector query"
+    );
+    assert!(dom.contains(&format!("collapsed\" data-span-id=\"{:016x}\"", 0xa202)));
+    browser.screenshot(&url, "trace-collapsed");
+
     // Statistics: every chart drawn, with bars.
     let dom = browser.dom(&format!("{base}/stats"));
     assert_eq!(dom.matches("<svg class=\"chart").count(), 11);
     assert!(dom.matches("<rect class=\"bar ").count() >= 12);
     browser.screenshot(&format!("{base}/stats"), "stats");
 
-    // Sessions.
+    // Sessions: paged and filtered.
     let dom = browser.dom(&format!("{base}/sessions"));
     assert!(dom.contains("sess-1"));
-    browser.screenshot(&format!("{base}/sessions/sess-1"), "session");
+    let url = format!("{base}/sessions?limit=2");
+    let dom = browser.dom(&url);
+    assert_eq!(dom.matches("class=\"session-row\"").count(), 2);
+    assert!(dom.contains("Sessions 1–2 of 4"));
+    assert!(dom.contains("rel=\"next\" href=\"/sessions?limit=2&amp;offset=2\""));
+    browser.screenshot(&url, "sessions");
+    let dom = browser.dom(&format!("{base}/sessions?q=ess-3"));
+    assert_eq!(dom.matches("class=\"session-row\"").count(), 1);
+    assert!(dom.contains("data-session-id=\"sess-3\""));
+
+    // A session as a conversation: turns in order with their input and output.
+    let url = format!("{base}/sessions/sess-1");
+    let dom = browser.dom(&url);
+    assert_eq!(dom.matches("<li class=\"turn").count(), 2);
+    let first = dom
+        .find(&format!("data-trace-id=\"{:032x}\"", 0xa1))
+        .unwrap();
+    let second = dom
+        .find(&format!("data-trace-id=\"{:032x}\"", 0xa3))
+        .unwrap();
+    assert!(first < second);
+    assert!(dom[first..second].contains("<pre>how do I reset?</pre>"));
+    assert!(dom[first..second].contains("<pre>Hold the button for 5 s.</pre>"));
+    assert!(dom[second..].contains("No captured input or output"));
+    browser.screenshot(&url, "session");
 
     // Hostile content: shown as text, no script run, no element injected.
     let hostile = s.traces.iter().find(|t| t.user == XSS_IMG).unwrap();

@@ -85,7 +85,20 @@ fn generate(rng: &mut Rng, traces: u128) -> Vec<Vec<SpanData>> {
                                 format!("s{}", rng.below(11)),
                             ));
                     }
-                    if s > 1 && rng.below(2) == 0 {
+                    if s == 2 && t % 3 == 0 {
+                        // A nested `#[workflow]` step with its roll-ups.
+                        let tokens = (t * 7 % 100) as i64;
+                        span = span
+                            .attr(KeyValue::new(semconv::TOKENTRACE_SPAN_TYPE, "workflow"))
+                            .attr(KeyValue::new(
+                                semconv::GEN_AI_WORKFLOW_NAME,
+                                format!("step{}", t % 2),
+                            ))
+                            .attr(KeyValue::new(semconv::ROLLUP_INPUT_TOKENS, tokens))
+                            .attr(KeyValue::new(semconv::ROLLUP_OUTPUT_TOKENS, 3_i64))
+                            .attr(KeyValue::new(semconv::ROLLUP_TOTAL_TOKENS, tokens + 3))
+                            .attr(KeyValue::new(semconv::ROLLUP_COST_USD, t as f64 / 1e5));
+                    } else if s > 1 && rng.below(2) == 0 {
                         let model = MODELS[rng.below(3) as usize];
                         span = span
                             .attr(KeyValue::new(semconv::TOKENTRACE_SPAN_TYPE, "llm"))
@@ -309,6 +322,7 @@ fn assert_hourly_equals_scan(store: &Store) {
         GroupBy::User,
         GroupBy::Model,
         GroupBy::Provider,
+        GroupBy::Step,
     ] {
         let all = store.breakdown(&TraceFilter::new(), group_by).unwrap();
         for f in [&hourly, &scan] {
@@ -356,8 +370,90 @@ fn assert_hourly_equals_scan(store: &Store) {
     }
 }
 
+/// The `step` aggregates equal SQL over the workflow spans, and a workflow
+/// filter finds the traces whose own workflow or a nested step has that name.
+fn assert_steps_consistent(store: &Store, conn: &Connection) {
+    let rollup = |k: &str| format!("COALESCE(json_extract(attributes, '$.\"{k}\"'), 0)");
+    let want: Vec<(String, u64, u64, u64, u64, f64)> = conn
+        .prepare(&format!(
+            "SELECT workflow, COUNT(*), SUM(status_code = 'error'), SUM({}), SUM({}), SUM({})
+             FROM spans WHERE span_type = 'workflow' AND workflow IS NOT NULL
+             GROUP BY workflow ORDER BY workflow",
+            rollup(semconv::ROLLUP_INPUT_TOKENS),
+            rollup(semconv::ROLLUP_TOTAL_TOKENS),
+            rollup(semconv::ROLLUP_COST_USD),
+        ))
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
+                r.get::<_, i64>(4)? as u64,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut got = store.breakdown(&TraceFilter::new(), GroupBy::Step).unwrap();
+    got.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            (&g.key, g.count, g.errors, g.input_tokens, g.total_tokens),
+            (&w.0, w.1, w.2, w.3, w.4)
+        );
+        assert!(close(g.cost_usd, w.5, 1e-9), "{}", w.0);
+    }
+    let names: Vec<String> = conn
+        .prepare(
+            "SELECT workflow FROM traces WHERE workflow IS NOT NULL
+             UNION SELECT workflow FROM spans WHERE span_type = 'workflow' AND workflow IS NOT NULL",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        names.iter().any(|n| n.starts_with("step")),
+        "nested steps seeded"
+    );
+    for name in names {
+        let want: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM traces t WHERE t.workflow = ?1 OR EXISTS (SELECT 1 FROM spans s
+                 WHERE s.trace_id = t.trace_id AND s.span_type = 'workflow' AND s.workflow = ?1)",
+                [&name],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let got = store
+            .traces(&TraceFilter::new().workflow(name.clone()))
+            .unwrap();
+        assert_eq!(got.total, want as u64, "workflow {name}");
+        // With a user too (the user's traces drive, the workflow is a lookup).
+        let want: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM traces t WHERE (t.workflow = ?1 OR EXISTS (SELECT 1 FROM spans s
+                 WHERE s.trace_id = t.trace_id AND s.span_type = 'workflow' AND s.workflow = ?1))
+                 AND EXISTS (SELECT 1 FROM spans u WHERE u.trace_id = t.trace_id AND u.user_id = 'u1')",
+                [&name],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let got = store
+            .traces(&TraceFilter::new().workflow(name.clone()).user_id("u1"))
+            .unwrap();
+        assert_eq!(got.total, want as u64, "workflow {name} and user u1");
+    }
+}
+
 fn assert_consistent(store: &Store, conn: &Connection) {
     assert_hourly_equals_scan(store);
+    assert_steps_consistent(store, conn);
     // Spans below a root carry its workflow.
     let orphans: i64 = conn
         .query_row(
@@ -649,7 +745,7 @@ fn a_version_1_store_is_upgraded_with_its_aggregates() {
     let version: i64 = conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     assert_consistent(&store, &conn);
     // The upgraded store equals the one written by this version.
     let fresh = Store::open(&v2.1).unwrap();
