@@ -18,7 +18,9 @@ and is marked ``"retained": "<snapshot>"``, so removing a model upstream never
 takes its cost away. The output is
 ``crates/tokentrace-core/src/price/catalogue.json``: one model per line, every
 price in USD per million tokens, sorted by (model, provider) so the output is
-deterministic and diffs stay readable.
+deterministic and diffs stay readable. A chat/completion model's output
+limit (LiteLLM's ``max_output_tokens``) is kept as ``"max_out"`` (tokens);
+budgets use it to bound a call's output when the request sets no bound.
 
 Usage::
 
@@ -183,9 +185,30 @@ def litellm_entries(table: dict) -> list[dict]:
         entry = {"model": key, "provider": provider, "source": "litellm", **rates}
         if tiers:
             entry["tiers"] = tiers
+        limit = max_output(spec)
+        if limit is not None:
+            entry["max_out"] = limit
         entry["_bare"] = bare_model(key, raw, provider).lower()
         out.append(entry)
     return out
+
+
+# LiteLLM modes whose calls produce output tokens: the ones with an output limit.
+GENERATING_MODES = {"chat", "completion", "responses"}
+
+
+def max_output(spec: dict) -> int | None:
+    """The model's output-token limit: LiteLLM's `max_output_tokens`, a positive whole number.
+
+    The legacy `max_tokens` is not used: LiteLLM documents it as the output
+    limit *or*, when the provider gives none, the input limit.
+    """
+    if spec.get("mode") not in GENERATING_MODES:
+        return None
+    v = number(spec.get("max_output_tokens"))
+    if v is None or v < 1 or v != int(v):
+        return None
+    return int(v)
 
 
 def litellm_tiers(spec: dict, base: dict) -> list[dict]:

@@ -44,6 +44,8 @@ pub(crate) struct PriceInfo {
     pub(crate) reasoning_per_mtok: Option<f64>,
     /// Long-context tiers: `(above_input_tokens, input_per_mtok, output_per_mtok)`.
     pub(crate) tiers: Vec<(u64, f64, f64)>,
+    /// The most output tokens one call can produce, when the catalogue knows it.
+    pub(crate) max_output_tokens: Option<u64>,
 }
 
 /// What `prices check --json` prints.
@@ -210,6 +212,7 @@ fn info(model: &str, provider: Option<&str>, m: &PriceMatch<'_>) -> PriceInfo {
             .iter()
             .map(|t| (t.above_input_tokens, t.input_per_mtok, t.output_per_mtok))
             .collect(),
+        max_output_tokens: m.max_output_tokens,
     }
 }
 
@@ -271,6 +274,12 @@ fn lookup(
         kv(
             &format!("above {} input tokens", output::count(*above)),
             format!("input ${i}, output ${o} / 1M tokens"),
+        );
+    }
+    if let Some(n) = info.max_output_tokens {
+        kv(
+            "max output",
+            format!("{} tokens per call", output::count(n)),
         );
     }
     // The two-column key/value table has no header worth printing.

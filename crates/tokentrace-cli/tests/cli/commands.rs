@@ -250,12 +250,22 @@ fn prices_looks_up_a_model_and_names_the_entry() {
         "{out}"
     );
     assert!(out.contains("/ 1M tokens"));
+    // LiteLLM's output limit for the model, from the catalogue.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("max output") && l.ends_with("16,384 tokens per call")),
+        "{out}"
+    );
     let o = crate::support::run(&["prices", "gpt-4o-mini", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["model"], "gpt-4o-mini");
+    assert_eq!(v["max_output_tokens"], 16_384);
     assert!(v["input_per_mtok"].as_f64().unwrap() > 0.0);
     assert!(v["output_per_mtok"].as_f64().unwrap() > 0.0);
     assert!(v["matched_key"].as_str().unwrap().contains("gpt-4o-mini"));
+    let o = crate::support::run(&["prices", "text-embedding-3-small", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["max_output_tokens"], Value::Null);
     let o = crate::support::run(&["prices", "no-such-model-anywhere"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no price"), "{}", stderr(&o));
@@ -273,7 +283,8 @@ fn prices_update_writes_a_local_catalogue_that_lookups_and_the_summary_use() {
         r#"{"gpt-4o": {"litellm_provider": "openai", "mode": "chat",
                       "input_cost_per_token": 3e-06, "output_cost_per_token": 9e-06},
             "acme-brand-new": {"litellm_provider": "openai", "mode": "chat",
-                      "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}}"#,
+                      "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06,
+                      "max_output_tokens": 2048}}"#,
     )
     .unwrap();
     let local = dir.path().join("prices.json");
@@ -317,6 +328,7 @@ fn prices_update_writes_a_local_catalogue_that_lookups_and_the_summary_use() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["input_per_mtok"], 1.0);
     assert_eq!(v["local"], true);
+    assert_eq!(v["max_output_tokens"], 2048);
     let o = run(&[
         "prices",
         "gpt-4o",

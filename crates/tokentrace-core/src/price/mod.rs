@@ -146,6 +146,10 @@ pub struct PriceMatch<'a> {
     /// Set when the newest upstream tables no longer list the model: the
     /// snapshot whose (last) price is kept, e.g. `2026-11`.
     pub retained: Option<&'a str>,
+    /// The most output tokens one call can produce (LiteLLM's
+    /// `max_output_tokens`), when the catalogue knows it; budgets bound a
+    /// call's output with it when the request sets no bound.
+    pub max_output_tokens: Option<u64>,
 }
 
 /// Where a catalogue layer came from: shown by `tokentrace prices`.
@@ -174,6 +178,7 @@ struct Entry {
     dataset: Option<&'static str>,
     local: bool,
     retained: Option<String>,
+    max_output_tokens: Option<u64>,
 }
 
 impl Entry {
@@ -186,6 +191,7 @@ impl Entry {
             dataset: self.dataset,
             local: self.local,
             retained: self.retained.as_deref(),
+            max_output_tokens: self.max_output_tokens,
         }
     }
 }
@@ -245,6 +251,10 @@ struct RawEntry {
     tiers: Vec<RawTier>,
     #[serde(default)]
     retained: Option<String>,
+    /// The output-token limit (absent from catalogues written before it was
+    /// added; `format` stays 1 since older readers ignore unknown fields).
+    #[serde(default)]
+    max_out: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -436,6 +446,7 @@ impl PriceCatalogue {
             dataset: None,
             local: false,
             retained: None,
+            max_output_tokens: o.max_output_tokens,
         }));
         Ok(Self::from_entries(entries, self.layers.clone()))
     }
@@ -541,6 +552,7 @@ fn parse_catalogue(json: &str, local: bool) -> Result<(Vec<Entry>, CatalogueInfo
             source: PriceSource::Catalogue,
             local,
             retained: e.retained,
+            max_output_tokens: e.max_out.filter(|&n| n > 0),
             price: ModelPrice {
                 input_per_mtok: e.input,
                 output_per_mtok: e.output,

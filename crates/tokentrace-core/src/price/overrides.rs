@@ -25,6 +25,7 @@ struct Model {
     cache_write_per_mtok: Option<Spanned<f64>>,
     cache_write_1h_per_mtok: Option<Spanned<f64>>,
     reasoning_per_mtok: Option<Spanned<f64>>,
+    max_output_tokens: Option<u64>,
     #[serde(default)]
     tiers: Vec<Tier>,
 }
@@ -47,6 +48,7 @@ pub(crate) struct Override {
     pub(crate) key: String,
     pub(crate) provider: Option<String>,
     pub(crate) price: ModelPrice,
+    pub(crate) max_output_tokens: Option<u64>,
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -139,6 +141,7 @@ pub(crate) fn parse(src: &str) -> Result<Vec<Override>, PriceError> {
                 reasoning_per_mtok: c.opt("reasoning_per_mtok", m.reasoning_per_mtok.as_ref())?,
                 tiers,
             },
+            max_output_tokens: m.max_output_tokens.filter(|&n| n > 0),
         });
     }
     Ok(out)
@@ -154,6 +157,7 @@ provider = "openai"
 input_per_mtok = 1.0
 output_per_mtok = 2.0
 cache_read_per_mtok = 0.1
+max_output_tokens = 8000
 
 [[models."my-finetune".tiers]]
 above_input_tokens = 400000
@@ -180,11 +184,13 @@ output_per_mtok = 0
         assert_eq!(local.key, "local-llm");
         assert_eq!(local.provider.as_deref(), Some("Vendor-X"));
         assert_eq!(local.price.input_per_mtok, 0.0);
+        assert_eq!(local.max_output_tokens, None);
         let ft = &o[1];
         assert_eq!(ft.key, "my-finetune");
         assert_eq!(ft.provider.as_deref(), Some("openai"));
         assert_eq!(ft.price.cache_read_per_mtok, Some(0.1));
         assert_eq!(ft.price.cache_write_per_mtok, None);
+        assert_eq!(ft.max_output_tokens, Some(8000));
         // tiers sorted by threshold
         assert_eq!(ft.price.tiers.len(), 2);
         assert_eq!(ft.price.tiers[0].above_input_tokens, 200_000);

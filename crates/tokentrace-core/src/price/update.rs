@@ -217,6 +217,17 @@ fn tokentrace_entries(o: &Map<String, Value>) -> Result<Vec<Value>, PriceError> 
         .iter()
         .filter(|m| m["model"].is_string() && m["provider"].is_string() && m["input"].is_number())
         .cloned()
+        .map(|mut m| {
+            // An output limit that is not a positive whole number is dropped
+            // rather than making the whole catalogue unreadable.
+            if let Some(o) = m.as_object_mut()
+                && o.get("max_out")
+                    .is_some_and(|v| v.as_u64().is_none_or(|n| n == 0))
+            {
+                o.remove("max_out");
+            }
+            m
+        })
         .collect())
 }
 
@@ -294,6 +305,23 @@ fn tier_field(field: &str) -> Option<(&'static str, u64)> {
         .map(|(_, name)| (*name, n * 1000))
 }
 
+/// A generating model's output-token limit: LiteLLM's `max_output_tokens`,
+/// a positive whole number. The legacy `max_tokens` is not used: LiteLLM
+/// documents it as the output limit or, failing that, the input limit.
+fn litellm_max_output(mode: &str, spec: &Map<String, Value>) -> Option<u64> {
+    if !matches!(mode, "chat" | "completion" | "responses") {
+        return None;
+    }
+    let v = spec.get("max_output_tokens")?;
+    v.as_u64()
+        .or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 1e15)
+                .map(|f| f as u64)
+        })
+        .filter(|&n| n > 0)
+}
+
 fn litellm_entries(table: &Map<String, Value>) -> Vec<Value> {
     let mut out = Vec::new();
     for (key, spec) in table {
@@ -366,6 +394,9 @@ fn litellm_entries(table: &Map<String, Value>) -> Vec<Value> {
         entry.insert("source".into(), "litellm".into());
         if !tiers.is_empty() {
             entry.insert("tiers".into(), tiers.into());
+        }
+        if let Some(limit) = litellm_max_output(mode, spec) {
+            entry.insert("max_out".into(), limit.into());
         }
         out.push(Value::Object(entry));
     }

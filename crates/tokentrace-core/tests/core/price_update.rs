@@ -81,8 +81,9 @@ const LITELLM: &str = r#"{
   "sample_spec": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1},
   "gpt-4o": {"litellm_provider": "openai", "mode": "chat",
              "input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06,
-             "cache_read_input_token_cost": 5e-07},
-  "azure/brand-new": {"litellm_provider": "azure", "mode": "chat",
+             "cache_read_input_token_cost": 5e-07,
+             "max_input_tokens": 128000, "max_output_tokens": 16384},
+  "azure/brand-new": {"litellm_provider": "azure", "mode": "chat", "max_tokens": 200000,
              "input_cost_per_token": 1e-06, "output_cost_per_token": 4e-06,
              "input_cost_per_token_above_200k_tokens": 2e-06,
              "output_cost_per_token_above_200k_tokens": 6e-06},
@@ -141,6 +142,143 @@ fn convert_reads_litellm_per_token_prices_and_tiers() {
         vec![("litellm".to_owned(), "litellm.json".to_owned())]
     );
     assert_eq!(local.models, 2);
+}
+
+#[test]
+fn the_builtin_catalogue_carries_litellm_output_limits() {
+    let c = PriceCatalogue::builtin();
+    let limit = |p, model| c.lookup(p, model).expect(model).max_output_tokens;
+    // LiteLLM 1.110.2 `max_output_tokens`, also on entries genai-prices prices.
+    assert_eq!(limit(Some(Provider::OpenAi), "gpt-4o"), Some(16_384));
+    assert_eq!(
+        limit(Some(Provider::Anthropic), "claude-sonnet-4-5"),
+        Some(64_000)
+    );
+    assert_eq!(
+        limit(Some(Provider::Bedrock), "us.moonshotai.kimi-k3.1"),
+        Some(131_072)
+    );
+    // A retained entry keeps the limit of its snapshot (LiteLLM 1.109.1).
+    assert_eq!(
+        limit(Some(Provider::AzureOpenAi), "azure/gpt-4-32k"),
+        Some(4096)
+    );
+    // Embeddings produce no output tokens: no limit.
+    assert_eq!(
+        limit(Some(Provider::OpenAi), "text-embedding-3-small"),
+        None
+    );
+    // About half the entries have one (chat models LiteLLM gives one for).
+    let with = c.iter().filter(|m| m.max_output_tokens.is_some()).count();
+    assert!((3000..c.len()).contains(&with), "{with} of {}", c.len());
+}
+
+#[test]
+fn convert_carries_litellm_output_limits_into_the_local_catalogue() {
+    let c = update::convert(LITELLM, "litellm.json", "2026-12-06").unwrap();
+    assert!(c.json.contains(r#""max_out":16384"#), "{}", c.json);
+    let cat = PriceCatalogue::with_local_json(&c.json).unwrap();
+    let m = cat.lookup(Some(Provider::OpenAi), "gpt-4o").unwrap();
+    assert!(m.local);
+    assert_eq!(m.max_output_tokens, Some(16_384));
+    // The legacy `max_tokens` may be the input limit: not taken.
+    let m = cat
+        .lookup(Some(Provider::AzureOpenAi), "brand-new")
+        .unwrap();
+    assert_eq!(m.max_output_tokens, None);
+    // Re-reading a local catalogue (tokentrace format) keeps the limit.
+    let again = update::convert(&c.json, "prices.json", "2026-12-07").unwrap();
+    assert_eq!(again.format, TableFormat::Tokentrace);
+    let cat = PriceCatalogue::with_local_json(&again.json).unwrap();
+    assert_eq!(
+        cat.lookup(Some(Provider::OpenAi), "gpt-4o")
+            .unwrap()
+            .max_output_tokens,
+        Some(16_384)
+    );
+}
+
+#[test]
+fn catalogues_without_or_with_a_bad_output_limit_still_load() {
+    // A local catalogue written before limits existed (same `format`).
+    let old = r#"{
+"as_of":"2026-12-01",
+"format":1,
+"generator":"tokentrace prices update",
+"sources":{"litellm":"x.json"},
+"models":[
+{"input":1.0,"model":"old-model","output":2.0,"provider":"openai","source":"litellm"}
+]}
+"#;
+    let cat = PriceCatalogue::with_local_json(old).unwrap();
+    assert_eq!(
+        cat.lookup(None, "old-model").unwrap().max_output_tokens,
+        None
+    );
+    // Converting a tokentrace table drops a limit that is no positive
+    // whole number instead of refusing the table.
+    let odd = old
+        .replace(r#""input":1.0,"#, r#""input":1.0,"max_out":-5,"#)
+        .replace("]}", r#",{"input":1.0,"max_out":0,"model":"zero","output":2.0,"provider":"openai","source":"litellm"}]}"#);
+    let c = update::convert(&odd, "odd.json", "2026-12-06").unwrap();
+    assert!(!c.json.contains("max_out"), "{}", c.json);
+    let cat = PriceCatalogue::with_local_json(&c.json).unwrap();
+    assert_eq!(
+        cat.lookup(None, "old-model").unwrap().max_output_tokens,
+        None
+    );
+}
+
+/// The built-in catalogue is what `tools/gen_prices.py` makes of the tables
+/// in `../shared/pricing` (the same check `scripts/test-all` runs), and the
+/// Rust conversion (`prices update`) reads the same limits from LiteLLM's
+/// table as the generator did. Skipped when python3 or the tables are absent
+/// (`TOKENTRACE_PRICING_DIR` points elsewhere).
+#[test]
+fn the_generator_reproduces_the_catalogue_and_agrees_with_prices_update() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::var_os("TOKENTRACE_PRICING_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/pricing"));
+    let litellm = dir.join("2026-12/litellm-1.110.2/model_prices_and_context_window.json");
+    if !litellm.exists() {
+        eprintln!("skipped: no pricing tables at {}", dir.display());
+        return;
+    }
+    match std::process::Command::new("python3")
+        .arg(root.join("tools/gen_prices.py"))
+        .arg("--check")
+        .arg("--pricing-dir")
+        .arg(&dir)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "gen_prices.py --check: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("python3 not run ({e}): generator check skipped"),
+    }
+    let text = std::fs::read_to_string(&litellm).unwrap();
+    let local = update::convert(&text, "litellm.json", "2026-12-06").unwrap();
+    let local = PriceCatalogue::with_local_json(&local.json).unwrap();
+    let builtin = PriceCatalogue::builtin();
+    let mut compared = 0;
+    for m in local.iter().filter(|m| m.local) {
+        let b = builtin
+            .iter()
+            .find(|b| b.key == m.key && b.provider == m.provider && b.retained.is_none());
+        if let Some(b) = b {
+            assert_eq!(
+                b.max_output_tokens, m.max_output_tokens,
+                "{} ({:?})",
+                m.key, m.provider
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 3000, "{compared}");
 }
 
 #[test]
@@ -236,6 +374,15 @@ fn update_local_writes_a_catalogue_and_never_overwrites_a_foreign_file() {
     std::fs::write(&from, LITELLM).unwrap();
     let to = dir.path().join(".tokentrace").join("prices.json");
     let cat = PriceCatalogue::update_local(&from, &to).unwrap();
+    // The written file carries the model's output limit.
+    let reread = PriceCatalogue::with_local_file(&to).unwrap();
+    assert_eq!(
+        reread
+            .lookup(Some(Provider::OpenAi), "gpt-4o")
+            .unwrap()
+            .max_output_tokens,
+        Some(16_384)
+    );
     let local = &cat.layers()[1];
     assert_eq!(local.path.as_deref(), Some(to.as_path()));
     assert_eq!(local.as_of, update::today());

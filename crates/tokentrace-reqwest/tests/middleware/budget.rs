@@ -595,3 +595,94 @@ async fn decisions_are_counted_in_the_outcomes_metric() {
         .sum();
     assert_eq!(ours, 13, "{counts:?}");
 }
+
+/// With no output bound in the request, the estimate takes the model's
+/// output limit from the price catalogue (LiteLLM's `max_output_tokens`:
+/// 16,384 for gpt-4o-mini), not `default_max_output_tokens`.
+#[tokio::test]
+async fn without_max_tokens_the_estimate_uses_the_models_catalogue_limit() {
+    let otel = Otel::install();
+    let mock = mock(reply(200)).await;
+    let catalogue = PriceCatalogue::builtin();
+    let entry = catalogue
+        .lookup(Some(tokentrace_core::Provider::OpenAi), "gpt-4o-mini")
+        .unwrap();
+    assert_eq!(entry.max_output_tokens, Some(16_384));
+    // gpt-4o-mini: $0.60 per million output tokens. 4,096 tokens cost
+    // $0.0025 and 16,384 cost $0.0098: a $0.005 cap is between the two.
+    let config =
+        BudgetConfig::new().limit(Limit::new(Scope::User, 0.005, Window::Day).name("tiny"));
+    let budgets = Budgets::new(config.clone());
+    let client = client(
+        LlmMiddleware::new()
+            .prices(Arc::new(catalogue.clone()))
+            .budgets(budgets.clone()),
+        OPENAI,
+        &mock,
+    );
+    let send = |bound: Option<u64>| {
+        let mut body = serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hi"}],
+        });
+        if let Some(n) = bound {
+            body["max_tokens"] = n.into();
+        }
+        let body = serde_json::to_vec(&body).unwrap();
+        let len = body.len();
+        let req = client
+            .post(url(&mock))
+            .with_extension(BudgetKeys::new().user("u-limit"))
+            .body(body)
+            .send();
+        async move { (len, req.await) }
+    };
+    let (len, refused) = send(None).await;
+    let err = refused.unwrap_err();
+    let e = budget::exceeded(&err).expect("a BudgetExceeded");
+    let want = config.estimate_usd(
+        catalogue,
+        Some(tokentrace_core::Provider::OpenAi),
+        Some("gpt-4o-mini"),
+        len,
+        Some(16_384),
+    );
+    assert!(
+        close(e.requested_usd, want),
+        "{} vs {want}",
+        e.requested_usd
+    );
+    assert!(want > 0.005 && want < 0.011, "{want}");
+    assert_eq!(mock.requests.lock().unwrap().len(), 0);
+    // The request's own bound comes first: 1,000 tokens fit.
+    let (len, passed) = send(Some(1000)).await;
+    passed.unwrap().text().await.unwrap();
+    assert_eq!(mock.requests.lock().unwrap().len(), 1);
+
+    let mut spans = llm_spans(&otel);
+    spans.sort_by_key(|s| s.start_time);
+    assert_eq!(spans.len(), 2);
+    assert_eq!(
+        attr_str(&spans[0], sc::TOKENTRACE_BUDGET_OUTCOME).as_deref(),
+        Some("refused")
+    );
+    assert!(close(
+        attr_f64(&spans[0], sc::TOKENTRACE_BUDGET_ESTIMATE_USD).unwrap(),
+        want
+    ));
+    assert_eq!(
+        attr_str(&spans[1], sc::TOKENTRACE_BUDGET_OUTCOME).as_deref(),
+        Some("reserved")
+    );
+    let bounded = config.estimate_usd(
+        catalogue,
+        Some(tokentrace_core::Provider::OpenAi),
+        Some("gpt-4o-mini"),
+        len,
+        Some(1000),
+    );
+    assert!(close(
+        attr_f64(&spans[1], sc::TOKENTRACE_BUDGET_ESTIMATE_USD).unwrap(),
+        bounded
+    ));
+}
