@@ -109,11 +109,23 @@ async fn call(
 }
 
 fn instance(server: &Server, prefix: &str, policy: StorePolicy) -> Budgets {
+    instance_with_timeout(server, prefix, policy, Duration::from_millis(300))
+}
+
+/// As [`instance`], with the Redis command timeout given: the sharing test
+/// runs 200 calls at once on a loaded CI machine, where 300 ms can pass
+/// before Redis answers and fail-closed would refuse with `BudgetUnavailable`.
+fn instance_with_timeout(
+    server: &Server,
+    prefix: &str,
+    policy: StorePolicy,
+    timeout: Duration,
+) -> Budgets {
     Budgets::with_store(
         BudgetConfig::new()
             .limit(Limit::new(Scope::User, 2.0, Window::Day).name("user-daily"))
             .on_store_error(policy),
-        RedisStore::new(server.addr.clone()).timeout(Duration::from_millis(300)),
+        RedisStore::new(server.addr.clone()).timeout(timeout),
     )
     .prefix(prefix)
 }
@@ -138,8 +150,9 @@ async fn settled(b: &Budgets) -> tokentrace_reqwest::budget::LimitStatus {
 async fn two_instances_sharing_one_redis_enforce_one_limit() {
     let server = Server::start().await;
     let mock = mock(reply()).await;
-    let a = instance(&server, "tt-test-shared:", StorePolicy::FailClosed);
-    let b = instance(&server, "tt-test-shared:", StorePolicy::FailClosed);
+    let slow = Duration::from_secs(3);
+    let a = instance_with_timeout(&server, "tt-test-shared:", StorePolicy::FailClosed, slow);
+    let b = instance_with_timeout(&server, "tt-test-shared:", StorePolicy::FailClosed, slow);
     let ca = client(
         LlmMiddleware::new().prices(prices()).budgets(a.clone()),
         OPENAI,
