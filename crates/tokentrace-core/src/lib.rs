@@ -13,6 +13,7 @@ pub mod propagation;
 pub mod provider;
 pub mod request;
 pub mod semconv;
+pub mod timing;
 pub mod usage;
 
 pub use detect::{Detection, Endpoint, ProviderRegistry};

@@ -157,6 +157,10 @@ pub(crate) struct LlmFields {
     pub(crate) server_address: Option<String>,
     pub(crate) server_port: Option<i64>,
     pub(crate) time_to_first_chunk_s: Option<f64>,
+    /// `gen_ai.usage.{text,image,audio}.input_tokens`, in that order.
+    pub(crate) input_modalities: [Option<i64>; 3],
+    /// `gen_ai.usage.{text,image,audio}.output_tokens`, in that order.
+    pub(crate) output_modalities: [Option<i64>; 3],
 }
 
 impl LlmFields {
@@ -183,6 +187,20 @@ impl LlmFields {
             server_port,
             time_to_first_chunk_s
         );
+        for (mine, theirs) in self
+            .input_modalities
+            .iter_mut()
+            .zip(newer.input_modalities)
+            .chain(
+                self.output_modalities
+                    .iter_mut()
+                    .zip(newer.output_modalities),
+            )
+        {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
         self.status_error |= newer.status_error;
     }
 

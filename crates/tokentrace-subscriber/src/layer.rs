@@ -114,6 +114,14 @@ impl EnrichLayer {
         self
     }
 
+    /// Which GenAI convention names the metrics carry (current, previous or
+    /// both; see `docs/attributes.md`, "Convention versions"). Defaults to
+    /// [`SemconvMode::Latest`](tokentrace_core::semconv::SemconvMode::Latest).
+    pub fn semconv(mut self, mode: tokentrace_core::semconv::SemconvMode) -> Self {
+        self.metrics = Arc::new(self.metrics.with_mode(mode));
+        self
+    }
+
     /// Records no metrics. Defaults to recording them.
     pub fn no_metrics(mut self) -> Self {
         self.metrics = Arc::new(GenAiMetrics::new(MeterSource::Disabled));
@@ -424,7 +432,14 @@ where
                     }
                 });
             }
-            self.metrics.record(&llm, elapsed);
+            // Left by the HTTP instrumentation (tokentrace_core::timing).
+            let ext = span.extensions();
+            let gaps = ext
+                .get::<tokentrace_core::timing::ChunkGaps>()
+                .map(tokentrace_core::timing::ChunkGaps::as_slice)
+                .unwrap_or_default();
+            self.metrics.record(&llm, elapsed, gaps);
+            drop(ext);
         }
 
         let mut attrs = self.close_attributes(&state, elapsed);

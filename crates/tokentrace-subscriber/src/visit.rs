@@ -138,6 +138,22 @@ impl SpanFields {
                 self.llm().reasoning_tokens = Some(value);
             }
             semconv::GEN_AI_USAGE_TOTAL_TOKENS => self.llm().total_tokens = Some(value),
+            semconv::GEN_AI_USAGE_TEXT_INPUT_TOKENS => self.llm().input_modalities[0] = Some(value),
+            semconv::GEN_AI_USAGE_IMAGE_INPUT_TOKENS => {
+                self.llm().input_modalities[1] = Some(value)
+            }
+            semconv::GEN_AI_USAGE_AUDIO_INPUT_TOKENS => {
+                self.llm().input_modalities[2] = Some(value)
+            }
+            semconv::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS => {
+                self.llm().output_modalities[0] = Some(value);
+            }
+            semconv::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS => {
+                self.llm().output_modalities[1] = Some(value);
+            }
+            semconv::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS => {
+                self.llm().output_modalities[2] = Some(value);
+            }
             semconv::SERVER_PORT => self.llm().server_port = Some(value),
             semconv::PERFORMANCE_LATENCY_MS => self.recorded.set(Recorded::LATENCY),
             semconv::TOKENTRACE_DROPPED_VALUES => self.recorded.set(Recorded::DROPPED),
@@ -179,6 +195,12 @@ fn is_usage_field(name: &str) -> bool {
             | semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
             | semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
             | semconv::GEN_AI_USAGE_TOTAL_TOKENS
+            | semconv::GEN_AI_USAGE_TEXT_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_IMAGE_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_AUDIO_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS
+            | semconv::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS
+            | semconv::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS
     )
 }
 

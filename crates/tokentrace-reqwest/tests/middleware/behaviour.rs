@@ -750,3 +750,76 @@ async fn a_rate_limited_call_has_the_code_and_a_readable_message() {
         opentelemetry::trace::Status::error("could not connect to the provider")
     );
 }
+
+/// `gen_ai.client.inference.time_per_output_chunk`: one point per body
+/// chunk after the first, recorded by `EnrichLayer` from the gaps the
+/// middleware measured, with the span's final attributes.
+#[tokio::test]
+async fn a_stream_records_one_time_per_output_chunk_point_per_later_chunk() {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let metric_exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+    let meter_provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_periodic_exporter(metric_exporter.clone())
+        .build();
+    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let _sub = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(
+                tokentrace_subscriber::EnrichLayer::new().meter(meter_provider.meter("tokentrace")),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("t"))),
+    );
+    let mock = mock(sse_reply(10)).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let mut chunks = 0u64;
+    {
+        let mut resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(true))
+            .send()
+            .await
+            .unwrap();
+        while resp.chunk().await.unwrap().is_some() {
+            chunks += 1;
+        }
+    }
+    meter_provider.force_flush().unwrap();
+    let metrics = metric_exporter.get_finished_metrics().unwrap();
+    let mut points = Vec::new();
+    for rm in &metrics {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                if m.name() == sc::metrics::GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK
+                    && let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data()
+                {
+                    points.extend(h.data_points().map(|p| {
+                        (
+                            p.count(),
+                            p.sum(),
+                            p.attributes().cloned().collect::<Vec<_>>(),
+                        )
+                    }));
+                }
+            }
+        }
+    }
+    assert!(chunks >= 5, "the reply arrives in pieces: {chunks}");
+    assert_eq!(points.len(), 1, "{points:?}");
+    let (count, sum, attrs) = &points[0];
+    assert_eq!(*count, chunks - 1);
+    // 19 splits 10 ms apart: the gaps add up to most of that.
+    assert!(*sum >= 0.1 && *sum < 5.0, "{sum}");
+    let get = |k: &str| {
+        attrs
+            .iter()
+            .find(|kv| kv.key.as_str() == k)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(get(sc::GEN_AI_OPERATION_NAME).as_deref(), Some("chat"));
+    assert_eq!(get(sc::GEN_AI_PROVIDER_NAME).as_deref(), Some("openai"));
+    assert!(get(sc::GEN_AI_RESPONSE_MODEL).is_some(), "{attrs:?}");
+}

@@ -269,3 +269,88 @@ fn the_opt_in_variable_values() {
     assert_eq!(SemconvMode::from_opt_in("http,database"), None);
     assert_eq!(SemconvMode::default(), SemconvMode::Latest);
 }
+
+/// The metric names the store's metric exporter received for one LLM call
+/// under `mode` (the facade hands its mode to `EnrichLayer`).
+fn metric_names(mode: Option<SemconvMode>) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let mut builder = Telemetry::builder().store(&path);
+    if let Some(mode) = mode {
+        builder = builder.semconv(mode);
+    }
+    let (dispatch, guard) = builder.build().unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!(
+            "llm",
+            "tokentrace.span.type" = "llm",
+            "gen_ai.operation.name" = "chat",
+            "gen_ai.provider.name" = "openai",
+            "gen_ai.request.model" = "gpt-4o",
+            "gen_ai.usage.input_tokens" = 1200_i64,
+            "gen_ai.usage.output_tokens" = 300_i64,
+        );
+        drop(span);
+    });
+    guard.flush();
+    drop(guard);
+    let store = tokentrace::store::Store::open(&path).unwrap();
+    let mut names: Vec<String> = store
+        .metrics()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn metric_names_follow_the_mode() {
+    let latest = metric_names(None);
+    assert!(
+        latest
+            .iter()
+            .any(|n| n == "gen_ai.client.inference.usage.input_tokens"),
+        "{latest:?}"
+    );
+    assert!(
+        latest
+            .iter()
+            .any(|n| n == "gen_ai.client.inference.duration")
+    );
+    assert!(!latest.iter().any(|n| n == "gen_ai.client.token.usage"));
+    assert!(
+        !latest
+            .iter()
+            .any(|n| n == "gen_ai.client.operation.duration")
+    );
+
+    let legacy = metric_names(Some(SemconvMode::Legacy));
+    assert!(
+        legacy.iter().any(|n| n == "gen_ai.client.token.usage"),
+        "{legacy:?}"
+    );
+    assert!(
+        legacy
+            .iter()
+            .any(|n| n == "gen_ai.client.operation.duration")
+    );
+    assert!(
+        !legacy
+            .iter()
+            .any(|n| n.starts_with("gen_ai.client.inference."))
+    );
+
+    let dup = metric_names(Some(SemconvMode::Duplicate));
+    for name in [
+        "gen_ai.client.token.usage",
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.inference.usage.input_tokens",
+        "gen_ai.client.inference.operation.output_tokens",
+        "gen_ai.client.inference.duration",
+    ] {
+        assert!(dup.iter().any(|n| n == name), "{name} in {dup:?}");
+    }
+}
