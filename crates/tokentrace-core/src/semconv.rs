@@ -58,6 +58,10 @@ attributes! {
     GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description", "otel-genai", "string", "agent role or task";
     GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id", "otel-genai", "string", "retrieval data source (vector collection)";
 
+    GEN_AI_PROMPT_NAME = "gen_ai.prompt.name", "otel-genai", "string", "name of the prompt template (prompt_template!(name = ..) / PromptTemplate::name)";
+    GEN_AI_PROMPT_VERSION = "gen_ai.prompt.version", "otel-genai", "string", "version of the prompt template";
+    GEN_AI_PROMPT_VARIABLE = "gen_ai.prompt.variable", "otel-genai", "string", "prefix: gen_ai.prompt.variable.<key> holds one template variable as a string (opt-in: written when content capture is on)";
+
     // ---- OpenTelemetry GenAI: request parameters ----
     GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens", "otel-genai", "int", "maximum tokens requested";
     GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature", "otel-genai", "double", "sampling temperature";

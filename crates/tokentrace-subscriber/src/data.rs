@@ -40,6 +40,8 @@ impl Recorded {
     pub(crate) const TEMPLATE_VARIABLES: u16 = 1 << 7;
     pub(crate) const LATENCY: u16 = 1 << 8;
     pub(crate) const DROPPED: u16 = 1 << 9;
+    pub(crate) const PROMPT_NAME: u16 = 1 << 10;
+    pub(crate) const PROMPT_VERSION: u16 = 1 << 11;
 
     pub(crate) fn set(&mut self, bit: u16) {
         self.0 |= bit;
@@ -57,6 +59,8 @@ impl Recorded {
 /// A prompt template opened by [`crate::PromptTemplate::enter`] or `prompt_template!`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TemplateData {
+    /// `gen_ai.prompt.name`, when the template has one.
+    pub(crate) name: Option<String>,
     pub(crate) template: String,
     pub(crate) version: Option<String>,
     /// In the order the user wrote them.

@@ -94,6 +94,8 @@ impl SpanFields {
                 }
             }
             semconv::LLM_PROMPT_TEMPLATE_TEMPLATE => self.recorded.set(Recorded::TEMPLATE),
+            semconv::GEN_AI_PROMPT_NAME => self.recorded.set(Recorded::PROMPT_NAME),
+            semconv::GEN_AI_PROMPT_VERSION => self.recorded.set(Recorded::PROMPT_VERSION),
             semconv::LLM_PROMPT_TEMPLATE_VERSION => self.recorded.set(Recorded::TEMPLATE_VERSION),
             semconv::LLM_PROMPT_TEMPLATE_VARIABLES => {
                 self.recorded.set(Recorded::TEMPLATE_VARIABLES);
@@ -227,6 +229,8 @@ fn is_text_field(name: &str) -> bool {
             | semconv::LLM_PROMPT_TEMPLATE_TEMPLATE
             | semconv::LLM_PROMPT_TEMPLATE_VERSION
             | semconv::LLM_PROMPT_TEMPLATE_VARIABLES
+            | semconv::GEN_AI_PROMPT_NAME
+            | semconv::GEN_AI_PROMPT_VERSION
             | semconv::OTEL_STATUS_CODE
             | semconv::ERROR_TYPE
             | semconv::GEN_AI_OPERATION_NAME

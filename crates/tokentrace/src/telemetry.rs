@@ -748,7 +748,8 @@ impl Telemetry {
         };
         let enrich = tokentrace_subscriber::EnrichLayer::new()
             .meter(meter_provider.meter("tokentrace"))
-            .semconv(cfg.semconv);
+            .semconv(cfg.semconv)
+            .prompt_variables(cfg.capture_content);
         // busy/idle time, thread, code location and target on every span are
         // noise in an LLM trace view and cost time per span: leave them out.
         let otel = tracing_opentelemetry::layer()

@@ -354,3 +354,50 @@ fn metric_names_follow_the_mode() {
         assert!(dup.iter().any(|n| n == name), "{name} in {dup:?}");
     }
 }
+
+/// `gen_ai.prompt.name`/`.version` always; `gen_ai.prompt.variable.<key>`
+/// (opt-in in the spec) only with content capture on.
+#[test]
+fn prompt_variables_follow_content_capture() {
+    for capture in [false, true] {
+        let exporter = InMemorySpanExporter::default();
+        let (dispatch, guard) = Telemetry::builder()
+            .no_store()
+            .capture_content(capture)
+            .span_exporter(exporter.clone())
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let root = tracing::info_span!("handler", "tokentrace.span.type" = "workflow");
+            let _e = root.enter();
+            let _t = tokentrace::prompt_template!(
+                name = "greet",
+                "Hello {who}",
+                version = "3",
+                who = "Ada"
+            );
+            let span = tracing::info_span!(
+                "llm",
+                otel.name = "chat gpt-4o",
+                "tokentrace.span.type" = "llm",
+                "gen_ai.operation.name" = "chat",
+                "gen_ai.provider.name" = "openai",
+                "gen_ai.request.model" = "gpt-4o",
+            );
+            drop(span);
+        });
+        guard.flush();
+        let spans = exporter.get_finished_spans().unwrap();
+        let s = spans.iter().find(|s| s.name == "chat gpt-4o").unwrap();
+        assert_eq!(
+            attr(s, "gen_ai.prompt.name"),
+            Some(&Value::from("greet")),
+            "capture {capture}"
+        );
+        assert_eq!(attr(s, "gen_ai.prompt.version"), Some(&Value::from("3")));
+        assert_eq!(
+            attr(s, "gen_ai.prompt.variable.who"),
+            capture.then(|| Value::from("Ada")).as_ref()
+        );
+    }
+}
