@@ -43,7 +43,7 @@ macro_rules! attributes {
 
 attributes! {
     // ---- OpenTelemetry GenAI: operation and provider ----
-    GEN_AI_OPERATION_NAME = "gen_ai.operation.name", "otel-genai", "string", "operation: chat, generate_content, text_completion, embeddings, rerank, invoke_workflow";
+    GEN_AI_OPERATION_NAME = "gen_ai.operation.name", "otel-genai", "string", "operation: chat, generate_content, text_completion, embeddings, rerank; invoke_workflow, invoke_agent (agent workflows), execute_tool (tool workflows)";
     GEN_AI_PROVIDER_NAME = "gen_ai.provider.name", "otel-genai", "string", "provider flavour, e.g. openai, anthropic, aws.bedrock, gcp.gemini";
     GEN_AI_REQUEST_MODEL = "gen_ai.request.model", "otel-genai", "string", "model named in the request";
     GEN_AI_RESPONSE_MODEL = "gen_ai.response.model", "otel-genai", "string", "model that answered, as the provider reports it";
@@ -55,6 +55,8 @@ attributes! {
     GEN_AI_OUTPUT_TYPE = "gen_ai.output.type", "otel-genai", "string", "requested output type: text, json, image, speech";
     GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name", "otel-genai", "string", "name of the workflow a span belongs to";
     GEN_AI_AGENT_NAME = "gen_ai.agent.name", "otel-genai", "string", "agent name";
+    GEN_AI_TOOL_NAME = "gen_ai.tool.name", "otel-genai", "string", "tool name, on #[workflow(kind = \"tool\")] / WorkflowKind::Tool spans (the workflow name)";
+    GEN_AI_TOOL_TYPE = "gen_ai.tool.type", "otel-genai", "string", "tool type: function (a Rust function or block the application runs)";
     GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description", "otel-genai", "string", "agent role or task";
     GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id", "otel-genai", "string", "retrieval data source (vector collection)";
 
@@ -376,6 +378,12 @@ pub mod values {
     pub const SPAN_SOURCE_FOREIGN: &str = "foreign";
     /// `gen_ai.operation.name` of workflow spans.
     pub const OPERATION_INVOKE_WORKFLOW: &str = "invoke_workflow";
+    /// `gen_ai.operation.name` of agent workflow spans (`kind = "agent"`).
+    pub const OPERATION_INVOKE_AGENT: &str = "invoke_agent";
+    /// `gen_ai.operation.name` of tool workflow spans (`kind = "tool"`).
+    pub const OPERATION_EXECUTE_TOOL: &str = "execute_tool";
+    /// `gen_ai.tool.type` of tool workflow spans.
+    pub const TOOL_TYPE_FUNCTION: &str = "function";
     /// `gen_ai.token.modality`: text tokens.
     pub const MODALITY_TEXT: &str = "text";
     /// `gen_ai.token.modality`: image tokens.

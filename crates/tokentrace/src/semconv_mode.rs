@@ -58,12 +58,38 @@ fn iso8601(at: std::time::SystemTime) -> Option<String> {
     ))
 }
 
+/// Agent and tool workflows as tokentrace wrote them before: every workflow
+/// was `invoke_workflow`, and no `gen_ai.tool.*` was written.
+fn legacy_workflow(attrs: &mut Vec<KeyValue>) {
+    let Some(i) = attrs
+        .iter()
+        .position(|kv| kv.key.as_str() == sc::GEN_AI_OPERATION_NAME)
+    else {
+        return;
+    };
+    let op = attrs[i].value.as_str();
+    if op != sc::values::OPERATION_INVOKE_AGENT && op != sc::values::OPERATION_EXECUTE_TOOL {
+        return;
+    }
+    attrs[i] = KeyValue::new(
+        sc::GEN_AI_OPERATION_NAME,
+        sc::values::OPERATION_INVOKE_WORKFLOW,
+    );
+    attrs.retain(|kv| {
+        let k = kv.key.as_str();
+        k != sc::GEN_AI_TOOL_NAME && k != sc::GEN_AI_TOOL_TYPE
+    });
+}
+
 /// Rewrites one span's attributes for `mode` (see `docs/attributes.md`).
 pub fn rewrite_span(mode: SemconvMode, span: &mut SpanData) {
     let attrs = &mut span.attributes;
     let is_llm = get(attrs, sc::GEN_AI_OPERATION_NAME).is_some()
         && get(attrs, sc::GEN_AI_PROVIDER_NAME).is_some();
     if !is_llm {
+        if !mode.current() {
+            legacy_workflow(attrs);
+        }
         return;
     }
     let keep_old = mode.previous();

@@ -401,3 +401,77 @@ fn prompt_variables_follow_content_capture() {
         );
     }
 }
+
+/// The agent and tool workflow spans of one run, exported under `mode`.
+fn workflow_spans(mode: Option<SemconvMode>) -> (SpanData, SpanData) {
+    let exporter = InMemorySpanExporter::default();
+    let mut builder = Telemetry::builder()
+        .no_store()
+        .span_exporter(exporter.clone());
+    if let Some(mode) = mode {
+        builder = builder.semconv(mode);
+    }
+    let (dispatch, guard) = builder.build().unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let agent = tokentrace::TracedRun::new("planner")
+            .kind(tokentrace::WorkflowKind::Agent)
+            .span();
+        let _a = agent.enter();
+        let tool = tokentrace::TracedRun::new("search_flights")
+            .kind(tokentrace::WorkflowKind::Tool)
+            .span();
+        drop(tool);
+    });
+    guard.flush();
+    let spans = exporter.get_finished_spans().unwrap();
+    let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap().clone();
+    (find("workflow.planner"), find("workflow.search_flights"))
+}
+
+#[test]
+fn agent_and_tool_operations_under_each_mode() {
+    for mode in [
+        None,
+        Some(SemconvMode::Latest),
+        Some(SemconvMode::Duplicate),
+    ] {
+        let (agent, tool) = workflow_spans(mode);
+        assert_eq!(
+            attr(&agent, "gen_ai.operation.name"),
+            Some(&Value::from("invoke_agent")),
+            "{mode:?}"
+        );
+        assert_eq!(
+            attr(&agent, "gen_ai.agent.name"),
+            Some(&Value::from("planner"))
+        );
+        assert_eq!(
+            attr(&tool, "gen_ai.operation.name"),
+            Some(&Value::from("execute_tool"))
+        );
+        assert_eq!(
+            attr(&tool, "gen_ai.tool.name"),
+            Some(&Value::from("search_flights"))
+        );
+        assert_eq!(
+            attr(&tool, "gen_ai.tool.type"),
+            Some(&Value::from("function"))
+        );
+    }
+    // Legacy: every workflow was invoke_workflow, and no gen_ai.tool.*.
+    let (agent, tool) = workflow_spans(Some(SemconvMode::Legacy));
+    assert_eq!(
+        attr(&agent, "gen_ai.operation.name"),
+        Some(&Value::from("invoke_workflow"))
+    );
+    assert_eq!(
+        attr(&tool, "gen_ai.operation.name"),
+        Some(&Value::from("invoke_workflow"))
+    );
+    assert_eq!(attr(&tool, "gen_ai.tool.name"), None);
+    assert_eq!(attr(&tool, "gen_ai.tool.type"), None);
+    assert_eq!(
+        attr(&tool, "openinference.span.kind"),
+        Some(&Value::from("TOOL"))
+    );
+}
