@@ -21,4 +21,4 @@ pub use parse::{ResponseParser, parse_body};
 pub use price::{Cost, ModelPrice, PriceCatalogue, PriceError, PriceMatch, PriceSource, PriceTier};
 pub use provider::{BodyFormat, Flavor, Operation, Provider};
 pub use request::{RequestInfo, peek_request};
-pub use usage::{ResponseInfo, Usage, VectorUsage};
+pub use usage::{ModalityUsage, ResponseInfo, Usage, VectorUsage};
