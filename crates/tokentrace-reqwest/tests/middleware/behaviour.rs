@@ -487,9 +487,18 @@ async fn content_capture_is_off_by_default_and_bounded_when_on() {
     assert!(has_content(&spans[1]));
     let input = attr_str(&spans[1], sc::GEN_AI_INPUT_MESSAGES).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
-    assert_eq!(parsed[0]["content"], "PROMPT-TEXT-7731");
+    // The GenAI message schema: role + parts.
+    assert_eq!(parsed[0]["role"], "user");
+    assert_eq!(parsed[0]["parts"][0]["type"], "text");
+    assert_eq!(parsed[0]["parts"][0]["content"], "PROMPT-TEXT-7731");
     let output = attr_str(&spans[1], sc::GEN_AI_OUTPUT_MESSAGES).unwrap();
-    assert!(serde_json::from_str::<serde_json::Value>(&output).is_ok());
+    let output: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(output[0]["role"], "assistant");
+    assert!(output[0]["parts"].is_array(), "{output}");
+    assert!(
+        output[0].get("finish_reason").is_none(),
+        "deprecated in the schema"
+    );
     assert!(
         !has_content(&spans[2]),
         "per-request opt-out beats the client"
