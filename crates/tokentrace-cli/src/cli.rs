@@ -68,6 +68,20 @@ pub(crate) struct ServeArgs {
         hide_env_values = true
     )]
     pub(crate) token: Option<String>,
+    /// A budget file (TOML, see docs/budgets.md): the Budgets page shows each of its limits.
+    #[arg(long, value_name = "FILE", env = "TOKENTRACE_BUDGETS")]
+    pub(crate) budgets: Option<PathBuf>,
+    /// Redis (`host:port`) the services keep budget state in: the Budgets page shows spend, reservations and refusals from it.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "TOKENTRACE_BUDGETS_REDIS",
+        requires = "budgets"
+    )]
+    pub(crate) redis: Option<String>,
+    /// Key prefix the services use in Redis.
+    #[arg(long, value_name = "P", default_value = "tokentrace:budget:")]
+    pub(crate) budgets_prefix: String,
 }
 
 /// `tokentrace gateway`.
@@ -76,8 +90,8 @@ pub(crate) struct GatewayArgs {
     /// TOML configuration: upstreams, header names, keys, limits (see docs/gateway.md).
     #[arg(long, value_name = "FILE", env = "TOKENTRACE_GATEWAY_CONFIG")]
     pub(crate) config: Option<PathBuf>,
-    /// Address to listen on (default: the file's `listen`, else 127.0.0.1:4000).
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on (`127.0.0.1:4000`, `localhost:4000`; default: the file's `listen`, else 127.0.0.1:4000).
+    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
     pub(crate) bind: Option<SocketAddr>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
@@ -87,6 +101,12 @@ pub(crate) struct GatewayArgs {
     /// Print a new random client key and exit (add it to `client_keys`).
     #[arg(long)]
     pub(crate) issue_key: bool,
+    /// Enforce the spend caps of this budget file (overrides the file's `[budgets] file`; see docs/budgets.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) budgets: Option<PathBuf>,
+    /// Keep budget state in Redis at host:port, shared by every replica (overrides `[budgets] redis`).
+    #[arg(long, value_name = "ADDR", requires = "budgets")]
+    pub(crate) redis: Option<String>,
 }
 
 /// `tokentrace traces`.
@@ -371,6 +391,42 @@ mod tests {
                 panic!("expected serve")
             };
             assert_eq!(s.bind.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn gateway_bind_takes_localhost_like_serve() {
+        for (arg, want) in [
+            ("localhost:4000", "127.0.0.1:4000"),
+            ("Localhost:4001", "127.0.0.1:4001"),
+            ("127.0.0.1:4002", "127.0.0.1:4002"),
+            ("[::1]:4003", "[::1]:4003"),
+        ] {
+            let cli = Cli::try_parse_from(["tokentrace", "gateway", "--bind", arg]).unwrap();
+            let Command::Gateway(g) = cli.command else {
+                panic!("expected gateway")
+            };
+            assert_eq!(g.bind.map(|b| b.to_string()).as_deref(), Some(want));
+        }
+        let cli = Cli::try_parse_from(["tokentrace", "gateway"]).unwrap();
+        let Command::Gateway(g) = cli.command else {
+            panic!("expected gateway")
+        };
+        assert!(
+            g.bind.is_none(),
+            "no --bind: the file's `listen` or the default"
+        );
+        for bad in [
+            "localhost",
+            "localhost:x",
+            "localhost:70000",
+            "example.com:80",
+            "4000",
+        ] {
+            assert!(
+                Cli::try_parse_from(["tokentrace", "gateway", "--bind", bad]).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 }

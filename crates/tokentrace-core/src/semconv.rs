@@ -225,6 +225,7 @@ attributes! {
     // ---- budgets (docs/budgets.md) ----
     TOKENTRACE_BUDGET_OUTCOME = "tokentrace.budget.outcome", "tokentrace", "string", "reserved, refused, warned, unavailable (store unreachable, failed open) or unavailable_refused";
     TOKENTRACE_BUDGET_LIMIT = "tokentrace.budget.limit", "tokentrace", "string", "name of the limit that refused, warned or crossed a soft threshold";
+    TOKENTRACE_BUDGET_SCOPE = "tokentrace.budget.scope", "tokentrace", "string", "the limit's scope (user, session, workflow, api_key, model, global); on the tokentrace.budget.outcomes metric";
     TOKENTRACE_BUDGET_KEY = "tokentrace.budget.key", "tokentrace", "string", "the limit's key, as scope:value (user:u-17, global), bounded";
     TOKENTRACE_BUDGET_LIMIT_USD = "tokentrace.budget.limit_usd", "tokentrace", "double", "the limit in USD";
     TOKENTRACE_BUDGET_SPENT_USD = "tokentrace.budget.spent_usd", "tokentrace", "double", "spent plus reserved in the window before this call";
@@ -322,6 +323,10 @@ pub mod metrics {
         "gen_ai.client.inference.operation.output_tokens";
     /// Counter of spent USD by provider and model (tokentrace's own).
     pub const TOKENTRACE_COST_USD: &str = "tokentrace.cost.usd";
+    /// Counter of budget decisions, one per limit a call was checked
+    /// against, by `tokentrace.budget.limit`, `tokentrace.budget.scope` and
+    /// `tokentrace.budget.outcome` (tokentrace's own; `{decision}`).
+    pub const TOKENTRACE_BUDGET_OUTCOMES: &str = "tokentrace.budget.outcomes";
     /// Bucket boundaries the spec gives for `gen_ai.client.token.usage`.
     pub const TOKEN_USAGE_BUCKETS: &[f64] = &[
         1.0,

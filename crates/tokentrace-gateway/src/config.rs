@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tokentrace_core::Provider;
+use tokentrace_core::budget::BudgetConfig;
+use tokentrace_reqwest::budget::Budgets;
+use tokentrace_reqwest::budget::redis::RedisStore;
 
 use crate::GatewayError;
 
@@ -127,6 +130,26 @@ pub struct GatewayConfig {
     /// Changes the request bytes and adds a usage chunk to the stream, so
     /// default `false`.
     pub inject_stream_usage: bool,
+    /// Spend caps enforced before a call is forwarded (`[budgets]`; see
+    /// `docs/budgets.md`). Default: none.
+    pub budgets: BudgetsSection,
+}
+
+/// Where the gateway's budgets come from (`[budgets]`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetsSection {
+    /// A budget file (the TOML of `tokentrace budgets --config`:
+    /// `[[limit]]` tables). Unset: no budgets.
+    pub file: Option<PathBuf>,
+    /// Redis `host:port` shared by every replica; unset: state in this
+    /// process only.
+    pub redis: Option<String>,
+    /// Prefix of the Redis keys (default `tokentrace:budget:`).
+    pub prefix: Option<String>,
+    /// Milliseconds each Redis command and connection attempt may take
+    /// (default 250); past it the file's `on_store_error` policy applies.
+    pub redis_timeout_ms: Option<u64>,
 }
 
 impl Default for GatewayConfig {
@@ -142,6 +165,7 @@ impl Default for GatewayConfig {
             connect_timeout_secs: 10.0,
             read_timeout_secs: 600.0,
             inject_stream_usage: false,
+            budgets: BudgetsSection::default(),
         }
     }
 }
@@ -306,6 +330,45 @@ fn load_key(name: &str, up: &UpstreamConfig) -> Result<Option<String>, GatewayEr
         }
         k => Ok(k),
     }
+}
+
+/// The budgets `[budgets]` configures, if any.
+pub(crate) fn budgets(config: &GatewayConfig) -> Result<Option<Budgets>, GatewayError> {
+    let section = &config.budgets;
+    let Some(file) = &section.file else {
+        if section.redis.is_some() {
+            return Err(GatewayError::Config(
+                "[budgets] redis is set but no budget file".to_owned(),
+            ));
+        }
+        return Ok(None);
+    };
+    let limits = BudgetConfig::from_file(file).map_err(|e| GatewayError::Config(e.to_string()))?;
+    let budgets = match &section.redis {
+        Some(addr) => {
+            let t = Duration::from_millis(section.redis_timeout_ms.unwrap_or(250).max(1));
+            let store = RedisStore::new(addr.clone()).timeout(t).connect_timeout(t);
+            Budgets::with_store(limits, store)
+        }
+        None => Budgets::new(limits),
+    };
+    Ok(Some(match &section.prefix {
+        Some(p) => budgets.prefix(p.clone()),
+        None => budgets,
+    }))
+}
+
+/// The id a client key is charged to by `api_key` budget limits and shown
+/// by `tokentrace budgets`: `key-` and 12 hex digits of a 64-bit FNV-1a
+/// hash of the key. Not the key, and not a secret: with a gateway-issued
+/// key (256 random bits) it reveals nothing usable about it.
+pub fn client_key_id(key: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("key-{:012x}", h >> 16)
 }
 
 pub(crate) fn client_keys(config: &GatewayConfig) -> Result<Vec<String>, GatewayError> {

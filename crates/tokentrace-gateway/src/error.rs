@@ -42,6 +42,7 @@ pub(crate) enum Fault {
     BadBody,
     Unreachable,
     Timeout,
+    BudgetUnavailable,
 }
 
 impl Fault {
@@ -53,6 +54,7 @@ impl Fault {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unreachable => StatusCode::BAD_GATEWAY,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::BudgetUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -77,6 +79,7 @@ impl Fault {
             ),
             Self::Unreachable => ("api_error", "api_error", "UNAVAILABLE"),
             Self::Timeout => ("api_error", "timeout_error", "DEADLINE_EXCEEDED"),
+            Self::BudgetUnavailable => ("api_error", "api_error", "UNAVAILABLE"),
         }
     }
 
@@ -89,6 +92,7 @@ impl Fault {
             Self::BadBody => "invalid_body",
             Self::Unreachable => "upstream_unreachable",
             Self::Timeout => "upstream_timeout",
+            Self::BudgetUnavailable => "budget_unavailable",
         }
     }
 }

@@ -49,6 +49,16 @@
 //! stream cuts the client's stream. A client that goes away mid-stream drops
 //! the upstream request; both spans end once, with the fault recorded.
 //!
+//! # Budgets
+//!
+//! With a `[budgets]` section ([`BudgetsSection`]) or
+//! [`Gateway::with_budgets`], every call is reserved against the limits
+//! before it is forwarded; one that an enforced limit refuses gets a 429
+//! in the provider's error shape, with `x-tt-gateway-error: budget_exceeded`
+//! and `x-should-retry: false`, and never reaches the upstream. A budget
+//! store that cannot be reached under `on_store_error = "fail_closed"` gets
+//! a 503 (`budget_unavailable`). See `docs/budgets.md`.
+//!
 //! # Not supported
 //!
 //! AWS Bedrock: SigV4 signs the host, so a request signed for the gateway
@@ -71,9 +81,11 @@ use tokentrace_reqwest::LlmMiddleware;
 use tokentrace_tower::WorkflowLayer;
 
 pub use config::{
-    DEFAULT_SESSION_HEADER, DEFAULT_TAGS_HEADER, DEFAULT_TRACE_ID_HEADER, DEFAULT_UPSTREAMS,
-    DEFAULT_USER_HEADER, GatewayConfig, HeaderNames, UpstreamConfig,
+    BudgetsSection, DEFAULT_SESSION_HEADER, DEFAULT_TAGS_HEADER, DEFAULT_TRACE_ID_HEADER,
+    DEFAULT_UPSTREAMS, DEFAULT_USER_HEADER, GatewayConfig, HeaderNames, UpstreamConfig,
+    client_key_id,
 };
+pub use tokentrace_reqwest::budget::Budgets;
 
 use crate::config::Upstream;
 use crate::proxy::Shared;
@@ -99,9 +111,28 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds the gateway: merges the upstreams, loads held keys, builds the
-    /// client (`LlmMiddleware` with every upstream registered for detection).
+    /// Builds the gateway: merges the upstreams, loads held keys and the
+    /// `[budgets]` file, builds the client (`LlmMiddleware` with every
+    /// upstream registered for detection).
     pub fn new(config: &GatewayConfig) -> Result<Self, GatewayError> {
+        let budgets = config::budgets(config)?;
+        Self::build(config, budgets)
+    }
+
+    /// Like [`new`](Self::new), enforcing `budgets` (built in code, any
+    /// store) instead of the configuration's `[budgets]` section.
+    ///
+    /// Each call is charged to: the client key's id
+    /// ([`client_key_id`]) as the `api_key` scope when the upstream's key is
+    /// held and clients present gateway keys; the user and session headers;
+    /// the request's model. A call an enforced limit refuses never reaches
+    /// the upstream: the client gets a 429 in the provider's error shape
+    /// (`BudgetExceeded::provider_error_body`).
+    pub fn with_budgets(config: &GatewayConfig, budgets: Budgets) -> Result<Self, GatewayError> {
+        Self::build(config, Some(budgets))
+    }
+
+    fn build(config: &GatewayConfig, budgets: Option<Budgets>) -> Result<Self, GatewayError> {
         let upstreams = config::resolve(config)?;
         let client_keys = config::client_keys(config)?;
         if upstreams.iter().any(|u| u.key.is_some())
@@ -126,12 +157,15 @@ impl Gateway {
             .pool_max_idle_per_host(1024)
             .build()
             .map_err(|e| GatewayError::Client(e.to_string()))?;
+        let mut middleware = LlmMiddleware::new()
+            .registry(registry)
+            .inject_stream_usage(config.inject_stream_usage);
+        let budgeted = budgets.is_some();
+        if let Some(b) = budgets {
+            middleware = middleware.budgets(b);
+        }
         let client = reqwest_middleware::ClientBuilder::new(inner)
-            .with(
-                LlmMiddleware::new()
-                    .registry(registry)
-                    .inject_stream_usage(config.inject_stream_usage),
-            )
+            .with(middleware)
             .build();
         let h = &config.headers;
         for name in [&h.user, &h.session, &h.tags, &h.trace_id] {
@@ -166,6 +200,12 @@ impl Gateway {
                 own_headers,
                 client_keys,
                 max_body: config.max_request_bytes,
+                budget_headers: budgeted.then(|| {
+                    (
+                        HeaderName::from_bytes(h.user.as_bytes()).ok(),
+                        HeaderName::from_bytes(h.session.as_bytes()).ok(),
+                    )
+                }),
             }),
             layer,
         })

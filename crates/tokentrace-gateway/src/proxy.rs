@@ -9,7 +9,10 @@ use axum::response::Response;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest_middleware::ClientWithMiddleware;
 
-use crate::config::Upstream;
+use tokentrace_core::bound::bounded_value;
+use tokentrace_reqwest::budget::{self, BudgetKeys};
+
+use crate::config::{Upstream, client_key_id};
 use crate::error::{Fault, Shape, respond};
 
 /// State shared by every route of one gateway.
@@ -21,7 +24,40 @@ pub(crate) struct Shared {
     pub(crate) own_headers: Vec<HeaderName>,
     pub(crate) client_keys: Vec<String>,
     pub(crate) max_body: usize,
+    /// With budgets: the user and session header names whose values the
+    /// call is charged to.
+    pub(crate) budget_headers: Option<(Option<HeaderName>, Option<HeaderName>)>,
 }
+
+/// The budget keys of a request: the matched client key's id, and the
+/// user and session headers (checked as the workflow layer checks them:
+/// a value it would not record is not charged to either).
+fn budget_keys(
+    names: &(Option<HeaderName>, Option<HeaderName>),
+    headers: &HeaderMap,
+    key_id: Option<String>,
+) -> BudgetKeys {
+    let value = |name: &Option<HeaderName>| {
+        name.as_ref()
+            .and_then(|n| headers.get(n))
+            .and_then(|v| bounded_value(v.as_bytes(), MAX_HEADER_VALUE).ok())
+            .map(str::to_owned)
+    };
+    let mut keys = BudgetKeys::new();
+    if let Some(id) = key_id {
+        keys = keys.api_key(id);
+    }
+    if let Some(u) = value(&names.0) {
+        keys = keys.user(u);
+    }
+    if let Some(s) = value(&names.1) {
+        keys = keys.session(s);
+    }
+    keys
+}
+
+/// Longest user or session header value charged to (the workflow layer's default bound).
+const MAX_HEADER_VALUE: usize = 256;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy `proxy-connection`
 /// and `keep-alive`): they describe one connection and are never forwarded.
@@ -147,17 +183,19 @@ pub(crate) async fn forward(shared: Arc<Shared>, up: Arc<Upstream>, req: Request
 
     let mut headers = parts.headers;
     let mut query = parts.uri.query().map(str::to_owned);
+    let mut key_id = None;
     if let Some(held) = &up.key {
         if !shared.client_keys.is_empty() {
-            let ok = presented_key(&headers, query.as_deref())
-                .is_some_and(|k| shared.client_keys.iter().any(|c| same_key(c, k)));
-            if !ok {
+            let matched = presented_key(&headers, query.as_deref())
+                .and_then(|k| shared.client_keys.iter().find(|c| same_key(c, k)));
+            let Some(matched) = matched else {
                 return respond(
                     shape,
                     Fault::Unauthorized,
                     "missing or unknown gateway key (send it where the provider's API key goes)",
                 );
-            }
+            };
+            key_id = Some(client_key_id(matched));
         }
         for h in AUTH_HEADERS {
             headers.remove(*h);
@@ -202,6 +240,11 @@ pub(crate) async fn forward(shared: Arc<Shared>, up: Arc<Upstream>, req: Request
         }
     };
 
+    let keys = shared
+        .budget_headers
+        .as_ref()
+        .map(|names| budget_keys(names, &headers, key_id));
+
     strip_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
     headers.remove(header::CONTENT_LENGTH);
@@ -212,13 +255,15 @@ pub(crate) async fn forward(shared: Arc<Shared>, up: Arc<Upstream>, req: Request
         headers.remove(h);
     }
 
-    let sent = shared
+    let mut request = shared
         .client
         .request(parts.method, url)
         .headers(headers)
-        .body(bytes)
-        .send()
-        .await;
+        .body(bytes);
+    if let Some(keys) = keys {
+        request = request.with_extension(keys);
+    }
+    let sent = request.send().await;
     match sent {
         Ok(res) => {
             let res: http::Response<reqwest::Body> = res.into();
@@ -231,6 +276,16 @@ pub(crate) async fn forward(shared: Arc<Shared>, up: Arc<Upstream>, req: Request
             out
         }
         Err(e) => {
+            if let Some(refusal) = budget::exceeded(&e) {
+                return refused(up.provider, refusal);
+            }
+            if budget::unavailable(&e).is_some() {
+                return respond(
+                    shape,
+                    Fault::BudgetUnavailable,
+                    "the budget store cannot be reached and budgets fail closed",
+                );
+            }
             let timeout = matches!(&e, reqwest_middleware::Error::Reqwest(r) if r.is_timeout());
             if timeout {
                 respond(
@@ -247,6 +302,27 @@ pub(crate) async fn forward(shared: Arc<Shared>, up: Arc<Upstream>, req: Request
             }
         }
     }
+}
+
+/// The answer to a call a budget refused: 429, the provider's error shape.
+fn refused(provider: tokentrace_core::Provider, refusal: &budget::BudgetExceeded) -> Response {
+    let body = refusal.provider_error_body(provider);
+    let mut res = Response::new(Body::from(body.to_string()));
+    *res.status_mut() = http::StatusCode::from_u16(budget::BudgetExceeded::HTTP_STATUS)
+        .unwrap_or(http::StatusCode::TOO_MANY_REQUESTS);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "x-tt-gateway-error",
+        HeaderValue::from_static("budget_exceeded"),
+    );
+    // The OpenAI and Anthropic SDKs retry 429s unless told not to; a
+    // refusal stays a refusal until the window turns.
+    h.insert("x-should-retry", HeaderValue::from_static("false"));
+    res
 }
 
 /// The answer to a path no upstream serves.

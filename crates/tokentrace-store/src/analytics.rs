@@ -313,12 +313,14 @@ impl Store {
                 "SELECT s.start_ns, s.duration_ms, s.status_code = 'error', s.input_tokens,
                         s.output_tokens, s.total_tokens, s.cost_usd, {}
                  FROM traces t JOIN spans s ON s.trace_id = t.trace_id
-                     AND (s.model IS NOT NULL OR s.provider IS NOT NULL){where_sql}",
+                     AND (s.model IS NOT NULL OR s.provider IS NOT NULL)
+                     AND s.{}{where_sql}",
                 if group_by == Some(GroupBy::Provider) {
                     "s.provider"
                 } else {
                     "s.model"
-                }
+                },
+                crate::agg::COUNTED_SPAN,
             ),
             Level::Step => {
                 let j = |k: &str| format!("json_extract(s.attributes, '$.\"{k}\"')");

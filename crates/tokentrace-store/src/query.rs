@@ -716,7 +716,7 @@ fn trace_summary(r: &Row<'_>) -> rusqlite::Result<TraceSummary> {
 pub(crate) fn fill_models(conn: &Connection, items: &mut [TraceSummary]) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "SELECT model, SUM(COALESCE(cost_usd, 0)) AS c, COUNT(*) AS n FROM spans
-         WHERE trace_id = ?1 AND model IS NOT NULL AND COALESCE(span_type, '') <> 'workflow'
+         WHERE trace_id = ?1 AND model IS NOT NULL AND span_type IN ('llm', 'vector')
          GROUP BY model ORDER BY c DESC, n DESC, model",
     )?;
     for t in items {

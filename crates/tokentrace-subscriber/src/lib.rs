@@ -96,6 +96,7 @@ mod visit;
 
 pub use error::LayerOrderError;
 pub use layer::{EnrichLayer, verify_layer_order};
+pub use metrics::budget_outcome_observer;
 pub use scope::{
     DebugValue, DisplayValue, Metadata, PromptTemplate, ScopeGuard, ScopeValue, WorkflowInfo,
     current_budget_keys, current_workflow, unattached_guards,

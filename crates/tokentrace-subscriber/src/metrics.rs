@@ -358,6 +358,31 @@ impl Instruments {
     }
 }
 
+/// An observer for [`tokentrace_core::budget::set_outcome_observer`] that
+/// counts every budget decision in the `tokentrace.budget.outcomes` counter
+/// of `meter`, by limit name, scope and outcome (`reserved`, `refused`,
+/// `warned`, `soft_threshold`, `unavailable`, `unavailable_refused`). The
+/// key the call was charged to (a user id, ...) is left out: the limit
+/// names come from the configuration, so the series stay few.
+/// `tokentrace::init()` installs one on its meter.
+pub fn budget_outcome_observer(meter: &Meter) -> tokentrace_core::budget::OutcomeObserver {
+    let counter = meter
+        .u64_counter(tokentrace_core::semconv::metrics::TOKENTRACE_BUDGET_OUTCOMES)
+        .with_unit("{decision}")
+        .with_description("Budget decisions, one per limit a call was checked against")
+        .build();
+    Arc::new(move |o: &tokentrace_core::budget::BudgetOutcome<'_>| {
+        counter.add(
+            1,
+            &[
+                KeyValue::new(semconv::TOKENTRACE_BUDGET_LIMIT, o.limit.to_owned()),
+                KeyValue::new(semconv::TOKENTRACE_BUDGET_SCOPE, o.scope.name()),
+                KeyValue::new(semconv::TOKENTRACE_BUDGET_OUTCOME, o.outcome),
+            ],
+        );
+    })
+}
+
 /// A shared copy of a value: the attribute sets below repeat the same few
 /// strings, and cloning an `Arc<str>` value is a count increment.
 fn shared(value: &str) -> StringValue {

@@ -771,6 +771,7 @@ impl Telemetry {
                 tracer_provider,
                 meter_provider,
                 stats,
+                budget_observer: InstalledObserver::default(),
                 #[cfg(feature = "store")]
                 store_stats,
                 #[cfg(feature = "grpc")]
@@ -799,7 +800,7 @@ impl Telemetry {
     /// global subscriber already installed. Nothing is installed then.
     pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
         let (dispatch, mut guard) = self.build()?;
-        let Some(inner) = &guard.inner else {
+        let Some(inner) = &mut guard.inner else {
             return Ok(guard);
         };
         tracing::dispatcher::set_global_default(dispatch)
@@ -825,6 +826,12 @@ impl Telemetry {
         // Budgets in LlmMiddleware read the request's user, session and
         // workflow from the span tree through this.
         tokentrace_core::budget::set_keys_provider(tokentrace_subscriber::current_budget_keys);
+        // Budget decisions feed the `tokentrace.budget.outcomes` counter.
+        let observer = tokentrace_subscriber::budget_outcome_observer(
+            &inner.meter_provider.meter("tokentrace"),
+        );
+        tokentrace_core::budget::set_outcome_observer(Some(observer.clone()));
+        inner.budget_observer = InstalledObserver(Some(observer));
         Ok(guard)
     }
 }
@@ -1011,11 +1018,24 @@ struct Settings {
     exclude_modules: Option<String>,
 }
 
+/// The budget outcome observer a guard installed.
+#[derive(Default)]
+struct InstalledObserver(Option<tokentrace_core::budget::OutcomeObserver>);
+
+impl std::fmt::Debug for InstalledObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 #[derive(Debug)]
 struct GuardInner {
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
     stats: Arc<PipelineStats>,
+    /// The budget observer this guard installed (removed on drop, unless
+    /// another has replaced it since).
+    budget_observer: InstalledObserver,
     #[cfg(feature = "store")]
     store_stats: Option<tokentrace_store::StoreStatsHandle>,
     /// Dropped last, after the providers have shut the exporters down.
@@ -1083,6 +1103,9 @@ impl TelemetryGuard {
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
+            if let Some(o) = &inner.budget_observer.0 {
+                tokentrace_core::budget::remove_outcome_observer(o);
+            }
             let _ = inner.tracer_provider.force_flush();
             let _ = inner.tracer_provider.shutdown_with_timeout(FLUSH_TIMEOUT);
             let _ = inner.meter_provider.shutdown();

@@ -30,10 +30,28 @@ pub(crate) fn check_exposure(bind: SocketAddr, token: Option<&str>) -> anyhow::R
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     check_exposure(args.bind, args.token.as_deref())?;
     let store = open_store(&args.store.store)?;
+    let budgets = args
+        .budgets
+        .as_deref()
+        .map(|path| {
+            crate::commands::budgets::Source::load(
+                path,
+                args.redis.clone(),
+                args.budgets_prefix.clone(),
+            )
+        })
+        .transpose()?;
     let listener = TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
-    serve(listener, store, args.token.as_deref(), &args.store.store).await
+    serve(
+        listener,
+        store,
+        args.token.as_deref(),
+        &args.store.store,
+        budgets,
+    )
+    .await
 }
 
 /// Serves the dashboard over `store` on `listener` until Ctrl-C. Prints the URL first.
@@ -42,11 +60,16 @@ pub(crate) async fn serve(
     store: tokentrace_store::Store,
     token: Option<&str>,
     path: &Path,
+    budgets: Option<crate::commands::budgets::Source>,
 ) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("listener has no local address")?;
-    let app = dashboard::router(AppState::new(store)?, token);
+    let mut state = AppState::new(store)?;
+    if let Some(b) = budgets {
+        state = state.with_budgets(b);
+    }
+    let app = dashboard::router(state, token);
     let auth_note = if token.is_some() {
         " (append ?token=<T> in a browser)"
     } else {

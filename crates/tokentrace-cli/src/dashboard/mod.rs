@@ -27,6 +27,7 @@ use tokentrace_store::{Store, StoreError, StoreErrorKind};
 
 mod api;
 pub(crate) mod auth;
+mod budgets;
 mod charts;
 mod pages;
 #[cfg(test)]
@@ -43,6 +44,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sessions.html", include_str!("assets/sessions.html")),
     ("session.html", include_str!("assets/session.html")),
     ("error.html", include_str!("assets/error.html")),
+    ("budgets.html", include_str!("assets/budgets.html")),
 ];
 const APP_CSS: &str = include_str!("assets/app.css");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -57,6 +59,8 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src
 pub(crate) struct AppState {
     store: Arc<Store>,
     templates: Arc<Environment<'static>>,
+    /// The budget file (and Redis) `/budgets` shows, when configured.
+    budgets: Option<Arc<crate::commands::budgets::Source>>,
 }
 
 /// Why a request failed, shown as an HTML page or a JSON error.
@@ -116,7 +120,15 @@ impl AppState {
         Ok(Self {
             store: Arc::new(store),
             templates: Arc::new(env),
+            budgets: None,
         })
+    }
+
+    /// Show `source`'s limits on `/budgets`.
+    #[must_use]
+    pub(crate) fn with_budgets(mut self, source: crate::commands::budgets::Source) -> Self {
+        self.budgets = Some(Arc::new(source));
+        self
     }
 
     /// Runs `f` on the blocking pool with the store.
@@ -181,6 +193,7 @@ pub(crate) fn router(state: AppState, token: Option<&str>) -> Router {
         .route("/stats", get(pages::stats))
         .route("/sessions", get(pages::sessions))
         .route("/sessions/{id}", get(pages::session))
+        .route("/budgets", get(budgets::page))
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .nest("/api", api::router())

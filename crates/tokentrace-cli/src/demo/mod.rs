@@ -85,7 +85,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     if let Some(listener) = dashboard {
-        crate::commands::serve::serve(listener, store, None, &args.store).await?;
+        crate::commands::serve::serve(listener, store, None, &args.store, None).await?;
     }
     drop(telemetry);
     Ok(())

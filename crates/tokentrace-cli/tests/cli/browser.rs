@@ -145,7 +145,7 @@ fn dashboard_pages_render_in_headless_chromium() {
 
     // Statistics: every chart drawn, with bars.
     let dom = browser.dom(&format!("{base}/stats"));
-    assert_eq!(dom.matches("<svg class=\"chart").count(), 13);
+    assert_eq!(dom.matches("<svg class=\"chart").count(), 11);
     assert!(dom.matches("<rect class=\"bar ").count() >= 12);
     browser.screenshot(&format!("{base}/stats"), "stats");
 

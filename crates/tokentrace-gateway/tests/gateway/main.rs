@@ -2,6 +2,7 @@
 //! `openai` package) through the gateway to loopback mock upstreams, spans
 //! compared attribute by attribute with the same calls made in-process.
 
+mod budgets;
 mod clients;
 mod faults;
 mod keys;

@@ -88,6 +88,13 @@ fn bytes_headers_and_query_pass_through_as_a_proxy_should() {
             .header("x-tt-session", "s-1")
             .header("x-tt-tags", "a,b")
             .header("x-custom", "custom")
+            // Names a recorder treats as secret (`token`, `auth`, `secret`,
+            // `key`) are still ordinary headers to forward: that rule only
+            // keeps them out of telemetry.
+            .header("x-request-token-budget", "tok-val-7")
+            .header("x-auth-context", "authctx-val-7")
+            .header("openai-organization", "org-val-7")
+            .header("anthropic-beta", "beta-val-7")
             .header("accept-encoding", "gzip")
             .header("te", "trailers")
             .header("connection", "x-client-hop")
@@ -112,6 +119,10 @@ fn bytes_headers_and_query_pass_through_as_a_proxy_should() {
         let h = &got["headers"];
         assert_eq!(h["authorization"], "Bearer sk-client-secret-1");
         assert_eq!(h["x-custom"], "custom");
+        assert_eq!(h["x-request-token-budget"], "tok-val-7");
+        assert_eq!(h["x-auth-context"], "authctx-val-7");
+        assert_eq!(h["openai-organization"], "org-val-7");
+        assert_eq!(h["anthropic-beta"], "beta-val-7");
         assert_eq!(h["content-length"], body.len().to_string());
         assert_eq!(h["host"], up.to_string());
         for gone in [
@@ -148,6 +159,10 @@ fn bytes_headers_and_query_pass_through_as_a_proxy_should() {
         for s in otel.spans() {
             for (k, v) in attrs(&s) {
                 assert!(!v.contains("sk-client-secret"), "{k} = {v}");
+                assert!(
+                    !v.contains("-val-7"),
+                    "a request header recorded: {k} = {v}"
+                );
             }
         }
     });

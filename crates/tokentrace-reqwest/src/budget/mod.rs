@@ -53,7 +53,10 @@ pub use store::{
 pub use tokentrace_core::budget::{
     BudgetConfig, BudgetExceeded, BudgetKeys, BudgetUnavailable, Scope, Window,
 };
-use tokentrace_core::budget::{Limit, Micros, Mode, StorePolicy, micros_to_usd, usd_to_micros};
+use tokentrace_core::budget::{
+    BudgetOutcome, Limit, Micros, Mode, StorePolicy, micros_to_usd, outcomes, report_outcome,
+    usd_to_micros,
+};
 use tokentrace_core::semconv::{self, events};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -531,6 +534,14 @@ impl Budgets {
             Err(e) => {
                 if !dry_run {
                     inner.counters.unavailable.fetch_add(1, Ordering::Relaxed);
+                    let outcome = match inner.config.on_store_error {
+                        StorePolicy::FailClosed => outcomes::UNAVAILABLE_REFUSED,
+                        _ => outcomes::UNAVAILABLE,
+                    };
+                    for (li, _, _) in &slots {
+                        let l = &limits[*li];
+                        report_outcome(&BudgetOutcome::new(&l.name, l.scope, outcome));
+                    }
                 }
                 match inner.config.on_store_error {
                     StorePolicy::FailClosed => {
@@ -557,6 +568,13 @@ impl Budgets {
                 }
                 let (li, value, _) = &slots[slot];
                 let limit = &limits[*li];
+                if !dry_run {
+                    report_outcome(&BudgetOutcome::new(
+                        &limit.name,
+                        limit.scope,
+                        outcomes::REFUSED,
+                    ));
+                }
                 Err(BudgetError::Exceeded(BudgetExceeded {
                     limit: limit.name.clone(),
                     scope: limit.scope,
@@ -580,16 +598,25 @@ impl Budgets {
                         spent_usd: micros_to_usd(before),
                         threshold,
                     };
+                    let report = |outcome| {
+                        if !dry_run {
+                            report_outcome(&BudgetOutcome::new(&limit.name, limit.scope, outcome));
+                        }
+                    };
                     if limit.mode == Mode::Warn && after > cap {
                         if !dry_run {
                             inner.counters.warned.fetch_add(1, Ordering::Relaxed);
                         }
                         reservation.notes.push(note("warned", None));
+                        report(outcomes::WARNED);
+                    } else {
+                        report(outcomes::RESERVED);
                     }
                     for &t in &limit.soft {
                         let mark = (cap as f64 * t).ceil() as Micros;
                         if before < mark && after >= mark {
                             reservation.notes.push(note("soft", Some(t)));
+                            report(outcomes::SOFT_THRESHOLD);
                         }
                     }
                 }

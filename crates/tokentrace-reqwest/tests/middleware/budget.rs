@@ -471,3 +471,127 @@ async fn keys_come_from_workflow_spans_and_metadata_guards() {
         0.10
     ));
 }
+
+/// Sums of the `tokentrace.budget.outcomes` counter by (limit, scope, outcome).
+fn outcome_counts(
+    reader: &opentelemetry_sdk::metrics::InMemoryMetricExporter,
+) -> std::collections::BTreeMap<(String, String, String), u64> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let mut out = std::collections::BTreeMap::new();
+    for rm in reader.get_finished_metrics().unwrap() {
+        for sm in rm.scope_metrics() {
+            for m in sm
+                .metrics()
+                .filter(|m| m.name() == sc::metrics::TOKENTRACE_BUDGET_OUTCOMES)
+            {
+                if let AggregatedMetrics::U64(MetricData::Sum(s)) = m.data() {
+                    assert!(s.is_monotonic());
+                    for p in s.data_points() {
+                        let get = |k: &str| {
+                            p.attributes()
+                                .find(|kv| kv.key.as_str() == k)
+                                .map(|kv| kv.value.to_string())
+                                .unwrap_or_default()
+                        };
+                        assert_eq!(
+                            p.attributes().count(),
+                            3,
+                            "no other attribute (no user ids)"
+                        );
+                        out.insert(
+                            (
+                                get(sc::TOKENTRACE_BUDGET_LIMIT),
+                                get(sc::TOKENTRACE_BUDGET_SCOPE),
+                                get(sc::TOKENTRACE_BUDGET_OUTCOME),
+                            ),
+                            p.value(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The observer the facade installs counts every decision per limit in the
+/// `tokentrace.budget.outcomes` counter: reservations, refusals, warnings
+/// and soft thresholds. Limit names unique to this test keep other tests'
+/// decisions (the observer is process-wide) out of the sums.
+#[tokio::test]
+async fn decisions_are_counted_in_the_outcomes_metric() {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+    let _otel = Otel::install();
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    tokentrace_core::budget::set_outcome_observer(Some(
+        tokentrace_subscriber::budget_outcome_observer(&provider.meter("tokentrace")),
+    ));
+    let mock = mock(reply(200)).await;
+    let budgets = Budgets::new(
+        BudgetConfig::new()
+            .limit(
+                Limit::new(Scope::User, 0.30, Window::Day)
+                    .name("metric-test-daily")
+                    .soft(0.5),
+            )
+            .limit(
+                Limit::new(Scope::Model, 0.12, Window::Day)
+                    .name("metric-test-model")
+                    .mode(Mode::Warn),
+            ),
+    );
+    let client = client(mw(&budgets), OPENAI, &mock);
+    // $0.10 reserved, $0.05 settled each: 0, 0.05, ..., 0.25 before the calls.
+    for _ in 0..5 {
+        call(&client, &mock, "u-1", 10).await.unwrap();
+    }
+    assert!(call(&client, &mock, "u-1", 10).await.is_err());
+    // A check is a dry run: not counted.
+    budgets
+        .check(&BudgetKeys::new().user("u-1"), 0.01)
+        .await
+        .unwrap();
+    provider.force_flush().unwrap();
+    tokentrace_core::budget::set_outcome_observer(None);
+
+    let counts = outcome_counts(&exporter);
+    let get = |l: &str, s: &str, o: &str| {
+        counts
+            .get(&(l.to_owned(), s.to_owned(), o.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        get("metric-test-daily", "user", "reserved"),
+        5,
+        "{counts:?}"
+    );
+    assert_eq!(get("metric-test-daily", "user", "refused"), 1, "{counts:?}");
+    // The $0.15 mark (0.5 of $0.30) is crossed by a reservation starting
+    // below it and ending at or above it: the second call (0.05 + 0.10)
+    // and, since it settled at 0.05, the third (0.10 + 0.10) too.
+    assert_eq!(
+        get("metric-test-daily", "user", "soft_threshold"),
+        2,
+        "{counts:?}"
+    );
+    // The warn limit: $0.12 is passed from the second call on (0.05 + 0.10
+    // > 0.12): one reserved, four warned; the refused call never got to it.
+    assert_eq!(
+        get("metric-test-model", "model", "reserved"),
+        1,
+        "{counts:?}"
+    );
+    assert_eq!(get("metric-test-model", "model", "warned"), 4, "{counts:?}");
+    let ours: u64 = counts
+        .iter()
+        .filter(|((l, _, _), _)| l.starts_with("metric-test"))
+        .map(|(_, v)| *v)
+        .sum();
+    assert_eq!(ours, 13, "{counts:?}");
+}

@@ -13,7 +13,8 @@ fn child_calls_init() {
     }
     let guard = tokentrace::init().unwrap();
     assert!(guard.is_enabled());
-    // A second install fails cleanly.
+    // A second install fails cleanly (and leaves the first one's budget
+    // observer in place).
     assert!(matches!(
         tokentrace::Telemetry::builder().no_store().install(),
         Err(tokentrace::TelemetryError::AlreadyInstalled(_))
@@ -39,8 +40,27 @@ fn child_calls_init() {
         "built-in entries stay"
     );
     tracing::info_span!("child work", otel.name = "workflow.child").in_scope(|| {});
-    // Dropping the guard flushes.
+    // Budget decisions reach the `tokentrace.budget.outcomes` counter.
+    use tokentrace_core::budget::{BudgetOutcome, Scope, outcomes, report_outcome};
+    for _ in 0..2 {
+        report_outcome(&BudgetOutcome::new(
+            "child-limit",
+            Scope::User,
+            outcomes::REFUSED,
+        ));
+    }
+    report_outcome(&BudgetOutcome::new(
+        "child-limit",
+        Scope::User,
+        outcomes::RESERVED,
+    ));
+    // Dropping the guard flushes (and removes the budget observer).
     drop(guard);
+    report_outcome(&BudgetOutcome::new(
+        "child-limit",
+        Scope::User,
+        outcomes::REFUSED,
+    ));
 }
 
 #[test]
@@ -79,4 +99,41 @@ fn init_installs_the_global_pipeline_from_the_environment() {
     assert_eq!(page.total, 1);
     assert_eq!(page.items[0].name, "workflow.child");
     assert_eq!(page.items[0].service_name.as_deref(), Some("child-service"));
+    let budget: Vec<_> = store
+        .metrics()
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.name == "tokentrace.budget.outcomes")
+        .map(|m| {
+            (
+                m.attributes["tokentrace.budget.outcome"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                m.attributes["tokentrace.budget.limit"].clone(),
+                m.attributes["tokentrace.budget.scope"].clone(),
+                m.kind,
+                m.sum,
+            )
+        })
+        .collect();
+    assert_eq!(
+        budget,
+        vec![
+            (
+                "refused".to_owned(),
+                "child-limit".into(),
+                "user".into(),
+                "sum".to_owned(),
+                2.0
+            ),
+            (
+                "reserved".to_owned(),
+                "child-limit".into(),
+                "user".into(),
+                "sum".to_owned(),
+                1.0
+            ),
+        ]
+    );
 }
