@@ -43,7 +43,7 @@ macro_rules! attributes {
 
 attributes! {
     // ---- OpenTelemetry GenAI: operation and provider ----
-    GEN_AI_OPERATION_NAME = "gen_ai.operation.name", "otel-genai", "string", "operation: chat, generate_content, text_completion, embeddings, rerank, invoke_workflow";
+    GEN_AI_OPERATION_NAME = "gen_ai.operation.name", "otel-genai", "string", "operation: chat, generate_content, text_completion, embeddings, rerank; invoke_workflow, invoke_agent (agent workflows), execute_tool (tool workflows)";
     GEN_AI_PROVIDER_NAME = "gen_ai.provider.name", "otel-genai", "string", "provider flavour, e.g. openai, anthropic, aws.bedrock, gcp.gemini";
     GEN_AI_REQUEST_MODEL = "gen_ai.request.model", "otel-genai", "string", "model named in the request";
     GEN_AI_RESPONSE_MODEL = "gen_ai.response.model", "otel-genai", "string", "model that answered, as the provider reports it";
@@ -55,8 +55,14 @@ attributes! {
     GEN_AI_OUTPUT_TYPE = "gen_ai.output.type", "otel-genai", "string", "requested output type: text, json, image, speech";
     GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name", "otel-genai", "string", "name of the workflow a span belongs to";
     GEN_AI_AGENT_NAME = "gen_ai.agent.name", "otel-genai", "string", "agent name";
+    GEN_AI_TOOL_NAME = "gen_ai.tool.name", "otel-genai", "string", "tool name, on #[workflow(kind = \"tool\")] / WorkflowKind::Tool spans (the workflow name)";
+    GEN_AI_TOOL_TYPE = "gen_ai.tool.type", "otel-genai", "string", "tool type: function (a Rust function or block the application runs)";
     GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description", "otel-genai", "string", "agent role or task";
     GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id", "otel-genai", "string", "retrieval data source (vector collection)";
+
+    GEN_AI_PROMPT_NAME = "gen_ai.prompt.name", "otel-genai", "string", "name of the prompt template (prompt_template!(name = ..) / PromptTemplate::name)";
+    GEN_AI_PROMPT_VERSION = "gen_ai.prompt.version", "otel-genai", "string", "version of the prompt template";
+    GEN_AI_PROMPT_VARIABLE = "gen_ai.prompt.variable", "otel-genai", "string", "prefix: gen_ai.prompt.variable.<key> holds one template variable as a string (opt-in: written when content capture is on)";
 
     // ---- OpenTelemetry GenAI: request parameters ----
     GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens", "otel-genai", "int", "maximum tokens requested";
@@ -79,7 +85,14 @@ attributes! {
     GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens", "otel-genai", "int", "output tokens spent on reasoning";
     GEN_AI_USAGE_TOTAL_TOKENS = "gen_ai.usage.total_tokens", "extension", "int", "input plus output tokens (OpenLLMetry/LangSmith extension)";
     GEN_AI_USAGE_COST = "gen_ai.usage.cost", "extension", "double", "total cost in USD (OpenLIT/Langfuse extension)";
-    GEN_AI_TOKEN_TYPE = "gen_ai.token.type", "otel-genai", "string", "metric attribute: input or output";
+    GEN_AI_USAGE_TEXT_INPUT_TOKENS = "gen_ai.usage.text.input_tokens", "otel-genai", "int", "text input tokens, when the provider breaks usage down by modality (a subset of input_tokens)";
+    GEN_AI_USAGE_IMAGE_INPUT_TOKENS = "gen_ai.usage.image.input_tokens", "otel-genai", "int", "image input tokens, when the provider reports them";
+    GEN_AI_USAGE_AUDIO_INPUT_TOKENS = "gen_ai.usage.audio.input_tokens", "otel-genai", "int", "audio input tokens, when the provider reports them";
+    GEN_AI_USAGE_TEXT_OUTPUT_TOKENS = "gen_ai.usage.text.output_tokens", "otel-genai", "int", "text output tokens, when the provider breaks usage down by modality (a subset of output_tokens)";
+    GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS = "gen_ai.usage.image.output_tokens", "otel-genai", "int", "image output tokens, when the provider reports them";
+    GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS = "gen_ai.usage.audio.output_tokens", "otel-genai", "int", "audio output tokens, when the provider reports them";
+    GEN_AI_TOKEN_TYPE = "gen_ai.token.type", "otel-genai", "string", "metric attribute of gen_ai.client.token.usage (previous conventions): input or output";
+    GEN_AI_TOKEN_MODALITY = "gen_ai.token.modality", "otel-genai", "string", "metric attribute of the gen_ai.client.inference.usage.* counters: text, image, audio or unknown";
 
     // ---- OpenTelemetry GenAI: content (opt-in) ----
     GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages", "otel-genai", "string", "request messages as JSON (opt-in content capture)";
@@ -120,6 +133,8 @@ attributes! {
     LLM_TOKEN_COUNT_TOTAL = "llm.token_count.total", "openinference", "int", "prompt plus completion tokens";
     LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ = "llm.token_count.prompt_details.cache_read", "openinference", "int", "prompt tokens read from cache";
     LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE = "llm.token_count.prompt_details.cache_write", "openinference", "int", "prompt tokens written to cache";
+    LLM_TOKEN_COUNT_PROMPT_DETAILS_AUDIO = "llm.token_count.prompt_details.audio", "openinference", "int", "prompt audio tokens, when the provider reports them";
+    LLM_TOKEN_COUNT_COMPLETION_DETAILS_AUDIO = "llm.token_count.completion_details.audio", "openinference", "int", "completion audio tokens, when the provider reports them";
     LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING = "llm.token_count.completion_details.reasoning", "openinference", "int", "completion tokens spent reasoning";
     LLM_COST_PROMPT = "llm.cost.prompt", "openinference", "double", "USD for all prompt tokens";
     LLM_COST_COMPLETION = "llm.cost.completion", "openinference", "double", "USD for all completion tokens";
@@ -257,16 +272,55 @@ pub mod events {
     pub const BUDGET_UNAVAILABLE: &str = "tokentrace.budget.unavailable";
 }
 
-/// Metric instrument names (GenAI client metrics,
-/// <https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/>).
+/// Metric instrument names.
+///
+/// The current names come from semantic-conventions-genai
+/// (`docs/gen-ai/client-inference.md`, `gen-ai-token-metrics.md` and the
+/// migration guide, `gen-ai-dev/1.42.0-dev`); the previous ones from
+/// semantic-conventions v1.41.0 `docs/gen-ai/gen-ai-metrics.md`. Which set is
+/// recorded follows [`SemconvMode`](super::SemconvMode).
 pub mod metrics {
-    /// Histogram of tokens per call, by `gen_ai.token.type` (`{token}`).
+    /// Previous: histogram of tokens per call, by `gen_ai.token.type` (`{token}`).
     pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-    /// Histogram of call durations (`s`).
+    /// Histogram of call durations (`s`): previous name for every operation;
+    /// current name for operations other than inference (embeddings, rerank).
     pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
-    /// Histogram of time to the first response chunk of streams (`s`).
+    /// Previous: histogram of time to the first response chunk of streams (`s`).
     pub const GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: &str =
         "gen_ai.client.operation.time_to_first_chunk";
+    /// Previous: histogram of the time between chunks after the first (`s`).
+    pub const GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK: &str =
+        "gen_ai.client.operation.time_per_output_chunk";
+    /// Current: histogram of inference call durations (`s`).
+    pub const GEN_AI_CLIENT_INFERENCE_DURATION: &str = "gen_ai.client.inference.duration";
+    /// Current: histogram of time to the first response chunk of streams (`s`).
+    pub const GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK: &str =
+        "gen_ai.client.inference.time_to_first_chunk";
+    /// Current: histogram, one point per chunk after the first, of the time
+    /// since the previous chunk (`s`).
+    pub const GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK: &str =
+        "gen_ai.client.inference.time_per_output_chunk";
+    /// Current: counter of input tokens (cache included), by `gen_ai.token.modality`.
+    pub const GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS: &str =
+        "gen_ai.client.inference.usage.input_tokens";
+    /// Current: counter of output tokens (reasoning included), by `gen_ai.token.modality`.
+    pub const GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS: &str =
+        "gen_ai.client.inference.usage.output_tokens";
+    /// Current: counter of input tokens read from the provider's cache.
+    pub const GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS: &str =
+        "gen_ai.client.inference.usage.cache_read.input_tokens";
+    /// Current: counter of input tokens written to the provider's cache.
+    pub const GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS: &str =
+        "gen_ai.client.inference.usage.cache_write.input_tokens";
+    /// Current: counter of output tokens spent reasoning.
+    pub const GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS: &str =
+        "gen_ai.client.inference.usage.reasoning.output_tokens";
+    /// Current: histogram of input tokens per call (no modality).
+    pub const GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS: &str =
+        "gen_ai.client.inference.operation.input_tokens";
+    /// Current: histogram of output tokens per call (no modality).
+    pub const GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS: &str =
+        "gen_ai.client.inference.operation.output_tokens";
     /// Counter of spent USD by provider and model (tokentrace's own).
     pub const TOKENTRACE_COST_USD: &str = "tokentrace.cost.usd";
     /// Counter of budget decisions, one per limit a call was checked
@@ -329,6 +383,20 @@ pub mod values {
     pub const SPAN_SOURCE_FOREIGN: &str = "foreign";
     /// `gen_ai.operation.name` of workflow spans.
     pub const OPERATION_INVOKE_WORKFLOW: &str = "invoke_workflow";
+    /// `gen_ai.operation.name` of agent workflow spans (`kind = "agent"`).
+    pub const OPERATION_INVOKE_AGENT: &str = "invoke_agent";
+    /// `gen_ai.operation.name` of tool workflow spans (`kind = "tool"`).
+    pub const OPERATION_EXECUTE_TOOL: &str = "execute_tool";
+    /// `gen_ai.tool.type` of tool workflow spans.
+    pub const TOOL_TYPE_FUNCTION: &str = "function";
+    /// `gen_ai.token.modality`: text tokens.
+    pub const MODALITY_TEXT: &str = "text";
+    /// `gen_ai.token.modality`: image tokens.
+    pub const MODALITY_IMAGE: &str = "image";
+    /// `gen_ai.token.modality`: audio tokens.
+    pub const MODALITY_AUDIO: &str = "audio";
+    /// `gen_ai.token.modality`: tokens the provider did not break down.
+    pub const MODALITY_UNKNOWN: &str = "unknown";
     /// `error.type` when the body ended before the provider finished.
     pub const ERROR_STREAM_INCOMPLETE: &str = "stream_incomplete";
     /// `tokentrace.usage.missing`: an OpenAI-style stream was requested
@@ -346,6 +414,59 @@ pub mod values {
     pub const COST_SOURCE_PROVIDER: &str = "provider";
     /// `cost.source` when a user price file supplied the price.
     pub const COST_SOURCE_OVERRIDE: &str = "override";
+}
+
+/// `OTEL_SEMCONV_STABILITY_OPT_IN` value for the current GenAI names only.
+pub const OPT_IN_LATEST: &str = "gen_ai_latest_experimental";
+/// `OTEL_SEMCONV_STABILITY_OPT_IN` value emitting the current and the previous names.
+pub const OPT_IN_DUP: &str = "gen_ai_latest_experimental/dup";
+
+/// Which GenAI convention names exported spans and recorded metrics carry.
+///
+/// Set with `Telemetry::semconv` or `OTEL_SEMCONV_STABILITY_OPT_IN`
+/// (`gen_ai_latest_experimental` → `Latest`, `gen_ai_latest_experimental/dup`
+/// → `Duplicate`). The default is `Latest`: tokentrace has emitted the v1.37+
+/// GenAI names from its first release, and the OpenInference keys Phoenix and
+/// Langfuse read do not change, so the current names break no reader that
+/// tokentrace's previous output served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SemconvMode {
+    /// The current names (semantic-conventions-genai, `gen-ai-dev/1.42.0-dev`).
+    #[default]
+    Latest,
+    /// The current names and the previous ones side by side (for readers
+    /// pinned to v1.41.0 names during a migration).
+    Duplicate,
+    /// The names tokentrace emitted before (v1.41.0): `cache_creation`,
+    /// `top_k` as a double, `gen_ai.usage.total_tokens`/`cost`,
+    /// `gen_ai.client.token.usage` and `gen_ai.client.operation.*` metrics.
+    Legacy,
+}
+
+impl SemconvMode {
+    /// The mode an `OTEL_SEMCONV_STABILITY_OPT_IN` value (a comma-separated
+    /// list) asks for; `None` when it names no GenAI option (`/dup` wins).
+    pub fn from_opt_in(value: &str) -> Option<Self> {
+        let items: Vec<&str> = value.split(',').map(str::trim).collect();
+        if items.contains(&OPT_IN_DUP) {
+            Some(Self::Duplicate)
+        } else if items.contains(&OPT_IN_LATEST) {
+            Some(Self::Latest)
+        } else {
+            None
+        }
+    }
+
+    /// The current names are emitted (`Latest`, `Duplicate`).
+    pub fn current(self) -> bool {
+        matches!(self, Self::Latest | Self::Duplicate)
+    }
+
+    /// The previous names are emitted (`Legacy`, `Duplicate`).
+    pub fn previous(self) -> bool {
+        matches!(self, Self::Legacy | Self::Duplicate)
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,56 @@ impl Usage {
     }
 }
 
+/// Token counts by modality, where the provider breaks usage down (OpenAI
+/// `prompt_tokens_details`/`completion_tokens_details` `text_tokens`,
+/// `image_tokens`, `audio_tokens`; Gemini `promptTokensDetails` /
+/// `candidatesTokensDetails`). Each is a subset of the input or output
+/// total; a modality the provider did not report, or reported as 0, is `None`.
+/// `gen_ai.usage.{text,image,audio}.{input,output}_tokens`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModalityUsage {
+    /// Text input tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_input_tokens: Option<u64>,
+    /// Image input tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_input_tokens: Option<u64>,
+    /// Audio input tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_input_tokens: Option<u64>,
+    /// Text output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_output_tokens: Option<u64>,
+    /// Image output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_output_tokens: Option<u64>,
+    /// Audio output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_output_tokens: Option<u64>,
+}
+
+impl ModalityUsage {
+    /// True when no modality was reported.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Sets every count `other` has.
+    pub fn merge(&mut self, other: &Self) {
+        fn set(a: &mut Option<u64>, b: Option<u64>) {
+            if b.is_some() {
+                *a = b;
+            }
+        }
+        set(&mut self.text_input_tokens, other.text_input_tokens);
+        set(&mut self.image_input_tokens, other.image_input_tokens);
+        set(&mut self.audio_input_tokens, other.audio_input_tokens);
+        set(&mut self.text_output_tokens, other.text_output_tokens);
+        set(&mut self.image_output_tokens, other.image_output_tokens);
+        set(&mut self.audio_output_tokens, other.audio_output_tokens);
+    }
+}
+
 /// Usage reported by a vector database.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct VectorUsage {
@@ -95,6 +145,9 @@ pub struct ResponseInfo {
     /// Token usage (OpenTelemetry accounting).
     #[serde(default, skip_serializing_if = "Usage::is_empty")]
     pub usage: Usage,
+    /// Token counts by modality, where the provider reported them.
+    #[serde(default, skip_serializing_if = "ModalityUsage::is_empty")]
+    pub modalities: ModalityUsage,
     /// The model that answered, as the provider reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_model: Option<String>,

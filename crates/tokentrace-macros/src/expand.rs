@@ -128,10 +128,7 @@ fn workflow_span(args: &Args, span_name: &str, name: &str, kind: &Ident) -> Toke
         quote!(::tokentrace::__private::semconv::values::SPAN_TYPE_WORKFLOW),
     );
     field("GEN_AI_WORKFLOW_NAME", quote!(#name));
-    field(
-        "GEN_AI_OPERATION_NAME",
-        quote!(::tokentrace::__private::semconv::values::OPERATION_INVOKE_WORKFLOW),
-    );
+    field("GEN_AI_OPERATION_NAME", quote!(#kind_path.operation_name()));
     field(
         "OPENINFERENCE_SPAN_KIND",
         quote!(#kind_path.openinference_kind()),
@@ -143,6 +140,17 @@ fn workflow_span(args: &Args, span_name: &str, name: &str, kind: &Ident) -> Toke
     if let Some(agent) = &args.agent_name {
         field("GEN_AI_AGENT_NAME", quote!(#agent));
         field("AGENT_NAME", quote!(#agent));
+    } else if kind == "Agent" {
+        // `invoke_agent` names its agent: the workflow's name when none is given.
+        field("GEN_AI_AGENT_NAME", quote!(#name));
+    }
+    if kind == "Tool" {
+        // `execute_tool` requires `gen_ai.tool.name`: the workflow's name.
+        field("GEN_AI_TOOL_NAME", quote!(#name));
+        field(
+            "GEN_AI_TOOL_TYPE",
+            quote!(::tokentrace::__private::semconv::values::TOOL_TYPE_FUNCTION),
+        );
     }
     if let Some(description) = args.agent_role.as_ref().or(args.task.as_ref()) {
         field("GEN_AI_AGENT_DESCRIPTION", quote!(#description));

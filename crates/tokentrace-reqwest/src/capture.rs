@@ -1,12 +1,15 @@
 //! Opt-in prompt and completion capture, bounded and passed through a
 //! redaction hook.
 //!
-//! Content is recorded in the provider's own JSON shape (the `messages`,
-//! `contents`, `input`, ... value of the request; the `choices`, `content`,
-//! `candidates`, `output`, ... value of the response) under the OpenTelemetry
-//! GenAI names `gen_ai.input.messages`, `gen_ai.system_instructions`,
-//! `gen_ai.tool.definitions` and `gen_ai.output.messages`, and mirrored as
-//! OpenInference `input.value` / `output.value`. Every value is cut to
+//! Messages and system instructions are recorded in the OpenTelemetry GenAI
+//! message schema (role + parts, `tokentrace_core::messages`) under
+//! `gen_ai.input.messages`, `gen_ai.system_instructions` and
+//! `gen_ai.output.messages`; a body of a shape tokentrace does not know keeps
+//! the provider's own value (the `messages`, `contents`, `input`, ... of the
+//! request; the `choices`, `content`, `candidates`, `output`, ... of the
+//! response). Tool definitions (`gen_ai.tool.definitions`) stay in the
+//! provider's shape. The bodies themselves are mirrored as OpenInference
+//! `input.value` / `output.value`. Every value is cut to
 //! [`LlmMiddleware::max_content_bytes`](crate::LlmMiddleware::max_content_bytes)
 //! keeping the JSON valid (`tokentrace.content.truncated = true` says so).
 //!
@@ -178,11 +181,12 @@ impl Capture {
             .iter()
             .find_map(|k| req.get(*k));
         if let Some(m) = messages {
+            let schema = tokentrace_core::messages::input_messages(&req);
             truncated |= self.record(
                 span,
                 ContentKind::InputMessages,
                 &[semconv::GEN_AI_INPUT_MESSAGES],
-                &m.to_string(),
+                &schema.as_ref().unwrap_or(m).to_string(),
             );
         }
         let system = [
@@ -194,11 +198,12 @@ impl Capture {
         .iter()
         .find_map(|k| req.get(*k));
         if let Some(s) = system {
+            let schema = tokentrace_core::messages::system_instructions(&req);
             truncated |= self.record(
                 span,
                 ContentKind::SystemInstructions,
                 &[semconv::GEN_AI_SYSTEM_INSTRUCTIONS],
-                &s.to_string(),
+                &schema.as_ref().unwrap_or(s).to_string(),
             );
         }
         let tools = req
@@ -319,7 +324,7 @@ impl OutputCapture {
             if self.text.is_empty() {
                 return false;
             }
-            let message = serde_json::json!([{ "role": "assistant", "content": self.text }]);
+            let message = tokentrace_core::messages::streamed_output(&self.text);
             if let Some(text) = self
                 .capture
                 .redactor
@@ -355,11 +360,12 @@ impl OutputCapture {
         .iter()
         .find_map(|k| resp.get(*k));
         if let Some(m) = messages {
+            let schema = tokentrace_core::messages::output_messages(&resp);
             truncated |= self.capture.record(
                 span,
                 ContentKind::OutputMessages,
                 &[semconv::GEN_AI_OUTPUT_MESSAGES],
-                &m.to_string(),
+                &schema.as_ref().unwrap_or(m).to_string(),
             );
         }
         if let Ok(text) = std::str::from_utf8(&self.raw) {

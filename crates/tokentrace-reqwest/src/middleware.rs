@@ -567,6 +567,8 @@ impl LlmMiddleware {
             streaming: stream == Some(true),
             start: Instant::now(),
             first_chunk: None,
+            last_chunk: None,
+            chunk_gaps: Default::default(),
             bytes: 0,
             finished: false,
             stamped: false,

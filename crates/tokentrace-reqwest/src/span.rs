@@ -52,6 +52,12 @@ macro_rules! llm_span {
             { semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_TOTAL_TOKENS } = tracing::field::Empty,
+            { semconv::GEN_AI_USAGE_TEXT_INPUT_TOKENS } = tracing::field::Empty,
+            { semconv::GEN_AI_USAGE_IMAGE_INPUT_TOKENS } = tracing::field::Empty,
+            { semconv::GEN_AI_USAGE_AUDIO_INPUT_TOKENS } = tracing::field::Empty,
+            { semconv::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS } = tracing::field::Empty,
+            { semconv::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS } = tracing::field::Empty,
+            { semconv::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS } = tracing::field::Empty,
             { semconv::COST_TOTAL_USD } = tracing::field::Empty,
             { semconv::PERFORMANCE_LATENCY_MS } = tracing::field::Empty,
             { semconv::GEN_AI_INPUT_MESSAGES } = tracing::field::Empty,
@@ -261,6 +267,8 @@ pub(crate) struct LlmFields {
     cache_write: Field,
     reasoning: Field,
     total: Field,
+    /// `gen_ai.usage.{text,image,audio}.input_tokens`, then the output three.
+    modal: [Field; 6],
     cost_total: Field,
     response_model: Field,
     response_id: Field,
@@ -286,6 +294,14 @@ pub(crate) fn llm_fields(span: &Span) -> Option<&'static LlmFields> {
                 cache_write: f.field(semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)?,
                 reasoning: f.field(semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)?,
                 total: f.field(semconv::GEN_AI_USAGE_TOTAL_TOKENS)?,
+                modal: [
+                    f.field(semconv::GEN_AI_USAGE_TEXT_INPUT_TOKENS)?,
+                    f.field(semconv::GEN_AI_USAGE_IMAGE_INPUT_TOKENS)?,
+                    f.field(semconv::GEN_AI_USAGE_AUDIO_INPUT_TOKENS)?,
+                    f.field(semconv::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS)?,
+                    f.field(semconv::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS)?,
+                    f.field(semconv::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS)?,
+                ],
                 cost_total: f.field(semconv::COST_TOTAL_USD)?,
                 response_model: f.field(semconv::GEN_AI_RESPONSE_MODEL)?,
                 response_id: f.field(semconv::GEN_AI_RESPONSE_ID)?,
@@ -354,6 +370,16 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
     let cache_write = usage.cache_write_tokens.map(int);
     let reasoning = usage.reasoning_tokens.map(int);
     let total = usage.total_tokens.map(int);
+    let m = &info.modalities;
+    let modal = [
+        m.text_input_tokens,
+        m.image_input_tokens,
+        m.audio_input_tokens,
+        m.text_output_tokens,
+        m.image_output_tokens,
+        m.audio_output_tokens,
+    ]
+    .map(|c| c.map(int));
     let cost_total = match o.priced {
         Priced::Catalogue(c, _) => Some(c.total_usd),
         Priced::Provider(t, _) => Some(t),
@@ -375,6 +401,12 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
             (&f.cache_write, v(&cache_write)),
             (&f.reasoning, v(&reasoning)),
             (&f.total, v(&total)),
+            (&f.modal[0], v(&modal[0])),
+            (&f.modal[1], v(&modal[1])),
+            (&f.modal[2], v(&modal[2])),
+            (&f.modal[3], v(&modal[3])),
+            (&f.modal[4], v(&modal[4])),
+            (&f.modal[5], v(&modal[5])),
             (&f.cost_total, v(&cost_total)),
             (&f.response_model, v(&response_model)),
             (&f.response_id, v(&response_id)),
@@ -405,6 +437,8 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
         reasoning,
     );
     int_kv(semconv::LLM_TOKEN_COUNT_TOTAL, total);
+    int_kv(semconv::LLM_TOKEN_COUNT_PROMPT_DETAILS_AUDIO, modal[2]);
+    int_kv(semconv::LLM_TOKEN_COUNT_COMPLETION_DETAILS_AUDIO, modal[5]);
     match o.priced {
         Priced::Catalogue(cost, source) => {
             let prompt = cost.prompt_usd();

@@ -50,6 +50,11 @@ pub(crate) struct CallGuard {
     pub(crate) streaming: bool,
     pub(crate) start: Instant,
     pub(crate) first_chunk: Option<Instant>,
+    /// When the latest chunk arrived (streams), for [`Self::chunk_gaps`].
+    pub(crate) last_chunk: Option<Instant>,
+    /// Seconds between chunks after the first (streams): handed to the
+    /// span's extensions at the end for `time_per_output_chunk`.
+    pub(crate) chunk_gaps: tokentrace_core::timing::ChunkGaps,
     pub(crate) bytes: u64,
     pub(crate) finished: bool,
     /// The body's last frame went out: the span's end time is stamped, and
@@ -80,8 +85,15 @@ impl CallGuard {
     /// held, by reference count: the application holds the same bytes.
     pub(crate) fn on_chunk(&mut self, data: &Bytes) {
         self.drain_pending();
-        if self.first_chunk.is_none() {
+        if self.streaming {
             let now = Instant::now();
+            if let Some(prev) = self.last_chunk.replace(now) {
+                self.chunk_gaps
+                    .push(now.saturating_duration_since(prev).as_secs_f64());
+            }
+        }
+        if self.first_chunk.is_none() {
+            let now = self.last_chunk.unwrap_or_else(Instant::now);
             self.first_chunk = Some(now);
             if self.streaming
                 && let Some(f) = span::llm_fields(&self.span)
@@ -249,6 +261,9 @@ impl CallGuard {
                 latency_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             },
         );
+        if !self.chunk_gaps.is_empty() {
+            hand_chunk_gaps(&self.span, std::mem::take(&mut self.chunk_gaps));
+        }
         if let Some(out) = self.output.take() {
             self.content_truncated |= out.finish(&self.span);
         }
@@ -300,6 +315,21 @@ impl CallGuard {
             (c, _, _) => c,
         }
     }
+}
+
+/// Leaves a stream's chunk gaps in its span's extensions, where
+/// `EnrichLayer` reads them at close (see `tokentrace_core::timing`). Does
+/// nothing when the span lives in a subscriber that is not a
+/// `tracing_subscriber` registry.
+fn hand_chunk_gaps(span: &Span, gaps: tokentrace_core::timing::ChunkGaps) {
+    use tracing_subscriber::registry::LookupSpan as _;
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+            && let Some(data) = registry.span(id)
+        {
+            data.extensions_mut().replace(gaps);
+        }
+    });
 }
 
 /// Longest `otel.status_description` / `exception.message`, in bytes.

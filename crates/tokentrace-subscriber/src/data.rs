@@ -40,6 +40,8 @@ impl Recorded {
     pub(crate) const TEMPLATE_VARIABLES: u16 = 1 << 7;
     pub(crate) const LATENCY: u16 = 1 << 8;
     pub(crate) const DROPPED: u16 = 1 << 9;
+    pub(crate) const PROMPT_NAME: u16 = 1 << 10;
+    pub(crate) const PROMPT_VERSION: u16 = 1 << 11;
 
     pub(crate) fn set(&mut self, bit: u16) {
         self.0 |= bit;
@@ -57,6 +59,8 @@ impl Recorded {
 /// A prompt template opened by [`crate::PromptTemplate::enter`] or `prompt_template!`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TemplateData {
+    /// `gen_ai.prompt.name`, when the template has one.
+    pub(crate) name: Option<String>,
     pub(crate) template: String,
     pub(crate) version: Option<String>,
     /// In the order the user wrote them.
@@ -157,6 +161,10 @@ pub(crate) struct LlmFields {
     pub(crate) server_address: Option<String>,
     pub(crate) server_port: Option<i64>,
     pub(crate) time_to_first_chunk_s: Option<f64>,
+    /// `gen_ai.usage.{text,image,audio}.input_tokens`, in that order.
+    pub(crate) input_modalities: [Option<i64>; 3],
+    /// `gen_ai.usage.{text,image,audio}.output_tokens`, in that order.
+    pub(crate) output_modalities: [Option<i64>; 3],
 }
 
 impl LlmFields {
@@ -183,6 +191,20 @@ impl LlmFields {
             server_port,
             time_to_first_chunk_s
         );
+        for (mine, theirs) in self
+            .input_modalities
+            .iter_mut()
+            .zip(newer.input_modalities)
+            .chain(
+                self.output_modalities
+                    .iter_mut()
+                    .zip(newer.output_modalities),
+            )
+        {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
         self.status_error |= newer.status_error;
     }
 

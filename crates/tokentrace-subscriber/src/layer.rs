@@ -71,6 +71,8 @@ pub struct EnrichLayer {
     dispatch: OnceLock<WeakDispatch>,
     /// Outcome of the [`verify_layer_order`] probe.
     probe: AtomicU8,
+    /// Write `gen_ai.prompt.variable.<key>` (opt-in in the spec).
+    prompt_variables: bool,
 }
 
 impl Clone for EnrichLayer {
@@ -82,6 +84,7 @@ impl Clone for EnrichLayer {
             metrics: Arc::clone(&self.metrics),
             dispatch: OnceLock::new(),
             probe: AtomicU8::new(PROBE_IDLE),
+            prompt_variables: self.prompt_variables,
         }
     }
 }
@@ -101,6 +104,7 @@ impl EnrichLayer {
             metrics: Arc::new(GenAiMetrics::new(MeterSource::Global)),
             dispatch: OnceLock::new(),
             probe: AtomicU8::new(PROBE_IDLE),
+            prompt_variables: false,
         }
     }
 
@@ -111,6 +115,25 @@ impl EnrichLayer {
     /// the first LLM span closes.
     pub fn meter(mut self, meter: Meter) -> Self {
         self.metrics = Arc::new(GenAiMetrics::new(MeterSource::Meter(meter)));
+        self
+    }
+
+    /// Which GenAI convention names the metrics carry (current, previous or
+    /// both; see `docs/attributes.md`, "Convention versions"). Defaults to
+    /// [`SemconvMode::Latest`](tokentrace_core::semconv::SemconvMode::Latest).
+    pub fn semconv(mut self, mode: tokentrace_core::semconv::SemconvMode) -> Self {
+        self.metrics = Arc::new(self.metrics.with_mode(mode));
+        self
+    }
+
+    /// Writes each prompt template variable as `gen_ai.prompt.variable.<key>`
+    /// on LLM spans too (the spec makes them opt-in: they may hold user
+    /// content). `llm.prompt_template.variables` is written either way.
+    /// The facade turns this on with content capture.
+    ///
+    /// Defaults to off.
+    pub fn prompt_variables(mut self, on: bool) -> Self {
+        self.prompt_variables = on;
         self
     }
 
@@ -198,6 +221,24 @@ impl EnrichLayer {
                 damaged += cut;
                 attrs.push(KeyValue::new(semconv::LLM_PROMPT_TEMPLATE_VARIABLES, json));
             }
+            // The GenAI names (semantic-conventions-genai client-inference.md).
+            if let Some(name) = &t.name
+                && !recorded.has(Recorded::PROMPT_NAME)
+            {
+                let (name, cut) = truncate_chars(name, limits.max_value_chars);
+                damaged += u32::from(cut);
+                attrs.push(KeyValue::new(semconv::GEN_AI_PROMPT_NAME, name));
+            }
+            if let Some(v) = &t.version
+                && !recorded.has(Recorded::PROMPT_VERSION)
+            {
+                // The same value as llm.prompt_template.version: a cut is counted once.
+                let (v, _) = truncate_chars(v, limits.max_value_chars);
+                attrs.push(KeyValue::new(semconv::GEN_AI_PROMPT_VERSION, v));
+            }
+            if self.prompt_variables {
+                damaged += prompt_variable_attributes(t, limits, &mut attrs);
+            }
         }
 
         if let Some(m) = state.effective_metadata() {
@@ -278,6 +319,44 @@ fn push_metadata(
         );
         damaged += cut;
         attrs.push(KeyValue::new(semconv::METADATA, json));
+    }
+    damaged
+}
+
+/// Longest variable name written as `gen_ai.prompt.variable.<key>`; longer
+/// names are dropped (counted in `tokentrace.dropped_values`).
+const MAX_VARIABLE_KEY_BYTES: usize = 64;
+
+/// `gen_ai.prompt.variable.<key>` for each template variable, a string each
+/// (non-strings as JSON text), values cut to `max_value_chars`, all of them
+/// within `max_variables_bytes`. Returns how many values were cut or dropped.
+fn prompt_variable_attributes(
+    t: &crate::data::TemplateData,
+    limits: &Limits,
+    attrs: &mut Vec<KeyValue>,
+) -> u32 {
+    let mut damaged = 0;
+    let mut budget = limits.max_variables_bytes;
+    for (key, value) in &t.variables {
+        if key.is_empty() || key.len() > MAX_VARIABLE_KEY_BYTES {
+            damaged += 1;
+            continue;
+        }
+        let text = match value {
+            serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        };
+        let (text, cut) = truncate_chars(&text, limits.max_value_chars);
+        if text.len() > budget {
+            damaged += 1;
+            continue;
+        }
+        budget -= text.len();
+        damaged += u32::from(cut);
+        attrs.push(KeyValue::new(
+            format!("{}.{key}", semconv::GEN_AI_PROMPT_VARIABLE),
+            text,
+        ));
     }
     damaged
 }
@@ -424,7 +503,14 @@ where
                     }
                 });
             }
-            self.metrics.record(&llm, elapsed);
+            // Left by the HTTP instrumentation (tokentrace_core::timing).
+            let ext = span.extensions();
+            let gaps = ext
+                .get::<tokentrace_core::timing::ChunkGaps>()
+                .map(tokentrace_core::timing::ChunkGaps::as_slice)
+                .unwrap_or_default();
+            self.metrics.record(&llm, elapsed, gaps);
+            drop(ext);
         }
 
         let mut attrs = self.close_attributes(&state, elapsed);

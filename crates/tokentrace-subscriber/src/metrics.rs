@@ -1,8 +1,10 @@
 //! GenAI client metrics, recorded when an LLM span closes.
 //!
-//! Spec: <https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/>
-//! (v1.41.0). They are recorded from the tracing span, so whether the
-//! OpenTelemetry span was sampled makes no difference.
+//! Names follow [`SemconvMode`]: the current ones (semantic-conventions-genai,
+//! `docs/gen-ai/client-inference.md` and `gen-ai-token-metrics.md`), the
+//! previous ones (semantic-conventions v1.41.0 `gen-ai-metrics.md`), or both.
+//! They are recorded from the tracing span, so whether the OpenTelemetry span
+//! was sampled makes no difference.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,33 +14,62 @@ use std::sync::Arc;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::{KeyValue, StringValue};
 use tokentrace_core::semconv;
+use tokentrace_core::semconv::SemconvMode;
+use tokentrace_core::semconv::metrics as names;
+use tokentrace_core::semconv::values::{
+    MODALITY_AUDIO, MODALITY_IMAGE, MODALITY_TEXT, MODALITY_UNKNOWN,
+};
 
 use crate::data::LlmFields;
 
 use tokentrace_core::semconv::metrics::{DURATION_BUCKETS, TOKEN_USAGE_BUCKETS as TOKEN_BUCKETS};
-use tokentrace_core::semconv::metrics::{
-    GEN_AI_CLIENT_OPERATION_DURATION as OPERATION_DURATION,
-    GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK as TIME_TO_FIRST_CHUNK,
-    GEN_AI_CLIENT_TOKEN_USAGE as TOKEN_USAGE, TOKENTRACE_COST_USD as COST_USD,
-};
 
 /// `gen_ai.token.type` values (spec: `input`, `output`).
 const TOKEN_TYPE_INPUT: &str = "input";
 const TOKEN_TYPE_OUTPUT: &str = "output";
+
+/// The modalities of `LlmFields::{input,output}_modalities`, in their order.
+const MODALITIES: [&str; 3] = [MODALITY_TEXT, MODALITY_IMAGE, MODALITY_AUDIO];
+
+/// The previous conventions' instruments (v1.41.0).
+#[derive(Debug)]
+struct Previous {
+    token_usage: Histogram<u64>,
+    duration: Histogram<f64>,
+    time_to_first_chunk: Histogram<f64>,
+    time_per_output_chunk: Histogram<f64>,
+}
+
+/// The current conventions' instruments.
+#[derive(Debug)]
+struct Current {
+    /// `gen_ai.client.inference.duration` (chat, text_completion, generate_content).
+    inference_duration: Histogram<f64>,
+    /// `gen_ai.client.operation.duration`, which stays for the other operations.
+    operation_duration: Histogram<f64>,
+    time_to_first_chunk: Histogram<f64>,
+    time_per_output_chunk: Histogram<f64>,
+    usage_input: Counter<u64>,
+    usage_output: Counter<u64>,
+    usage_cache_read: Counter<u64>,
+    usage_cache_write: Counter<u64>,
+    usage_reasoning: Counter<u64>,
+    operation_input: Histogram<u64>,
+    operation_output: Histogram<u64>,
+}
 
 /// The instruments, built on first use: the facade installs the global
 /// `MeterProvider` after the layer is constructed, and an instrument taken
 /// from the no-op provider would stay a no-op forever.
 #[derive(Debug)]
 pub(crate) struct Instruments {
-    token_usage: Histogram<u64>,
-    duration: Histogram<f64>,
-    time_to_first_chunk: Histogram<f64>,
+    previous: Option<Previous>,
+    current: Option<Current>,
     cost: Counter<f64>,
 }
 
 /// Where the instruments come from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum MeterSource {
     Global,
     Meter(Meter),
@@ -49,13 +80,38 @@ pub(crate) enum MeterSource {
 #[derive(Debug)]
 pub(crate) struct GenAiMetrics {
     source: MeterSource,
+    mode: SemconvMode,
     instruments: OnceLock<Option<Instruments>>,
+}
+
+/// Inference operations (`gen_ai.client.inference.*`); the others keep
+/// `gen_ai.client.operation.duration` and get no token metrics under the
+/// current names (embeddings' own metrics are only proposed).
+fn is_inference(operation: Option<&str>) -> bool {
+    matches!(
+        operation,
+        Some("chat" | "text_completion" | "generate_content") | None
+    )
+}
+
+fn count(v: Option<i64>) -> Option<u64> {
+    v.and_then(|c| u64::try_from(c).ok())
 }
 
 impl GenAiMetrics {
     pub(crate) fn new(source: MeterSource) -> Self {
         Self {
             source,
+            mode: SemconvMode::default(),
+            instruments: OnceLock::new(),
+        }
+    }
+
+    /// The same source with other names.
+    pub(crate) fn with_mode(&self, mode: SemconvMode) -> Self {
+        Self {
+            source: self.source.clone(),
+            mode,
             instruments: OnceLock::new(),
         }
     }
@@ -68,76 +124,233 @@ impl GenAiMetrics {
                     MeterSource::Meter(m) => m.clone(),
                     MeterSource::Disabled => return None,
                 };
-                Some(Instruments::new(&meter))
+                Some(Instruments::new(&meter, self.mode))
             })
             .as_ref()
     }
 
-    /// Records one finished LLM call.
-    pub(crate) fn record(&self, llm: &LlmFields, duration: Duration) {
+    /// Records one finished LLM call; `gaps` are the seconds between its
+    /// body chunks after the first (streams, see `tokentrace_core::timing`).
+    pub(crate) fn record(&self, llm: &LlmFields, duration: Duration, gaps: &[f32]) {
         let Some(inst) = self.instruments() else {
             return;
         };
-        let mut attrs = common_attributes(llm);
-        if let Some(err) = &llm.error_type {
-            // Spec: `error.type` is conditionally required on the duration when the call failed.
-            let mut with_error = attrs.clone();
-            with_error.push(KeyValue::new(semconv::ERROR_TYPE, err.clone()));
-            inst.duration.record(duration.as_secs_f64(), &with_error);
-        } else if llm.status_error {
-            let mut with_error = attrs.clone();
-            with_error.push(KeyValue::new(
-                semconv::ERROR_TYPE,
-                semconv::values::ERROR_OTHER,
-            ));
-            inst.duration.record(duration.as_secs_f64(), &with_error);
+        let attrs = common_attributes(llm);
+        let error = llm.error_type.as_deref().or(if llm.status_error {
+            Some(semconv::values::ERROR_OTHER)
         } else {
-            inst.duration.record(duration.as_secs_f64(), &attrs);
+            None
+        });
+        // Spec: `error.type` is conditionally required on the duration when the call failed.
+        let with_error = error.map(|e| {
+            let mut a = attrs.clone();
+            a.push(KeyValue::new(semconv::ERROR_TYPE, shared(e)));
+            a
+        });
+        let duration_attrs = with_error.as_deref().unwrap_or(&attrs);
+        let secs = duration.as_secs_f64();
+        if let Some(prev) = &inst.previous {
+            prev.duration.record(secs, duration_attrs);
+            if let Some(ttfc) = llm.time_to_first_chunk_s {
+                prev.time_to_first_chunk.record(ttfc, &attrs);
+            }
+            for gap in gaps {
+                prev.time_per_output_chunk.record(f64::from(*gap), &attrs);
+            }
+            let mut with_type = attrs.clone();
+            let slot = with_type.len();
+            for (kind, value) in [
+                (TOKEN_TYPE_INPUT, llm.input_tokens),
+                (TOKEN_TYPE_OUTPUT, llm.output_tokens),
+            ] {
+                let Some(value) = count(value) else { continue };
+                with_type.truncate(slot);
+                with_type.push(KeyValue::new(semconv::GEN_AI_TOKEN_TYPE, kind));
+                prev.token_usage.record(value, &with_type);
+            }
         }
-        if let Some(ttfc) = llm.time_to_first_chunk_s {
-            inst.time_to_first_chunk.record(ttfc, &attrs);
+        if let Some(cur) = &inst.current {
+            if is_inference(llm.operation.as_deref()) {
+                cur.inference_duration.record(secs, duration_attrs);
+                if let Some(ttfc) = llm.time_to_first_chunk_s {
+                    cur.time_to_first_chunk.record(ttfc, &attrs);
+                }
+                for gap in gaps {
+                    cur.time_per_output_chunk.record(f64::from(*gap), &attrs);
+                }
+                record_current_tokens(cur, llm, &attrs);
+            } else if inst.previous.is_none() {
+                // Same name as the previous duration: recorded once.
+                cur.operation_duration.record(secs, duration_attrs);
+            }
         }
         if let Some(cost) = llm.cost_usd().filter(|c| c.is_finite() && *c >= 0.0) {
             inst.cost.add(cost, &cost_attributes(&attrs));
         }
-        let token_slot = attrs.len();
-        for (kind, count) in [
-            (TOKEN_TYPE_INPUT, llm.input_tokens),
-            (TOKEN_TYPE_OUTPUT, llm.output_tokens),
-        ] {
-            let Some(count) = count.and_then(|c| u64::try_from(c).ok()) else {
-                continue;
-            };
-            attrs.truncate(token_slot);
-            attrs.push(KeyValue::new(semconv::GEN_AI_TOKEN_TYPE, kind));
-            inst.token_usage.record(count, &attrs);
-        }
     }
 }
 
+/// The current token metrics of one inference call: every counter by
+/// modality, and the per-call histograms (no modality).
+fn record_current_tokens(cur: &Current, llm: &LlmFields, attrs: &[KeyValue]) {
+    let mut with_modality = attrs.to_vec();
+    let slot = with_modality.len();
+    let mut add = |counter: &Counter<u64>, modality: &'static str, value: u64| {
+        with_modality.truncate(slot);
+        with_modality.push(KeyValue::new(semconv::GEN_AI_TOKEN_MODALITY, modality));
+        counter.add(value, &with_modality);
+    };
+    // Input and output: the provider's breakdown by modality where it gave
+    // one, the rest under `unknown`; `0` under `unknown` when no usage came
+    // (spec: recorded for every inference operation, failed ones included).
+    for (counter, total, modal) in [
+        (&cur.usage_input, llm.input_tokens, &llm.input_modalities),
+        (&cur.usage_output, llm.output_tokens, &llm.output_modalities),
+    ] {
+        let total = count(total);
+        let mut broken_down = 0u64;
+        for (modality, value) in MODALITIES.iter().zip(modal.iter()) {
+            if let Some(v) = count(*value).filter(|v| *v > 0) {
+                add(counter, modality, v);
+                broken_down += v;
+            }
+        }
+        match total {
+            Some(t) if t > broken_down => add(counter, MODALITY_UNKNOWN, t - broken_down),
+            Some(_) => {}
+            None if broken_down == 0 => add(counter, MODALITY_UNKNOWN, 0),
+            None => {}
+        }
+    }
+    for (counter, value) in [
+        (&cur.usage_cache_read, llm.cache_read_tokens),
+        (&cur.usage_cache_write, llm.cache_write_tokens),
+        (&cur.usage_reasoning, llm.reasoning_tokens),
+    ] {
+        if let Some(v) = count(value).filter(|v| *v > 0) {
+            add(counter, MODALITY_UNKNOWN, v);
+        }
+    }
+    if let Some(v) = count(llm.input_tokens) {
+        cur.operation_input.record(v, attrs);
+    }
+    if let Some(v) = count(llm.output_tokens) {
+        cur.operation_output.record(v, attrs);
+    }
+}
+
+fn seconds(meter: &Meter, name: &'static str, description: &'static str) -> Histogram<f64> {
+    meter
+        .f64_histogram(name)
+        .with_unit("s")
+        .with_description(description)
+        .with_boundaries(DURATION_BUCKETS.to_vec())
+        .build()
+}
+
+fn tokens(meter: &Meter, name: &'static str, description: &'static str) -> Histogram<u64> {
+    meter
+        .u64_histogram(name)
+        .with_unit("{token}")
+        .with_description(description)
+        .with_boundaries(TOKEN_BUCKETS.to_vec())
+        .build()
+}
+
+fn counter(meter: &Meter, name: &'static str, description: &'static str) -> Counter<u64> {
+    meter
+        .u64_counter(name)
+        .with_unit("{token}")
+        .with_description(description)
+        .build()
+}
+
 impl Instruments {
-    fn new(meter: &Meter) -> Self {
+    fn new(meter: &Meter, mode: SemconvMode) -> Self {
+        let previous = mode.previous().then(|| Previous {
+            token_usage: tokens(
+                meter,
+                names::GEN_AI_CLIENT_TOKEN_USAGE,
+                "Number of input and output tokens used",
+            ),
+            duration: seconds(
+                meter,
+                names::GEN_AI_CLIENT_OPERATION_DURATION,
+                "GenAI operation duration",
+            ),
+            time_to_first_chunk: seconds(
+                meter,
+                names::GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+                "Time to receive the first chunk of a streamed response",
+            ),
+            time_per_output_chunk: seconds(
+                meter,
+                names::GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+                "Time per output chunk after the first, from the end of the previous chunk",
+            ),
+        });
+        let current = mode.current().then(|| Current {
+            inference_duration: seconds(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_DURATION,
+                "GenAI inference operation duration",
+            ),
+            operation_duration: seconds(
+                meter,
+                names::GEN_AI_CLIENT_OPERATION_DURATION,
+                "GenAI operation duration",
+            ),
+            time_to_first_chunk: seconds(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+                "Time to receive the first chunk of a streamed response",
+            ),
+            time_per_output_chunk: seconds(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK,
+                "Time per output chunk after the first, from the end of the previous chunk",
+            ),
+            usage_input: counter(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+                "Input tokens used, cached tokens included",
+            ),
+            usage_output: counter(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+                "Output tokens used, reasoning tokens included",
+            ),
+            usage_cache_read: counter(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ_INPUT_TOKENS,
+                "Input tokens served from the provider's cache",
+            ),
+            usage_cache_write: counter(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE_INPUT_TOKENS,
+                "Input tokens written to the provider's cache",
+            ),
+            usage_reasoning: counter(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_USAGE_REASONING_OUTPUT_TOKENS,
+                "Output tokens spent reasoning",
+            ),
+            operation_input: tokens(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+                "Input tokens per inference operation",
+            ),
+            operation_output: tokens(
+                meter,
+                names::GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+                "Output tokens per inference operation",
+            ),
+        });
         Self {
-            token_usage: meter
-                .u64_histogram(TOKEN_USAGE)
-                .with_unit("{token}")
-                .with_description("Number of input and output tokens used")
-                .with_boundaries(TOKEN_BUCKETS.to_vec())
-                .build(),
-            duration: meter
-                .f64_histogram(OPERATION_DURATION)
-                .with_unit("s")
-                .with_description("GenAI operation duration")
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build(),
-            time_to_first_chunk: meter
-                .f64_histogram(TIME_TO_FIRST_CHUNK)
-                .with_unit("s")
-                .with_description("Time to receive the first chunk of a streamed response")
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build(),
+            previous,
+            current,
             cost: meter
-                .f64_counter(COST_USD)
+                .f64_counter(names::TOKENTRACE_COST_USD)
                 .with_unit("USD")
                 .with_description("Cost of LLM calls in US dollars")
                 .build(),
@@ -170,13 +383,13 @@ pub fn budget_outcome_observer(meter: &Meter) -> tokentrace_core::budget::Outcom
     })
 }
 
-/// Spec attributes common to the GenAI client metrics.
 /// A shared copy of a value: the attribute sets below repeat the same few
 /// strings, and cloning an `Arc<str>` value is a count increment.
 fn shared(value: &str) -> StringValue {
     StringValue::from(Arc::<str>::from(value))
 }
 
+/// Spec attributes common to the GenAI client metrics.
 fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(8);
     let strings = [
@@ -197,9 +410,8 @@ fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
     attrs
 }
 
-/// The cost counter is kept to provider and model so its cardinality stays small.
-/// The cost counter's attributes (provider and models), taken from the
-/// common set so the strings are shared, not copied.
+/// The cost counter is kept to provider and model so its cardinality stays
+/// small; the strings are taken from the common set, not copied.
 fn cost_attributes(common: &[KeyValue]) -> Vec<KeyValue> {
     common
         .iter()

@@ -165,6 +165,7 @@ impl PromptTemplate {
     pub fn new(template: impl Into<String>) -> Self {
         Self {
             data: TemplateData {
+                name: None,
                 template: template.into(),
                 version: None,
                 variables: Vec::new(),
@@ -172,7 +173,14 @@ impl PromptTemplate {
         }
     }
 
-    /// Sets `llm.prompt_template.version`.
+    /// Names the template (`gen_ai.prompt.name`): the name that identifies
+    /// it in a prompt registry, e.g. `answer-question`.
+    pub fn name(mut self, name: impl ScopeValue) -> Self {
+        self.data.name = into_text(name);
+        self
+    }
+
+    /// Sets `llm.prompt_template.version` and `gen_ai.prompt.version`.
     pub fn version(mut self, version: impl ScopeValue) -> Self {
         self.data.version = into_text(version);
         self
@@ -477,13 +485,20 @@ pub fn current_budget_keys() -> tokentrace_core::budget::BudgetKeys {
 /// Every LLM span (`tokentrace.span.type = "llm"`) started beneath the current
 /// span while the guard lives carries `llm.prompt_template.template`,
 /// `llm.prompt_template.version` and `llm.prompt_template.variables` (one
-/// JSON object). The innermost template wins. `version` is the one reserved
-/// key; every other `name = value` pair is a variable. Values are
-/// [`ScopeValue`]s; `%value` uses `Display`, `?value` uses `Debug`.
+/// JSON object), and the GenAI names `gen_ai.prompt.name` (when the template
+/// is named), `gen_ai.prompt.version` and, with
+/// [`EnrichLayer::prompt_variables`](crate::EnrichLayer::prompt_variables),
+/// `gen_ai.prompt.variable.<key>`. The innermost template wins.
+///
+/// An optional leading `name = ..,` names the template (`gen_ai.prompt.name`);
+/// after the template text, `version` is the one reserved key and every other
+/// `key = value` pair is a variable (so a variable may be called `name`).
+/// Values are [`ScopeValue`]s; `%value` uses `Display`, `?value` uses `Debug`.
 ///
 /// ```
 /// # let (ctx, q) = ("the docs", "why?");
 /// let _t = tokentrace_subscriber::prompt_template!(
+///     name = "answer-question",
 ///     "Answer using {context}: {question}",
 ///     version = "2.0", context = ctx, question = q,
 /// );
@@ -492,6 +507,14 @@ pub fn current_budget_keys() -> tokentrace_core::budget::BudgetKeys {
 /// ```
 #[macro_export]
 macro_rules! prompt_template {
+    (name = $name:expr, $template:expr $(,)?) => {
+        $crate::PromptTemplate::new($template).name($name).enter()
+    };
+    (name = $name:expr, $template:expr, $($rest:tt)+) => {{
+        let __tokentrace_scope = $crate::PromptTemplate::new($template).name($name);
+        let __tokentrace_scope = $crate::__template_kv!(__tokentrace_scope; $($rest)+);
+        __tokentrace_scope.enter()
+    }};
     ($template:expr $(,)?) => {
         $crate::PromptTemplate::new($template).enter()
     };

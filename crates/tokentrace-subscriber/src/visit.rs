@@ -94,6 +94,8 @@ impl SpanFields {
                 }
             }
             semconv::LLM_PROMPT_TEMPLATE_TEMPLATE => self.recorded.set(Recorded::TEMPLATE),
+            semconv::GEN_AI_PROMPT_NAME => self.recorded.set(Recorded::PROMPT_NAME),
+            semconv::GEN_AI_PROMPT_VERSION => self.recorded.set(Recorded::PROMPT_VERSION),
             semconv::LLM_PROMPT_TEMPLATE_VERSION => self.recorded.set(Recorded::TEMPLATE_VERSION),
             semconv::LLM_PROMPT_TEMPLATE_VARIABLES => {
                 self.recorded.set(Recorded::TEMPLATE_VARIABLES);
@@ -138,6 +140,22 @@ impl SpanFields {
                 self.llm().reasoning_tokens = Some(value);
             }
             semconv::GEN_AI_USAGE_TOTAL_TOKENS => self.llm().total_tokens = Some(value),
+            semconv::GEN_AI_USAGE_TEXT_INPUT_TOKENS => self.llm().input_modalities[0] = Some(value),
+            semconv::GEN_AI_USAGE_IMAGE_INPUT_TOKENS => {
+                self.llm().input_modalities[1] = Some(value)
+            }
+            semconv::GEN_AI_USAGE_AUDIO_INPUT_TOKENS => {
+                self.llm().input_modalities[2] = Some(value)
+            }
+            semconv::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS => {
+                self.llm().output_modalities[0] = Some(value);
+            }
+            semconv::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS => {
+                self.llm().output_modalities[1] = Some(value);
+            }
+            semconv::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS => {
+                self.llm().output_modalities[2] = Some(value);
+            }
             semconv::SERVER_PORT => self.llm().server_port = Some(value),
             semconv::PERFORMANCE_LATENCY_MS => self.recorded.set(Recorded::LATENCY),
             semconv::TOKENTRACE_DROPPED_VALUES => self.recorded.set(Recorded::DROPPED),
@@ -179,6 +197,12 @@ fn is_usage_field(name: &str) -> bool {
             | semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
             | semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
             | semconv::GEN_AI_USAGE_TOTAL_TOKENS
+            | semconv::GEN_AI_USAGE_TEXT_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_IMAGE_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_AUDIO_INPUT_TOKENS
+            | semconv::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS
+            | semconv::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS
+            | semconv::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS
     )
 }
 
@@ -205,6 +229,8 @@ fn is_text_field(name: &str) -> bool {
             | semconv::LLM_PROMPT_TEMPLATE_TEMPLATE
             | semconv::LLM_PROMPT_TEMPLATE_VERSION
             | semconv::LLM_PROMPT_TEMPLATE_VARIABLES
+            | semconv::GEN_AI_PROMPT_NAME
+            | semconv::GEN_AI_PROMPT_VERSION
             | semconv::OTEL_STATUS_CODE
             | semconv::ERROR_TYPE
             | semconv::GEN_AI_OPERATION_NAME

@@ -16,55 +16,7 @@ use tokentrace_core::semconv as sc;
 
 use crate::pipeline::BlockingExporter;
 
-/// `OTEL_SEMCONV_STABILITY_OPT_IN` value for the current GenAI names only.
-pub const OPT_IN_LATEST: &str = "gen_ai_latest_experimental";
-/// `OTEL_SEMCONV_STABILITY_OPT_IN` value emitting the current and the previous names.
-pub const OPT_IN_DUP: &str = "gen_ai_latest_experimental/dup";
-
-/// Which GenAI convention names exported spans carry.
-///
-/// Set with [`Telemetry::semconv`](crate::Telemetry::semconv) or
-/// `OTEL_SEMCONV_STABILITY_OPT_IN` (`gen_ai_latest_experimental` → `Latest`,
-/// `gen_ai_latest_experimental/dup` → `Duplicate`). The default is `Latest`:
-/// tokentrace has emitted the v1.37+ GenAI names from its first release, and
-/// the OpenInference keys Phoenix and Langfuse read do not change, so the
-/// current names break no reader that tokentrace's previous output served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SemconvMode {
-    /// The current names (semantic-conventions-genai, `gen-ai-dev/1.42.0-dev`).
-    #[default]
-    Latest,
-    /// The current names and the previous ones side by side (for readers
-    /// pinned to v1.41.0 names during a migration).
-    Duplicate,
-    /// The names tokentrace emitted before (v1.41.0): `cache_creation`,
-    /// `top_k` as a double, `gen_ai.usage.total_tokens`/`cost`.
-    Legacy,
-}
-
-impl SemconvMode {
-    /// The mode an `OTEL_SEMCONV_STABILITY_OPT_IN` value (a comma-separated
-    /// list) asks for; `None` when it names no GenAI option (`/dup` wins).
-    pub fn from_opt_in(value: &str) -> Option<Self> {
-        let items: Vec<&str> = value.split(',').map(str::trim).collect();
-        if items.contains(&OPT_IN_DUP) {
-            Some(Self::Duplicate)
-        } else if items.contains(&OPT_IN_LATEST) {
-            Some(Self::Latest)
-        } else {
-            None
-        }
-    }
-
-    fn current(self) -> bool {
-        matches!(self, Self::Latest | Self::Duplicate)
-    }
-
-    fn previous(self) -> bool {
-        matches!(self, Self::Legacy | Self::Duplicate)
-    }
-}
+pub use tokentrace_core::semconv::{OPT_IN_DUP, OPT_IN_LATEST, SemconvMode};
 
 fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
     attrs
@@ -106,12 +58,38 @@ fn iso8601(at: std::time::SystemTime) -> Option<String> {
     ))
 }
 
+/// Agent and tool workflows as tokentrace wrote them before: every workflow
+/// was `invoke_workflow`, and no `gen_ai.tool.*` was written.
+fn legacy_workflow(attrs: &mut Vec<KeyValue>) {
+    let Some(i) = attrs
+        .iter()
+        .position(|kv| kv.key.as_str() == sc::GEN_AI_OPERATION_NAME)
+    else {
+        return;
+    };
+    let op = attrs[i].value.as_str();
+    if op != sc::values::OPERATION_INVOKE_AGENT && op != sc::values::OPERATION_EXECUTE_TOOL {
+        return;
+    }
+    attrs[i] = KeyValue::new(
+        sc::GEN_AI_OPERATION_NAME,
+        sc::values::OPERATION_INVOKE_WORKFLOW,
+    );
+    attrs.retain(|kv| {
+        let k = kv.key.as_str();
+        k != sc::GEN_AI_TOOL_NAME && k != sc::GEN_AI_TOOL_TYPE
+    });
+}
+
 /// Rewrites one span's attributes for `mode` (see `docs/attributes.md`).
 pub fn rewrite_span(mode: SemconvMode, span: &mut SpanData) {
     let attrs = &mut span.attributes;
     let is_llm = get(attrs, sc::GEN_AI_OPERATION_NAME).is_some()
         && get(attrs, sc::GEN_AI_PROVIDER_NAME).is_some();
     if !is_llm {
+        if !mode.current() {
+            legacy_workflow(attrs);
+        }
         return;
     }
     let keep_old = mode.previous();

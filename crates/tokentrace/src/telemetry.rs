@@ -746,8 +746,10 @@ impl Telemetry {
             spans: targets,
             events: cfg.events.clone(),
         };
-        let enrich =
-            tokentrace_subscriber::EnrichLayer::new().meter(meter_provider.meter("tokentrace"));
+        let enrich = tokentrace_subscriber::EnrichLayer::new()
+            .meter(meter_provider.meter("tokentrace"))
+            .semconv(cfg.semconv)
+            .prompt_variables(cfg.capture_content);
         // busy/idle time, thread, code location and target on every span are
         // noise in an LLM trace view and cost time per span: leave them out.
         let otel = tracing_opentelemetry::layer()

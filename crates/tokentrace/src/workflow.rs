@@ -51,6 +51,17 @@ impl WorkflowKind {
         }
     }
 
+    /// `gen_ai.operation.name` of a workflow of this kind: `invoke_agent`
+    /// for agents, `execute_tool` for tools, `invoke_workflow` otherwise.
+    pub fn operation_name(self) -> &'static str {
+        use tokentrace_core::semconv::values;
+        match self {
+            Self::Agent => values::OPERATION_INVOKE_AGENT,
+            Self::Tool => values::OPERATION_EXECUTE_TOOL,
+            _ => values::OPERATION_INVOKE_WORKFLOW,
+        }
+    }
+
     /// The OpenInference span kind
     /// (<https://github.com/Arize-ai/openinference/blob/main/spec/semantic_conventions.md>).
     pub fn openinference_kind(self) -> &'static str {

@@ -19,7 +19,7 @@ use super::eventstream::FrameHeaders;
 use super::lite::{Json, Lite};
 use super::scan::{Capture, Limits, Mode, Pattern, Scanner, Seg, Sink};
 use crate::provider::{Flavor, Provider};
-use crate::usage::{ResponseInfo, Usage};
+use crate::usage::{ModalityUsage, ResponseInfo, Usage};
 
 const MAX_TEXT: usize = 256;
 
@@ -433,6 +433,8 @@ struct Raw {
     reasoning_excluded: bool,
     /// Extra input outside `input` (Gemini tool-use prompt tokens).
     extra_input: Option<u64>,
+    /// Counts by modality, where reported.
+    modal: ModalityUsage,
 }
 
 fn set<T: Copy>(dst: &mut Option<T>, v: Option<T>) {
@@ -457,6 +459,7 @@ impl Raw {
             self.reasoning_excluded = o.reasoning_excluded;
         }
         set(&mut self.extra_input, o.extra_input);
+        self.modal.merge(&o.modal);
     }
 
     fn is_empty(&self) -> bool {
@@ -529,6 +532,54 @@ fn n<J: Json>(v: &J, path: &[&str]) -> Option<u64> {
     get(v, path).and_then(Json::count)
 }
 
+/// A modality count worth reporting: present and not zero.
+fn nonzero(v: Option<u64>) -> Option<u64> {
+    v.filter(|n| *n > 0)
+}
+
+/// OpenAI `{prompt,completion}_tokens_details` (and the Responses API's
+/// `{input,output}_tokens_details`): `text_tokens`, `image_tokens`, `audio_tokens`.
+fn openai_modalities<J: Json>(v: &J, input: &str, output: &str) -> ModalityUsage {
+    let m = |side: &str, key: &str| nonzero(n(v, &[side, key]));
+    ModalityUsage {
+        text_input_tokens: m(input, "text_tokens"),
+        image_input_tokens: m(input, "image_tokens"),
+        audio_input_tokens: m(input, "audio_tokens"),
+        text_output_tokens: m(output, "text_tokens"),
+        image_output_tokens: m(output, "image_tokens"),
+        audio_output_tokens: m(output, "audio_tokens"),
+    }
+}
+
+/// Gemini `promptTokensDetails` / `candidatesTokensDetails`: arrays of
+/// `{modality, tokenCount}` (`TEXT`, `IMAGE`, `AUDIO`; `VIDEO` and
+/// `DOCUMENT` have no GenAI modality and stay in the totals only).
+fn gemini_modalities<J: Json>(v: &J) -> ModalityUsage {
+    let mut out = ModalityUsage::default();
+    for (key, input) in [
+        ("promptTokensDetails", true),
+        ("candidatesTokensDetails", false),
+    ] {
+        let Some(list) = v.member(key) else { continue };
+        for item in list.items() {
+            let Some(count) = nonzero(n(item, &["tokenCount"])) else {
+                continue;
+            };
+            let slot = match (item.member("modality").and_then(Json::string), input) {
+                (Some("TEXT"), true) => &mut out.text_input_tokens,
+                (Some("IMAGE"), true) => &mut out.image_input_tokens,
+                (Some("AUDIO"), true) => &mut out.audio_input_tokens,
+                (Some("TEXT"), false) => &mut out.text_output_tokens,
+                (Some("IMAGE"), false) => &mut out.image_output_tokens,
+                (Some("AUDIO"), false) => &mut out.audio_output_tokens,
+                _ => continue,
+            };
+            *slot = Some(slot.unwrap_or(0).saturating_add(count));
+        }
+    }
+    out
+}
+
 /// Read any provider's usage object into raw counts.
 fn raw_usage<J: Json>(v: &J) -> Option<Raw> {
     if !v.is_obj() {
@@ -544,6 +595,7 @@ fn raw_usage<J: Json>(v: &J) -> Option<Raw> {
             .or_else(|| n(v, &["prompt_cache_hit_tokens"]));
         r.cache_write = n(v, &["prompt_tokens_details", "cache_write_tokens"]);
         r.reasoning = n(v, &["completion_tokens_details", "reasoning_tokens"]);
+        r.modal = openai_modalities(v, "prompt_tokens_details", "completion_tokens_details");
         return Some(r);
     }
     // Gemini usageMetadata.
@@ -558,6 +610,7 @@ fn raw_usage<J: Json>(v: &J) -> Option<Raw> {
         r.cache_read = n(v, &["cachedContentTokenCount"]);
         r.reasoning = n(v, &["thoughtsTokenCount"]);
         r.reasoning_excluded = true;
+        r.modal = gemini_modalities(v);
         if r.input.is_some() && r.output.is_none() && r.total.is_some() {
             // Fields are omitted when zero: an empty candidate list means 0 output.
             let known = r
@@ -606,6 +659,7 @@ fn raw_usage<J: Json>(v: &J) -> Option<Raw> {
             r.cache_write = n(v, &["input_tokens_details", "cache_write_tokens"]);
             r.reasoning = n(v, &["output_tokens_details", "reasoning_tokens"])
                 .or_else(|| n(v, &["output_tokens_details", "thinking_tokens"]));
+            r.modal = openai_modalities(v, "input_tokens_details", "output_tokens_details");
         } else {
             // Anthropic shape.
             r.input_excludes_cache = true;
@@ -1258,6 +1312,7 @@ impl Extractor {
         let mut info = self.info.clone();
         if !raw.is_empty() {
             info.usage = raw.to_usage(self.provider);
+            info.modalities = raw.modal;
         }
         let mut finish = self.finish.clone();
         finish.sort_by_key(|(i, _)| *i);

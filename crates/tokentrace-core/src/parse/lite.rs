@@ -37,6 +37,8 @@ pub(crate) trait Json: Sized {
     fn number(&self) -> Option<&serde_json::Number>;
     /// A string value.
     fn string(&self) -> Option<&str>;
+    /// The elements of an array (empty for anything else).
+    fn items(&self) -> &[Self];
 
     /// A token count: a non-negative integer, a float rounded, or a numeric
     /// string.
@@ -79,6 +81,12 @@ impl Json for Lite<'_> {
             _ => None,
         }
     }
+    fn items(&self) -> &[Self] {
+        match self {
+            Self::Array(items) => items,
+            _ => &[],
+        }
+    }
 }
 
 impl Json for Value {
@@ -96,6 +104,9 @@ impl Json for Value {
     }
     fn string(&self) -> Option<&str> {
         self.as_str()
+    }
+    fn items(&self) -> &[Self] {
+        self.as_array().map_or(&[], Vec::as_slice)
     }
 }
 

@@ -4,5 +4,6 @@
 mod cost;
 mod docs;
 mod golden;
+mod modalities;
 mod price_update;
 mod properties;

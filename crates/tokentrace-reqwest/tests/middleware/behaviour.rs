@@ -487,9 +487,18 @@ async fn content_capture_is_off_by_default_and_bounded_when_on() {
     assert!(has_content(&spans[1]));
     let input = attr_str(&spans[1], sc::GEN_AI_INPUT_MESSAGES).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
-    assert_eq!(parsed[0]["content"], "PROMPT-TEXT-7731");
+    // The GenAI message schema: role + parts.
+    assert_eq!(parsed[0]["role"], "user");
+    assert_eq!(parsed[0]["parts"][0]["type"], "text");
+    assert_eq!(parsed[0]["parts"][0]["content"], "PROMPT-TEXT-7731");
     let output = attr_str(&spans[1], sc::GEN_AI_OUTPUT_MESSAGES).unwrap();
-    assert!(serde_json::from_str::<serde_json::Value>(&output).is_ok());
+    let output: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(output[0]["role"], "assistant");
+    assert!(output[0]["parts"].is_array(), "{output}");
+    assert!(
+        output[0].get("finish_reason").is_none(),
+        "deprecated in the schema"
+    );
     assert!(
         !has_content(&spans[2]),
         "per-request opt-out beats the client"
@@ -748,5 +757,179 @@ async fn a_rate_limited_call_has_the_code_and_a_readable_message() {
     assert_eq!(
         failed[0].status,
         opentelemetry::trace::Status::error("could not connect to the provider")
+    );
+}
+
+/// `gen_ai.client.inference.time_per_output_chunk`: one point per body
+/// chunk after the first, recorded by `EnrichLayer` from the gaps the
+/// middleware measured, with the span's final attributes.
+#[tokio::test]
+async fn a_stream_records_one_time_per_output_chunk_point_per_later_chunk() {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let metric_exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+    let meter_provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_periodic_exporter(metric_exporter.clone())
+        .build();
+    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let _sub = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(
+                tokentrace_subscriber::EnrichLayer::new().meter(meter_provider.meter("tokentrace")),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("t"))),
+    );
+    let mock = mock(sse_reply(10)).await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    let mut chunks = 0u64;
+    {
+        let mut resp = client
+            .post(url(&mock, "/v1/chat/completions"))
+            .body(chat_body(true))
+            .send()
+            .await
+            .unwrap();
+        while resp.chunk().await.unwrap().is_some() {
+            chunks += 1;
+        }
+    }
+    meter_provider.force_flush().unwrap();
+    let metrics = metric_exporter.get_finished_metrics().unwrap();
+    let mut points = Vec::new();
+    for rm in &metrics {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                if m.name() == sc::metrics::GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK
+                    && let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data()
+                {
+                    points.extend(h.data_points().map(|p| {
+                        (
+                            p.count(),
+                            p.sum(),
+                            p.attributes().cloned().collect::<Vec<_>>(),
+                        )
+                    }));
+                }
+            }
+        }
+    }
+    assert!(chunks >= 5, "the reply arrives in pieces: {chunks}");
+    assert_eq!(points.len(), 1, "{points:?}");
+    let (count, sum, attrs) = &points[0];
+    assert_eq!(*count, chunks - 1);
+    // 19 splits 10 ms apart: the gaps add up to most of that.
+    assert!(*sum >= 0.1 && *sum < 5.0, "{sum}");
+    let get = |k: &str| {
+        attrs
+            .iter()
+            .find(|kv| kv.key.as_str() == k)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(get(sc::GEN_AI_OPERATION_NAME).as_deref(), Some("chat"));
+    assert_eq!(get(sc::GEN_AI_PROVIDER_NAME).as_deref(), Some("openai"));
+    assert!(get(sc::GEN_AI_RESPONSE_MODEL).is_some(), "{attrs:?}");
+}
+
+/// Audio token counts (OpenAI `*_tokens_details.audio_tokens`) on the span,
+/// as GenAI per-modality usage and OpenInference audio counts, and in the
+/// usage counters by `gen_ai.token.modality`.
+#[tokio::test]
+async fn audio_token_counts_reach_the_span_and_the_modality_metrics() {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let metric_exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+    let meter_provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_periodic_exporter(metric_exporter.clone())
+        .build();
+    let span_exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(span_exporter.clone())
+        .build();
+    let _sub = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(
+                tokentrace_subscriber::EnrichLayer::new().meter(meter_provider.meter("tokentrace")),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("t"))),
+    );
+    let body = serde_json::json!({
+        "id": "chatcmpl-audio", "object": "chat.completion", "model": "gpt-4o-audio-preview-2025-06-03",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": 260, "total_tokens": 380,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 100, "text_tokens": 20},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 240, "text_tokens": 20}},
+    });
+    let mock = mock(Reply {
+        status: 200,
+        content_type: "application/json".into(),
+        body: serde_json::to_vec(&body).unwrap(),
+        splits: Vec::new(),
+        delay: Duration::ZERO,
+        headers: Vec::new(),
+    })
+    .await;
+    let client = client(LlmMiddleware::new(), OPENAI, &mock);
+    client
+        .post(url(&mock, "/v1/chat/completions"))
+        .body(chat_body(false))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let spans = span_exporter.get_finished_spans().unwrap();
+    let s = spans
+        .iter()
+        .find(|s| attr_str(s, sc::TOKENTRACE_SPAN_TYPE).as_deref() == Some("llm"))
+        .expect("llm span");
+    assert_eq!(attr_i64(s, sc::GEN_AI_USAGE_AUDIO_INPUT_TOKENS), Some(100));
+    assert_eq!(attr_i64(s, sc::GEN_AI_USAGE_TEXT_INPUT_TOKENS), Some(20));
+    assert_eq!(attr_i64(s, sc::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS), Some(240));
+    assert_eq!(attr_i64(s, sc::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS), Some(20));
+    assert_eq!(attr(s, sc::GEN_AI_USAGE_IMAGE_INPUT_TOKENS), None);
+    assert_eq!(
+        attr_i64(s, sc::LLM_TOKEN_COUNT_PROMPT_DETAILS_AUDIO),
+        Some(100)
+    );
+    assert_eq!(
+        attr_i64(s, sc::LLM_TOKEN_COUNT_COMPLETION_DETAILS_AUDIO),
+        Some(240)
+    );
+    assert_eq!(attr_i64(s, sc::GEN_AI_USAGE_INPUT_TOKENS), Some(120));
+
+    meter_provider.force_flush().unwrap();
+    let metrics = metric_exporter.get_finished_metrics().unwrap();
+    let mut by_modality = std::collections::BTreeMap::new();
+    for rm in &metrics {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                if m.name() == sc::metrics::GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS
+                    && let AggregatedMetrics::U64(MetricData::Sum(sum)) = m.data()
+                {
+                    for p in sum.data_points() {
+                        let modality = p
+                            .attributes()
+                            .find(|kv| kv.key.as_str() == sc::GEN_AI_TOKEN_MODALITY)
+                            .map(|kv| kv.value.to_string())
+                            .unwrap();
+                        by_modality.insert(modality, p.value());
+                    }
+                }
+            }
+        }
+    }
+    // 100 audio + 20 text = the 120 input tokens: nothing left for `unknown`.
+    assert_eq!(
+        by_modality,
+        [("audio".to_owned(), 100), ("text".to_owned(), 20)]
+            .into_iter()
+            .collect()
     );
 }

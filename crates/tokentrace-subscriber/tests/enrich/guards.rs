@@ -362,3 +362,124 @@ fn variables_and_metadata_are_bounded_and_stay_valid_json() {
         Some(6)
     );
 }
+
+/// A named template: `gen_ai.prompt.name` / `.version` beside the
+/// OpenInference keys, and `gen_ai.prompt.variable.<key>` only when opted
+/// in. The unnamed form keeps working and writes no `gen_ai.prompt.name`.
+#[test]
+fn named_templates_write_the_genai_prompt_attributes() {
+    for opt_in in [false, true] {
+        let p = Pipeline::with_layer(EnrichLayer::new().no_metrics().prompt_variables(opt_in));
+        p.run(|| {
+            let root = workflow_span("handler");
+            let _e = root.enter();
+            {
+                let _t = prompt_template!(
+                    name = "answer-question",
+                    "Answer {name}: {question}",
+                    version = "2.0",
+                    name = "Ada",
+                    question = "why?",
+                    attempt = 2,
+                );
+                llm_call("named", Call::default());
+            }
+            {
+                let _t = prompt_template!(name = String::from("bare"), "No variables");
+                llm_call("bare", Call::default());
+            }
+            {
+                let _t = prompt_template!("Unnamed {x}", x = 1);
+                llm_call("unnamed", Call::default());
+            }
+        });
+        let s = p.span("named");
+        assert_eq!(
+            str_attr(&s, semconv::GEN_AI_PROMPT_NAME).as_deref(),
+            Some("answer-question")
+        );
+        assert_eq!(
+            str_attr(&s, semconv::GEN_AI_PROMPT_VERSION).as_deref(),
+            Some("2.0")
+        );
+        assert_eq!(
+            str_attr(&s, semconv::LLM_PROMPT_TEMPLATE_VERSION).as_deref(),
+            Some("2.0")
+        );
+        assert_eq!(
+            str_attr(&s, semconv::LLM_PROMPT_TEMPLATE_TEMPLATE).as_deref(),
+            Some("Answer {name}: {question}")
+        );
+        // After the template text, `name` is a variable like any other.
+        assert_eq!(
+            json_attr(&s, semconv::LLM_PROMPT_TEMPLATE_VARIABLES),
+            Some(json!({"name": "Ada", "question": "why?", "attempt": 2}))
+        );
+        let variable = |span: &opentelemetry_sdk::trace::SpanData, key: &str| {
+            str_attr(span, &format!("gen_ai.prompt.variable.{key}"))
+        };
+        if opt_in {
+            assert_eq!(variable(&s, "name").as_deref(), Some("Ada"));
+            assert_eq!(variable(&s, "question").as_deref(), Some("why?"));
+            // Strings on the wire: numbers as their JSON text.
+            assert_eq!(variable(&s, "attempt").as_deref(), Some("2"));
+        } else {
+            assert!(
+                !s.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str().starts_with("gen_ai.prompt.variable")),
+                "{:?}",
+                s.attributes
+            );
+        }
+        let bare = p.span("bare");
+        assert_eq!(
+            str_attr(&bare, semconv::GEN_AI_PROMPT_NAME).as_deref(),
+            Some("bare")
+        );
+        assert!(attr(&bare, semconv::GEN_AI_PROMPT_VERSION).is_none());
+        let unnamed = p.span("unnamed");
+        assert!(attr(&unnamed, semconv::GEN_AI_PROMPT_NAME).is_none());
+        assert_eq!(
+            str_attr(&unnamed, semconv::LLM_PROMPT_TEMPLATE_TEMPLATE).as_deref(),
+            Some("Unnamed {x}")
+        );
+        assert_eq!(
+            variable(&unnamed, "x").as_deref(),
+            if opt_in { Some("1") } else { None }
+        );
+    }
+}
+
+/// Builder form, and the bounds: a long name is cut to `max_value_chars`.
+#[test]
+fn prompt_template_builder_names_and_bounds() {
+    let p = Pipeline::with_layer(
+        EnrichLayer::new()
+            .no_metrics()
+            .prompt_variables(true)
+            .max_value_chars(8),
+    );
+    p.run(|| {
+        let root = workflow_span("handler");
+        let _e = root.enter();
+        let _t = tokentrace_subscriber::PromptTemplate::new("T {doc}")
+            .name("a-rather-long-template-name")
+            .version("1")
+            .variable("doc", "0123456789abcdef")
+            .enter();
+        llm_call("built", Call::default());
+    });
+    let s = p.span("built");
+    let name = str_attr(&s, semconv::GEN_AI_PROMPT_NAME).unwrap();
+    assert!(
+        name.starts_with("a-rathe") && name.chars().count() <= 8,
+        "{name}"
+    );
+    let doc = str_attr(&s, "gen_ai.prompt.variable.doc").unwrap();
+    assert!(
+        doc.starts_with("0123456") && doc.chars().count() <= 8,
+        "{doc}"
+    );
+    assert!(attr(&s, semconv::TOKENTRACE_DROPPED_VALUES).is_some());
+}

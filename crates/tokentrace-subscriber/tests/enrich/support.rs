@@ -141,6 +141,8 @@ pub(crate) fn llm_span(name: &str) -> tracing::Span {
         { semconv::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS } = Empty,
         { semconv::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS } = Empty,
         { semconv::GEN_AI_USAGE_TOTAL_TOKENS } = Empty,
+        { semconv::GEN_AI_USAGE_AUDIO_INPUT_TOKENS } = Empty,
+        { semconv::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS } = Empty,
         { semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = Empty,
         { semconv::COST_TOTAL_USD } = Empty,
         { semconv::ERROR_TYPE } = Empty,

@@ -269,3 +269,209 @@ fn the_opt_in_variable_values() {
     assert_eq!(SemconvMode::from_opt_in("http,database"), None);
     assert_eq!(SemconvMode::default(), SemconvMode::Latest);
 }
+
+/// The metric names the store's metric exporter received for one LLM call
+/// under `mode` (the facade hands its mode to `EnrichLayer`).
+fn metric_names(mode: Option<SemconvMode>) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let mut builder = Telemetry::builder().store(&path);
+    if let Some(mode) = mode {
+        builder = builder.semconv(mode);
+    }
+    let (dispatch, guard) = builder.build().unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!(
+            "llm",
+            "tokentrace.span.type" = "llm",
+            "gen_ai.operation.name" = "chat",
+            "gen_ai.provider.name" = "openai",
+            "gen_ai.request.model" = "gpt-4o",
+            "gen_ai.usage.input_tokens" = 1200_i64,
+            "gen_ai.usage.output_tokens" = 300_i64,
+        );
+        drop(span);
+    });
+    guard.flush();
+    drop(guard);
+    let store = tokentrace::store::Store::open(&path).unwrap();
+    let mut names: Vec<String> = store
+        .metrics()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn metric_names_follow_the_mode() {
+    let latest = metric_names(None);
+    assert!(
+        latest
+            .iter()
+            .any(|n| n == "gen_ai.client.inference.usage.input_tokens"),
+        "{latest:?}"
+    );
+    assert!(
+        latest
+            .iter()
+            .any(|n| n == "gen_ai.client.inference.duration")
+    );
+    assert!(!latest.iter().any(|n| n == "gen_ai.client.token.usage"));
+    assert!(
+        !latest
+            .iter()
+            .any(|n| n == "gen_ai.client.operation.duration")
+    );
+
+    let legacy = metric_names(Some(SemconvMode::Legacy));
+    assert!(
+        legacy.iter().any(|n| n == "gen_ai.client.token.usage"),
+        "{legacy:?}"
+    );
+    assert!(
+        legacy
+            .iter()
+            .any(|n| n == "gen_ai.client.operation.duration")
+    );
+    assert!(
+        !legacy
+            .iter()
+            .any(|n| n.starts_with("gen_ai.client.inference."))
+    );
+
+    let dup = metric_names(Some(SemconvMode::Duplicate));
+    for name in [
+        "gen_ai.client.token.usage",
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.inference.usage.input_tokens",
+        "gen_ai.client.inference.operation.output_tokens",
+        "gen_ai.client.inference.duration",
+    ] {
+        assert!(dup.iter().any(|n| n == name), "{name} in {dup:?}");
+    }
+}
+
+/// `gen_ai.prompt.name`/`.version` always; `gen_ai.prompt.variable.<key>`
+/// (opt-in in the spec) only with content capture on.
+#[test]
+fn prompt_variables_follow_content_capture() {
+    for capture in [false, true] {
+        let exporter = InMemorySpanExporter::default();
+        let (dispatch, guard) = Telemetry::builder()
+            .no_store()
+            .capture_content(capture)
+            .span_exporter(exporter.clone())
+            .build()
+            .unwrap();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let root = tracing::info_span!("handler", "tokentrace.span.type" = "workflow");
+            let _e = root.enter();
+            let _t = tokentrace::prompt_template!(
+                name = "greet",
+                "Hello {who}",
+                version = "3",
+                who = "Ada"
+            );
+            let span = tracing::info_span!(
+                "llm",
+                otel.name = "chat gpt-4o",
+                "tokentrace.span.type" = "llm",
+                "gen_ai.operation.name" = "chat",
+                "gen_ai.provider.name" = "openai",
+                "gen_ai.request.model" = "gpt-4o",
+            );
+            drop(span);
+        });
+        guard.flush();
+        let spans = exporter.get_finished_spans().unwrap();
+        let s = spans.iter().find(|s| s.name == "chat gpt-4o").unwrap();
+        assert_eq!(
+            attr(s, "gen_ai.prompt.name"),
+            Some(&Value::from("greet")),
+            "capture {capture}"
+        );
+        assert_eq!(attr(s, "gen_ai.prompt.version"), Some(&Value::from("3")));
+        assert_eq!(
+            attr(s, "gen_ai.prompt.variable.who"),
+            capture.then(|| Value::from("Ada")).as_ref()
+        );
+    }
+}
+
+/// The agent and tool workflow spans of one run, exported under `mode`.
+fn workflow_spans(mode: Option<SemconvMode>) -> (SpanData, SpanData) {
+    let exporter = InMemorySpanExporter::default();
+    let mut builder = Telemetry::builder()
+        .no_store()
+        .span_exporter(exporter.clone());
+    if let Some(mode) = mode {
+        builder = builder.semconv(mode);
+    }
+    let (dispatch, guard) = builder.build().unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let agent = tokentrace::TracedRun::new("planner")
+            .kind(tokentrace::WorkflowKind::Agent)
+            .span();
+        let _a = agent.enter();
+        let tool = tokentrace::TracedRun::new("search_flights")
+            .kind(tokentrace::WorkflowKind::Tool)
+            .span();
+        drop(tool);
+    });
+    guard.flush();
+    let spans = exporter.get_finished_spans().unwrap();
+    let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap().clone();
+    (find("workflow.planner"), find("workflow.search_flights"))
+}
+
+#[test]
+fn agent_and_tool_operations_under_each_mode() {
+    for mode in [
+        None,
+        Some(SemconvMode::Latest),
+        Some(SemconvMode::Duplicate),
+    ] {
+        let (agent, tool) = workflow_spans(mode);
+        assert_eq!(
+            attr(&agent, "gen_ai.operation.name"),
+            Some(&Value::from("invoke_agent")),
+            "{mode:?}"
+        );
+        assert_eq!(
+            attr(&agent, "gen_ai.agent.name"),
+            Some(&Value::from("planner"))
+        );
+        assert_eq!(
+            attr(&tool, "gen_ai.operation.name"),
+            Some(&Value::from("execute_tool"))
+        );
+        assert_eq!(
+            attr(&tool, "gen_ai.tool.name"),
+            Some(&Value::from("search_flights"))
+        );
+        assert_eq!(
+            attr(&tool, "gen_ai.tool.type"),
+            Some(&Value::from("function"))
+        );
+    }
+    // Legacy: every workflow was invoke_workflow, and no gen_ai.tool.*.
+    let (agent, tool) = workflow_spans(Some(SemconvMode::Legacy));
+    assert_eq!(
+        attr(&agent, "gen_ai.operation.name"),
+        Some(&Value::from("invoke_workflow"))
+    );
+    assert_eq!(
+        attr(&tool, "gen_ai.operation.name"),
+        Some(&Value::from("invoke_workflow"))
+    );
+    assert_eq!(attr(&tool, "gen_ai.tool.name"), None);
+    assert_eq!(attr(&tool, "gen_ai.tool.type"), None);
+    assert_eq!(
+        attr(&tool, "openinference.span.kind"),
+        Some(&Value::from("TOOL"))
+    );
+}

@@ -166,6 +166,59 @@ async fn async_fn_with_name_kind_and_agent_attributes() {
         attr_str(&wf, semconv::GEN_AI_AGENT_DESCRIPTION).as_deref(),
         Some("planner")
     );
+    assert_eq!(
+        attr_str(&wf, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+        Some("invoke_agent")
+    );
+    assert_eq!(attr(&wf, semconv::GEN_AI_TOOL_NAME), None);
+}
+
+#[tokentrace::workflow(kind = "agent")]
+fn unnamed_agent() -> u8 {
+    1
+}
+
+/// GenAI operation names: `invoke_agent` (the agent named by `agent_name`,
+/// else by the workflow name), `execute_tool` with `gen_ai.tool.name` and
+/// `gen_ai.tool.type`, `invoke_workflow` for every other kind.
+#[tokio::test]
+async fn agent_and_tool_workflows_carry_their_genai_operation() {
+    let otel = capture();
+    assert_eq!(unnamed_agent(), 1);
+    assert_eq!(Kitchen { ovens: 2 }.bake(3), 2);
+    assert_eq!(plain_sync(1), 2);
+    let agent = otel.span("workflow.unnamed_agent");
+    assert_eq!(
+        attr_str(&agent, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+        Some("invoke_agent")
+    );
+    assert_eq!(
+        attr_str(&agent, semconv::GEN_AI_AGENT_NAME).as_deref(),
+        Some("unnamed_agent")
+    );
+    // OpenInference's agent.name stays for an explicit agent_name only.
+    assert_eq!(attr(&agent, semconv::AGENT_NAME), None);
+    let tool = otel.span("workflow.bake");
+    assert_eq!(
+        attr_str(&tool, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+        Some("execute_tool")
+    );
+    assert_eq!(
+        attr_str(&tool, semconv::GEN_AI_TOOL_NAME).as_deref(),
+        Some("bake")
+    );
+    assert_eq!(
+        attr_str(&tool, semconv::GEN_AI_TOOL_TYPE).as_deref(),
+        Some("function")
+    );
+    assert_eq!(attr(&tool, semconv::GEN_AI_AGENT_NAME), None);
+    let chain = otel.span("workflow.plain_sync");
+    assert_eq!(
+        attr_str(&chain, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+        Some("invoke_workflow")
+    );
+    assert_eq!(attr(&chain, semconv::GEN_AI_TOOL_NAME), None);
+    assert_eq!(attr(&chain, semconv::GEN_AI_AGENT_NAME), None);
 }
 
 #[tokio::test]

@@ -64,6 +64,44 @@ async fn nested_runs_are_child_workflows_and_the_builder_sets_kind_and_attribute
     assert_eq!(attr(&inner, "priority"), Some(Value::I64(2)));
     assert_eq!(attr(&inner, "score"), Some(Value::F64(0.5)));
     assert_eq!(attr(&inner, "beta"), Some(Value::Bool(true)));
+    assert_eq!(
+        attr_str(&inner, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+        Some("invoke_agent")
+    );
+    assert_eq!(
+        attr_str(&inner, semconv::GEN_AI_AGENT_NAME).as_deref(),
+        Some("inner_agent")
+    );
+    assert_eq!(
+        attr_str(&outer, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+        Some("invoke_workflow")
+    );
+}
+
+#[tokio::test]
+async fn a_tool_run_is_execute_tool_with_its_tool_name() {
+    let otel = capture();
+    TracedRun::new("lookup_weather")
+        .kind(WorkflowKind::Tool)
+        .run(async {})
+        .await;
+    let tool = otel.span("workflow.lookup_weather");
+    assert_eq!(
+        attr_str(&tool, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+        Some("execute_tool")
+    );
+    assert_eq!(
+        attr_str(&tool, semconv::GEN_AI_TOOL_NAME).as_deref(),
+        Some("lookup_weather")
+    );
+    assert_eq!(
+        attr_str(&tool, semconv::GEN_AI_TOOL_TYPE).as_deref(),
+        Some("function")
+    );
+    assert_eq!(
+        attr_str(&tool, semconv::OPENINFERENCE_SPAN_KIND).as_deref(),
+        Some("TOOL")
+    );
 }
 
 #[tokio::test]

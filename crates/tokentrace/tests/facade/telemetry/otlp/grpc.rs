@@ -191,8 +191,9 @@ fn spans_and_metrics_reach_a_grpc_collector() {
     // The GenAI client metrics of the LLM call, over the metrics service.
     let names = receiver.metric_names();
     for expected in [
-        semconv::metrics::GEN_AI_CLIENT_TOKEN_USAGE,
-        semconv::metrics::GEN_AI_CLIENT_OPERATION_DURATION,
+        semconv::metrics::GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+        semconv::metrics::GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+        semconv::metrics::GEN_AI_CLIENT_INFERENCE_DURATION,
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -235,7 +236,7 @@ fn grpc_export_works_inside_a_current_thread_runtime() {
     assert!(
         names
             .iter()
-            .any(|n| n == semconv::metrics::GEN_AI_CLIENT_TOKEN_USAGE),
+            .any(|n| n == semconv::metrics::GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS),
         "{names:?}"
     );
 }
