@@ -32,8 +32,10 @@
 //! The retry layer sits **outside** the middleware, so every attempt is a
 //! separate HTTP call with its own LLM span: a `429` attempt ends with
 //! `error.type = "429"` and no usage or cost; the attempt that succeeds
-//! carries usage and cost. The roll-ups therefore count the cost once, and
-//! the rate-limited attempts stay visible with their latency. The retry
+//! carries usage and cost. The roll-ups therefore count tokens and cost
+//! once, while every attempt counts in `tokentrace.rollup.llm_calls` and a
+//! failed one in `tokentrace.rollup.errors`; the rate-limited attempts stay
+//! visible with their latency. The retry
 //! layer has to sit there: it reads async-openai's own error bodies
 //! (`insufficient_quota` is not retried) and rebuilds each request from the
 //! factory, which a reqwest middleware cannot do.

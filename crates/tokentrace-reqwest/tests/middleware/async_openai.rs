@@ -414,3 +414,59 @@ fn middleware_errors_are_boxed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Under `EnrichLayer`, a 429-then-200 call rolls up onto its workflow with
+/// the tokens and cost of the successful attempt only; both attempts count
+/// as LLM calls and the rate-limited one as an error.
+#[tokio::test]
+async fn retried_call_rolls_up_its_cost_once() {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(tokentrace_subscriber::EnrichLayer::new().no_metrics())
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test"))),
+    );
+    let name = "openai/test_openai_prompt_caching_0";
+    let f = fixture(name);
+    let (addr, _seen) = mock_seq(vec![
+        rate_limited("requests", "rate_limit_exceeded"),
+        Reply::from_fixture(&f),
+    ])
+    .await;
+    openai(addr, 3)
+        .chat()
+        .create(request!(name))
+        .instrument(tracing::info_span!(
+            "workflow",
+            otel.name = "workflow.answer",
+            { sc::TOKENTRACE_SPAN_TYPE } = "workflow",
+            { sc::GEN_AI_WORKFLOW_NAME } = "answer",
+        ))
+        .await
+        .unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let wf = spans
+        .iter()
+        .find(|s| s.name == "workflow.answer")
+        .expect("workflow span");
+    let usage: Usage = serde_json::from_value(f.expected["usage"].clone()).unwrap();
+    let cost = PriceCatalogue::builtin()
+        .cost(
+            Some(Provider::OpenAi),
+            f.expected["response_model"].as_str().unwrap(),
+            &usage,
+        )
+        .unwrap();
+    assert_eq!(attr_i64(wf, sc::ROLLUP_INPUT_TOKENS), Some(1149));
+    assert_eq!(attr_i64(wf, sc::ROLLUP_OUTPUT_TOKENS), Some(315));
+    assert_eq!(attr_f64(wf, sc::ROLLUP_COST_USD), Some(cost.total_usd));
+    assert_eq!(attr_i64(wf, sc::ROLLUP_LLM_CALLS), Some(2));
+    assert_eq!(attr_i64(wf, sc::ROLLUP_ERRORS), Some(1));
+}
