@@ -586,7 +586,10 @@ mod tests {
     fn truncate_json_shortens_strings_and_arrays() {
         let long = "x".repeat(500);
         let json = format!(
-            r#"{{"messages":[{{"role":"user","content":"{long}"}},{{"role":"user","content":"hi"}}]}}"#
+            // `content` before `role`: the same key order whether serde_json
+            // keeps insertion order (`preserve_order`, which rig-core turns
+            // on) or sorts keys.
+            r#"{{"messages":[{{"content":"{long}","role":"user"}},{{"content":"hi","role":"user"}}]}}"#
         );
         let (out, cut) = truncate_json(&json, 120);
         assert!(cut);

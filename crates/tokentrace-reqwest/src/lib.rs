@@ -68,9 +68,16 @@
 //! the enclosing workflow. Per-request overrides live in [`extensions`].
 //! Put it outside `reqwest-retry` for one span per logical call (see
 //! [`LlmMiddleware`]).
+//!
+//! async-openai (0.37 and later, feature `middleware`) takes it through
+//! `async_openai::service` (feature `async-openai` of this crate); rig takes
+//! the `ClientWithMiddleware` through `rig-reqwest`. See `docs/clients.md`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
+#[cfg(feature = "async-openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
+pub mod async_openai;
 pub mod budget;
 mod capture;
 mod decode;

@@ -1,6 +1,8 @@
 //! Loopback tests of `LlmMiddleware` against mock providers replaying real
 //! recordings, asserted through an in-memory OpenTelemetry exporter.
 
+#[cfg(feature = "async-openai")]
+mod async_openai;
 mod behaviour;
 mod budget;
 #[cfg(feature = "redis")]

@@ -7,6 +7,8 @@ mod foreign;
 mod install;
 mod otlp;
 mod receiver;
+#[cfg(all(feature = "reqwest", feature = "store"))]
+mod rig;
 mod sampling;
 mod semconv;
 mod store;
