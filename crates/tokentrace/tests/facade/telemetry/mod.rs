@@ -4,6 +4,8 @@
 
 mod events;
 mod foreign;
+#[cfg(feature = "store")]
+mod genai;
 mod install;
 mod otlp;
 mod receiver;
