@@ -80,6 +80,14 @@ impl HttpClient for Loopback {
 /// clock (so two runs sign identically) and no retries. (The SDK's random
 /// `amz-sdk-invocation-id` is added after signing, so it is not signed.)
 fn bedrock(mock: &Mock, interceptor: Option<BedrockInterceptor>) -> br::Client {
+    bedrock_with(mock, interceptor, RetryConfig::disabled())
+}
+
+fn bedrock_with(
+    mock: &Mock,
+    interceptor: Option<BedrockInterceptor>,
+    retry: RetryConfig,
+) -> br::Client {
     let mut b = br::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -95,7 +103,7 @@ fn bedrock(mock: &Mock, interceptor: Option<BedrockInterceptor>) -> br::Client {
         .time_source(StaticTimeSource::new(
             UNIX_EPOCH + Duration::from_secs(1_780_000_000),
         ))
-        .retry_config(RetryConfig::disabled());
+        .retry_config(retry);
     if let Some(i) = interceptor {
         b = b.interceptor(i);
     }
@@ -481,4 +489,153 @@ async fn sigv4_signature_is_unchanged_and_traceparent_is_unsigned() {
     assert!(tp.starts_with("00-"), "{tp}");
     let signed = a.split("SignedHeaders=").nth(1).unwrap();
     assert!(!signed.contains("traceparent"), "{signed}");
+}
+
+/// A mock answering its `n`-th request with `replies[n]` (the last one
+/// after that), recording the requests.
+async fn mock_seq(replies: Vec<Reply>) -> Mock {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let requests: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>> =
+        Default::default();
+    let seen = requests.clone();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            let reply = replies[n.min(replies.len() - 1)].clone();
+            async move {
+                seen.lock().unwrap().push((headers, body.to_vec()));
+                let mut b = axum::http::Response::builder()
+                    .status(reply.status)
+                    .header("content-type", reply.content_type);
+                for (k, v) in reply.headers {
+                    b = b.header(k, v);
+                }
+                b.body(axum::body::Body::from(reply.body)).unwrap()
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Mock { addr, requests }
+}
+
+#[tokio::test]
+async fn throttled_attempt_then_success_one_span_per_attempt() {
+    let f = fixture("bedrock/test_meta_converse");
+    let otel = Otel::install();
+    let throttled = Reply {
+        status: 429,
+        content_type: "application/json".to_owned(),
+        body: br#"{"message":"Too many requests, please wait before trying again."}"#.to_vec(),
+        splits: Vec::new(),
+        delay: Duration::ZERO,
+        headers: vec![(
+            "x-amzn-errortype",
+            "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/".to_owned(),
+        )],
+    };
+    let m = mock_seq(vec![throttled, Reply::from_fixture(&f)]).await;
+    let client = bedrock_with(
+        &m,
+        Some(BedrockInterceptor::new()),
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1)),
+    );
+    let out = client
+        .converse()
+        .model_id(CONVERSE_MODEL)
+        .messages(user("Tell me a joke about opentelemetry"))
+        .send()
+        .instrument(tracing::info_span!("parent"))
+        .await
+        .unwrap();
+    assert_eq!(out.usage().unwrap().output_tokens(), 30);
+    let requests = m.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    // The retry sent the same body.
+    assert_eq!(requests[0].1, requests[1].1);
+    let spans = llm_spans(&otel);
+    assert_eq!(spans.len(), 2, "one span per attempt");
+    let (first, second) = if attr_i64(&spans[0], sc::HTTP_RESPONSE_STATUS_CODE) == Some(429) {
+        (&spans[0], &spans[1])
+    } else {
+        (&spans[1], &spans[0])
+    };
+    assert_eq!(attr_i64(first, sc::HTTP_RESPONSE_STATUS_CODE), Some(429));
+    assert_eq!(
+        attr_str(first, sc::ERROR_TYPE).as_deref(),
+        Some("ThrottlingException")
+    );
+    assert!(matches!(
+        first.status,
+        opentelemetry::trace::Status::Error { .. }
+    ));
+    assert_eq!(attr_i64(first, sc::GEN_AI_USAGE_INPUT_TOKENS), None);
+    assert_eq!(attr_f64(first, sc::COST_TOTAL_USD), None);
+    assert_priced(second, "bedrock/test_meta_converse", CONVERSE_MODEL);
+    // Both attempts in the caller's trace, each with its own traceparent.
+    let parent = otel.span("parent");
+    for s in [first, second] {
+        assert_eq!(s.span_context.trace_id(), parent.span_context.trace_id());
+    }
+    let tp = |i: usize| {
+        requests[i]
+            .0
+            .get("traceparent")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(tp(0), tp(1));
+    assert!(tp(0).contains(&first.span_context.span_id().to_string()));
+    assert!(tp(1).contains(&second.span_context.span_id().to_string()));
+}
+
+#[tokio::test]
+async fn connection_refused_is_recorded_and_the_sdk_error_unchanged() {
+    let otel = Otel::install();
+    // A port nothing listens on: bind, read the port, close.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let m = Mock {
+        addr,
+        requests: Default::default(),
+    };
+    let err = bedrock(&m, Some(BedrockInterceptor::new()))
+        .converse()
+        .model_id(CONVERSE_MODEL)
+        .messages(user("hello"))
+        .send()
+        .instrument(tracing::info_span!("parent"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            aws_sdk_bedrockruntime::error::SdkError::DispatchFailure(_)
+        ),
+        "{err:?}"
+    );
+    let span = the_llm_span(&otel);
+    assert_eq!(
+        attr_str(&span, sc::ERROR_TYPE).as_deref(),
+        Some("connection_error")
+    );
+    assert!(matches!(
+        span.status,
+        opentelemetry::trace::Status::Error { .. }
+    ));
+    assert_eq!(attr_i64(&span, sc::HTTP_RESPONSE_STATUS_CODE), None);
+    assert_eq!(
+        attr_str(&span, sc::GEN_AI_REQUEST_MODEL).as_deref(),
+        Some(CONVERSE_MODEL)
+    );
 }
