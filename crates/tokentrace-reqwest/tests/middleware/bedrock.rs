@@ -100,9 +100,7 @@ fn bedrock_with(
         ))
         .endpoint_url(format!("http://{}", mock.addr))
         .http_client(Loopback(reqwest::Client::new()))
-        .time_source(StaticTimeSource::new(
-            UNIX_EPOCH + Duration::from_secs(1_780_000_000),
-        ))
+        .time_source(StaticTimeSource::new(signing_time()))
         .retry_config(retry);
     if let Some(i) = interceptor {
         b = b.interceptor(i);
@@ -116,6 +114,58 @@ fn user(text: &str) -> Message {
         .content(ContentBlock::Text(text.to_owned()))
         .build()
         .unwrap()
+}
+
+/// The fixed signing time of [`bedrock`].
+fn signing_time() -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_780_000_000)
+}
+
+/// What the mock does to check a request's SigV4 signature: recompute it
+/// from the request as received (its method, path, the headers its
+/// `SignedHeaders` lists, its body) with the fake credentials, and compare.
+fn sigv4_verifies(headers: &axum::http::HeaderMap, path: &str, body: &[u8]) -> bool {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let auth = headers["authorization"].to_str().unwrap();
+    let signed: Vec<&str> = auth
+        .split("SignedHeaders=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .split(';')
+        .collect();
+    let claimed = auth.split("Signature=").nth(1).unwrap();
+    // The signer adds these two from the credentials and the time.
+    let pairs: Vec<(&str, &str)> = signed
+        .iter()
+        .filter(|h| !matches!(**h, "x-amz-date" | "x-amz-security-token"))
+        .map(|h| (*h, headers[*h].to_str().unwrap()))
+        .collect();
+    assert!(signed.contains(&"x-amz-security-token"), "{auth}");
+    assert_eq!(
+        headers["x-amz-date"].to_str().unwrap(),
+        "20260528T202640Z",
+        "the fixed clock"
+    );
+    let identity =
+        Credentials::new("AKIDEXAMPLE", SECRET, Some(TOKEN.to_owned()), None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("bedrock")
+        .time(signing_time())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let host = headers["host"].to_str().unwrap();
+    let uri = format!("http://{host}{path}");
+    let request =
+        SignableRequest::new("POST", uri, pairs.into_iter(), SignableBody::Bytes(body)).unwrap();
+    let (_, signature) = sign(request, &params).unwrap().into_parts();
+    signature == claimed
 }
 
 const CONVERSE_MODEL: &str = "meta.llama3-2-1b-instruct-v1:0";
@@ -463,6 +513,14 @@ async fn sigv4_signature_is_unchanged_and_traceparent_is_unsigned() {
     let seen = m.requests.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     let (plain, traced) = (&seen[0], &seen[1]);
+    // The mock's check: both signatures verify.
+    let path = "/model/meta.llama3-2-1b-instruct-v1%3A0/converse";
+    assert!(sigv4_verifies(&plain.0, path, &plain.1));
+    assert!(sigv4_verifies(&traced.0, path, &traced.1));
+    // A check that can fail: a changed byte breaks it.
+    let mut tampered = traced.1.clone();
+    tampered[10] ^= 1;
+    assert!(!sigv4_verifies(&traced.0, path, &tampered));
     let auth =
         |h: &axum::http::HeaderMap| h.get("authorization").unwrap().to_str().unwrap().to_owned();
     let a = auth(&plain.0);
