@@ -697,3 +697,53 @@ async fn connection_refused_is_recorded_and_the_sdk_error_unchanged() {
         Some(CONVERSE_MODEL)
     );
 }
+
+#[tokio::test]
+async fn invoke_model_with_response_stream_is_read_as_the_app_reads_it() {
+    let f = fixture("bedrock/test_anthropic_3_completion_streaming");
+    let model = "anthropic.claude-3-sonnet-20240229-v1:0";
+    let otel = Otel::install();
+    let m = mock(Reply::from_fixture(&f)).await;
+    let client = bedrock(&m, Some(BedrockInterceptor::new()));
+    let body = serde_json::to_vec(&f.meta["request_body"]).unwrap();
+    let mut chunks = 0;
+    async {
+        let mut out = client
+            .invoke_model_with_response_stream()
+            .model_id(model)
+            .content_type("application/json")
+            .body(Blob::new(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        while let Some(_ev) = out.body.recv().await.unwrap() {
+            chunks += 1;
+        }
+    }
+    .instrument(tracing::info_span!("parent"))
+    .await;
+    assert!(chunks > 5, "{chunks}");
+    let span = the_llm_span(&otel);
+    assert_eq!(span.name, format!("chat {model}"));
+    assert_priced(
+        &span,
+        "bedrock/test_anthropic_3_completion_streaming",
+        model,
+    );
+    assert_eq!(
+        attr(&span, sc::GEN_AI_REQUEST_STREAM),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(
+        attr_str(&span, sc::GEN_AI_RESPONSE_MODEL).as_deref(),
+        Some("claude-3-sonnet-20240229")
+    );
+    assert_eq!(m.requests.lock().unwrap()[0].1, body);
+    let other = middleware_span(
+        "/model/anthropic.claude-3-sonnet-20240229-v1%3A0/invoke-with-response-stream",
+        body,
+        Reply::from_fixture(&f),
+    )
+    .await;
+    assert_eq!(comparable(&span), comparable(&other));
+}
