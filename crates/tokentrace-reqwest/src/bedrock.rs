@@ -125,7 +125,7 @@ impl BedrockInterceptor {
         self
     }
 
-    /// Open an `auto.workflow.aws_bedrock`-style root span for a call made
+    /// Open an `auto.workflow.bedrock` root span for a call made
     /// outside any span. Defaults to `true`.
     pub fn auto_root(mut self, enabled: bool) -> Self {
         self.auto_root = enabled;
