@@ -174,11 +174,6 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// The scheme, host, port and path of a request URI.
-fn split_uri(uri: &str) -> Option<http::Uri> {
-    uri.parse::<http::Uri>().ok()
-}
-
 impl Intercept for BedrockInterceptor {
     fn name(&self) -> &'static str {
         "tokentrace::BedrockInterceptor"
@@ -193,7 +188,7 @@ impl Intercept for BedrockInterceptor {
         // A previous attempt that never got a response ends here.
         drop(Attempt::take(cfg));
         let request = context.request();
-        let Some(uri) = split_uri(request.uri()) else {
+        let Ok(uri) = request.uri().parse::<http::Uri>() else {
             return Ok(());
         };
         let endpoint = Endpoint {
