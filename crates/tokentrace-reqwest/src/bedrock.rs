@@ -38,8 +38,9 @@
 //! Retries made by the SDK are attempts of their own, each with its own span
 //! (as `LlmMiddleware` inside `reqwest-retry`).
 //!
-//! Not covered (yet): content capture, budgets and per-request extensions
-//! ([`crate::extensions`]) of `LlmMiddleware`.
+//! Content capture works as with `LlmMiddleware`
+//! ([`BedrockInterceptor::capture_content`]). Not covered (yet): budgets and
+//! the per-request extensions ([`crate::extensions`]) of `LlmMiddleware`.
 
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
@@ -66,6 +67,7 @@ use tokentrace_core::{BodyFormat, Provider, bound::redact_url};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::capture::{Capture, DefaultRedact, OutputCapture, Redact, content_capture_allowed};
 use crate::span::{self, CallStart};
 use crate::stream::{CallGuard, Ending};
 
@@ -79,6 +81,10 @@ const BEDROCK_HOST: &str = "bedrock-runtime.us-east-1.amazonaws.com";
 #[must_use]
 pub struct BedrockInterceptor {
     prices: Option<Arc<PriceCatalogue>>,
+    /// `None`: the process-wide default (`TOKENTRACE_CAPTURE_CONTENT`).
+    capture_content: Option<bool>,
+    max_content_bytes: usize,
+    redactor: Arc<dyn Redact>,
     propagation: bool,
     auto_root: bool,
     registry: ProviderRegistry,
@@ -87,6 +93,8 @@ pub struct BedrockInterceptor {
 impl fmt::Debug for BedrockInterceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BedrockInterceptor")
+            .field("capture_content", &self.capture_content)
+            .field("max_content_bytes", &self.max_content_bytes)
             .field("propagation", &self.propagation)
             .field("auto_root", &self.auto_root)
             .finish_non_exhaustive()
@@ -105,6 +113,9 @@ impl BedrockInterceptor {
     pub fn new() -> Self {
         Self {
             prices: None,
+            capture_content: None,
+            max_content_bytes: 16 * 1024,
+            redactor: Arc::new(DefaultRedact),
             propagation: true,
             auto_root: true,
             registry: ProviderRegistry::new(),
@@ -115,6 +126,30 @@ impl BedrockInterceptor {
     /// ([`tokentrace_core::defaults::price_catalogue`]).
     pub fn prices(mut self, prices: Arc<PriceCatalogue>) -> Self {
         self.prices = Some(prices);
+        self
+    }
+
+    /// Record prompts and completions (bounded, through the
+    /// [redactor](Self::redactor)), as
+    /// [`LlmMiddleware::capture_content`](crate::LlmMiddleware::capture_content)
+    /// does; [`set_content_capture_allowed(false)`](crate::set_content_capture_allowed)
+    /// overrides it. Defaults to the process-wide setting (off unless
+    /// `TOKENTRACE_CAPTURE_CONTENT` is set).
+    pub fn capture_content(mut self, enabled: bool) -> Self {
+        self.capture_content = Some(enabled);
+        self
+    }
+
+    /// The largest captured content value, in bytes. Defaults to 16 KiB.
+    pub fn max_content_bytes(mut self, max: usize) -> Self {
+        self.max_content_bytes = max;
+        self
+    }
+
+    /// Pass captured content through this hook before it is recorded.
+    /// Defaults to [`DefaultRedact`].
+    pub fn redactor(mut self, redactor: impl Redact) -> Self {
+        self.redactor = Arc::new(redactor);
         self
     }
 
@@ -149,6 +184,7 @@ struct Pending {
     guard: Box<CallGuard>,
     flavor: tokentrace_core::Flavor,
     format: Option<BodyFormat>,
+    capture: Option<Capture>,
 }
 
 impl Storable for Attempt {
@@ -249,6 +285,18 @@ impl Intercept for BedrockInterceptor {
         if llm.is_disabled() {
             return Ok(());
         }
+        let capture = (content_capture_allowed()
+            && self
+                .capture_content
+                .unwrap_or_else(tokentrace_core::defaults::capture_content))
+        .then(|| Capture {
+            max_bytes: self.max_content_bytes,
+            redactor: self.redactor.clone(),
+        });
+        let content_truncated = match (&capture, context.request().body().bytes()) {
+            (Some(c), Some(b)) => c.record_request(&llm, b),
+            _ => false,
+        };
         if self.propagation {
             let cx = llm.context();
             let headers = context.request_mut().headers_mut();
@@ -276,7 +324,7 @@ impl Intercept for BedrockInterceptor {
             pending: None,
             inflate: None,
             unparsed: None,
-            content_truncated: false,
+            content_truncated,
             usage_not_requested: false,
             vector: false,
             reservation: None,
@@ -286,6 +334,7 @@ impl Intercept for BedrockInterceptor {
                 guard,
                 flavor: d.flavor,
                 format: d.format,
+                capture,
             }))));
         Ok(())
     }
@@ -300,6 +349,7 @@ impl Intercept for BedrockInterceptor {
             mut guard,
             flavor,
             format,
+            capture,
         }) = Attempt::take(cfg)
         else {
             return Ok(());
@@ -326,6 +376,9 @@ impl Intercept for BedrockInterceptor {
             }
             guard.streaming |= format != BodyFormat::Json;
             guard.parser = Some(parser);
+        }
+        if guard.unparsed.is_none() {
+            guard.output = capture.map(|c| OutputCapture::new(c, guard.streaming));
         }
         let body = response.take_body();
         *response.body_mut() = SdkBody::from_body_1_x(TracedSdkBody { inner: body, guard });

@@ -201,10 +201,19 @@ fn comparable(span: &SpanData) -> BTreeMap<String, String> {
 /// The span `LlmMiddleware` gives the exchange `request_body` → `reply`
 /// against Bedrock's URL `path`.
 async fn middleware_span(path: &str, request_body: Vec<u8>, reply: Reply) -> SpanData {
+    middleware_span_with(LlmMiddleware::new(), path, request_body, reply).await
+}
+
+async fn middleware_span_with(
+    mw: LlmMiddleware,
+    path: &str,
+    request_body: Vec<u8>,
+    reply: Reply,
+) -> SpanData {
     let otel = Otel::install();
     let m = mock(reply).await;
     let host = "bedrock-runtime.us-east-1.amazonaws.com";
-    let http = crate::support::client(LlmMiddleware::new(), host, &m);
+    let http = crate::support::client(mw, host, &m);
     let resp = http
         .post(format!("http://{host}:{}{path}", m.addr.port()))
         .header("content-type", "application/json")
@@ -746,4 +755,70 @@ async fn invoke_model_with_response_stream_is_read_as_the_app_reads_it() {
     )
     .await;
     assert_eq!(comparable(&span), comparable(&other));
+}
+
+#[tokio::test]
+async fn content_capture_like_the_middleware() {
+    for name in [
+        "bedrock/test_meta_converse",
+        "bedrock/test_meta_converse_stream",
+    ] {
+        let f = fixture(name);
+        let stream = name.ends_with("_stream");
+        let otel = Otel::install();
+        let m = mock(Reply::from_fixture(&f)).await;
+        let client = bedrock(&m, Some(BedrockInterceptor::new().capture_content(true)));
+        async {
+            if stream {
+                let mut out = client
+                    .converse_stream()
+                    .model_id(CONVERSE_MODEL)
+                    .messages(user("Tell me a joke about opentelemetry"))
+                    .send()
+                    .await
+                    .unwrap();
+                while out.stream.recv().await.unwrap().is_some() {}
+            } else {
+                client
+                    .converse()
+                    .model_id(CONVERSE_MODEL)
+                    .messages(user("Tell me a joke about opentelemetry"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        .instrument(tracing::info_span!("parent"))
+        .await;
+        let span = the_llm_span(&otel);
+        let input = attr_str(&span, sc::GEN_AI_INPUT_MESSAGES).expect("input captured");
+        assert!(
+            input.contains("Tell me a joke about opentelemetry"),
+            "{input}"
+        );
+        // `LlmMiddleware` captures the output of JSON bodies only (not of
+        // AWS event streams); the comparison below holds either way.
+        let output = attr_str(&span, sc::GEN_AI_OUTPUT_MESSAGES);
+        if stream {
+            assert_eq!(output, None);
+        } else {
+            let output = output.expect("output captured");
+            assert!(output.contains("OpenTelemetry"), "{output}");
+        }
+        assert_no_secrets(&span);
+        let sent = m.requests.lock().unwrap()[0].1.clone();
+        let path = if stream {
+            "/model/meta.llama3-2-1b-instruct-v1%3A0/converse-stream"
+        } else {
+            "/model/meta.llama3-2-1b-instruct-v1%3A0/converse"
+        };
+        let other = middleware_span_with(
+            LlmMiddleware::new().capture_content(true),
+            path,
+            sent,
+            Reply::from_fixture(&f),
+        )
+        .await;
+        assert_eq!(comparable(&span), comparable(&other), "{name}");
+    }
 }
