@@ -71,13 +71,18 @@
 //!
 //! async-openai (0.37 and later, feature `middleware`) takes it through
 //! `async_openai::service` (feature `async-openai` of this crate); rig takes
-//! the `ClientWithMiddleware` through `rig-reqwest`. See `docs/clients.md`.
+//! the `ClientWithMiddleware` through `rig-reqwest`; aws-sdk-bedrockruntime
+//! takes `bedrock::BedrockInterceptor` (feature `bedrock`). See
+//! `docs/clients.md`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 #[cfg(feature = "async-openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
 pub mod async_openai;
+#[cfg(feature = "bedrock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bedrock")))]
+pub mod bedrock;
 pub mod budget;
 mod capture;
 mod decode;

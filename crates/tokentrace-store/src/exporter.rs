@@ -54,6 +54,7 @@ pub struct StoreExporterBuilder {
     retention: Retention,
     retention_interval: Duration,
     max_size_bytes: Option<u64>,
+    page_cache_bytes: Option<u64>,
     upstream_dropped: Option<Arc<AtomicU64>>,
 }
 
@@ -92,6 +93,16 @@ impl StoreExporterBuilder {
         self
     }
 
+    /// The most memory the writer's SQLite page cache may hold (SQLite
+    /// `cache_size`, allocated as used). Defaults to 64 MiB, so the pages a
+    /// group commit touches stay in memory; a smaller cache bounds resident
+    /// memory lower at the cost of re-reading B-tree pages from the OS cache.
+    /// At least 64 KiB.
+    pub fn page_cache_bytes(mut self, bytes: u64) -> Self {
+        self.page_cache_bytes = Some(bytes);
+        self
+    }
+
     /// A counter of spans dropped before they reached this exporter (for
     /// example a span processor's full queue); its value is persisted with the
     /// store's counters so the dashboard can show it. Defaults to none.
@@ -107,6 +118,11 @@ impl StoreExporterBuilder {
     /// When the file cannot be created or opened, or its schema is newer than this build's.
     pub fn build(self) -> Result<StoreExporter, StoreError> {
         let conn = schema::open(&self.path, self.busy_timeout)?;
+        if let Some(bytes) = self.page_cache_bytes {
+            // A negative cache_size is a size in KiB.
+            let kib = i64::try_from((bytes / 1024).max(64)).unwrap_or(i64::MAX);
+            conn.pragma_update(None, "cache_size", -kib)?;
+        }
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         conn.pragma_update(
             None,
@@ -213,6 +229,7 @@ impl StoreExporter {
             retention: Retention::default(),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
             max_size_bytes: None,
+            page_cache_bytes: None,
             upstream_dropped: None,
         }
     }

@@ -269,6 +269,8 @@ pub struct Telemetry {
     capture_content: Option<bool>,
     events: Option<String>,
     queue_size: Option<usize>,
+    #[cfg(feature = "store")]
+    store_page_cache: Option<u64>,
     export_delay: Option<Duration>,
     metrics_interval: Option<Duration>,
     env: Option<EnvConfig>,
@@ -303,6 +305,15 @@ impl Telemetry {
     /// directories). Defaults to `TOKENTRACE_STORE`, else `.tokentrace/traces.db`.
     pub fn store(mut self, path: impl AsRef<Path>) -> Self {
         self.store = Some(StoreSetting::Path(path.as_ref().to_owned()));
+        self
+    }
+
+    /// The most memory the store's SQLite page cache may hold. Defaults to
+    /// 64 MiB (allocated as used); see
+    /// [`StoreExporterBuilder::page_cache_bytes`](tokentrace_store::StoreExporterBuilder::page_cache_bytes).
+    #[cfg(feature = "store")]
+    pub fn store_page_cache_bytes(mut self, bytes: u64) -> Self {
+        self.store_page_cache = Some(bytes);
         self
     }
 
@@ -662,9 +673,12 @@ impl Telemetry {
         let mut store_stats = None;
         #[cfg(feature = "store")]
         if let StoreSetting::Path(path) = &cfg.store {
-            let exporter = tokentrace_store::StoreExporter::builder(path)
-                .upstream_dropped(Arc::clone(&stats.queue_dropped))
-                .build()?;
+            let mut builder = tokentrace_store::StoreExporter::builder(path)
+                .upstream_dropped(Arc::clone(&stats.queue_dropped));
+            if let Some(bytes) = self.store_page_cache {
+                builder = builder.page_cache_bytes(bytes);
+            }
+            let exporter = builder.build()?;
             store_stats = Some(exporter.stats_handle());
             exporters.push(Box::new(exporter));
         }

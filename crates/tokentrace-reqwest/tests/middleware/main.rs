@@ -3,6 +3,8 @@
 
 #[cfg(feature = "async-openai")]
 mod async_openai;
+#[cfg(feature = "bedrock")]
+mod bedrock;
 mod behaviour;
 mod budget;
 #[cfg(feature = "redis")]
