@@ -62,7 +62,7 @@ attributes! {
 
     GEN_AI_PROMPT_NAME = "gen_ai.prompt.name", "otel-genai", "string", "name of the prompt template (prompt_template!(name = ..) / PromptTemplate::name)";
     GEN_AI_PROMPT_VERSION = "gen_ai.prompt.version", "otel-genai", "string", "version of the prompt template";
-    GEN_AI_PROMPT_VARIABLE = "gen_ai.prompt.variable", "otel-genai", "string", "prefix: gen_ai.prompt.variable.<key> holds one template variable as a string (opt-in: written when content capture is on)";
+    GEN_AI_PROMPT_VARIABLE = "gen_ai.prompt.variable", "otel-genai", "string", "prefix: gen_ai.prompt.variable.{key} holds one template variable as a string (opt-in: written when content capture is on)";
 
     // ---- OpenTelemetry GenAI: request parameters ----
     GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens", "otel-genai", "int", "maximum tokens requested";
@@ -278,7 +278,7 @@ pub mod events {
 /// (`docs/gen-ai/client-inference.md`, `gen-ai-token-metrics.md` and the
 /// migration guide, `gen-ai-dev/1.42.0-dev`); the previous ones from
 /// semantic-conventions v1.41.0 `docs/gen-ai/gen-ai-metrics.md`. Which set is
-/// recorded follows [`SemconvMode`](super::SemconvMode).
+/// recorded follows [`SemconvMode`].
 pub mod metrics {
     /// Previous: histogram of tokens per call, by `gen_ai.token.type` (`{token}`).
     pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
