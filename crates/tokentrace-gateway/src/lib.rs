@@ -150,7 +150,14 @@ impl Gateway {
         for u in upstreams.iter().filter(|u| !u.templated()) {
             registry = registry.base_url(&u.url, u.provider);
         }
+        // Bytes pass through unchanged whatever reqwest features the
+        // application's build turns on: no Accept-Encoding of our own and
+        // no transparent decompression of the upstream's body.
         let inner = reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
+            .no_zstd()
             .connect_timeout(config.connect_timeout())
             .read_timeout(config.read_timeout())
             .redirect(reqwest::redirect::Policy::none())

@@ -666,6 +666,15 @@ fn wrap(response: Response, guard: Box<CallGuard>) -> Response {
     if let Ok(carrier) = http::Response::builder().url(url).body(()) {
         parts.extensions.extend(carrier.into_parts().0.extensions);
     }
-    let body = reqwest::Body::wrap(TracedBody::new(body, guard));
+    let content_length = if parts.headers.contains_key(http::header::CONTENT_ENCODING) {
+        None
+    } else {
+        parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let body = reqwest::Body::wrap(TracedBody::new(body, guard, content_length));
     Response::from(http::Response::from_parts(parts, body))
 }

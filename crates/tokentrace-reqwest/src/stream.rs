@@ -384,12 +384,21 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         guard: Box<CallGuard>,
+        // Bytes still to come of a body with a `Content-Length` and no
+        // `Content-Encoding`: the last frame is known even when the body
+        // below cannot say so (reqwest built with a decompression feature
+        // wraps every body in a layer that never reports its end early).
+        remaining: Option<u64>,
     }
 }
 
 impl<B> TracedBody<B> {
-    pub(crate) fn new(inner: B, guard: Box<CallGuard>) -> Self {
-        Self { inner, guard }
+    pub(crate) fn new(inner: B, guard: Box<CallGuard>, content_length: Option<u64>) -> Self {
+        Self {
+            inner,
+            guard,
+            remaining: content_length,
+        }
     }
 }
 
@@ -411,13 +420,18 @@ where
         let polled = ready!(this.inner.as_mut().poll_frame(cx));
         match &polled {
             Some(Ok(frame)) => {
+                let mut last = false;
                 if let Some(data) = frame.data_ref() {
                     this.guard.on_chunk(data);
+                    if let Some(left) = this.remaining.as_mut() {
+                        *left = left.saturating_sub(data.len() as u64);
+                        last = *left == 0;
+                    }
                 }
                 // Stamp the span's end with the last frame when the body
                 // knows it is the last (content-length bodies), not on a
                 // later poll that the application may never make.
-                if this.inner.is_end_stream() {
+                if last || this.inner.is_end_stream() {
                     this.guard.stamp_end();
                 }
             }

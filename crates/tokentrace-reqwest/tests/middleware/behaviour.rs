@@ -206,6 +206,11 @@ async fn connection_refused_is_returned_untouched_and_recorded() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let inner = reqwest::Client::builder()
+        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
         .resolve(OPENAI, addr)
         .build()
         .unwrap();
@@ -251,6 +256,11 @@ async fn connection_reset_mid_stream_fails_the_body_and_the_span() {
         drop(sock);
     });
     let inner = reqwest::Client::builder()
+        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
         .resolve(OPENAI, addr)
         .build()
         .unwrap();
@@ -283,6 +293,11 @@ async fn timeout_is_recorded_as_error_type_timeout() {
     let otel = Otel::install();
     let mock = mock(sse_reply(400)).await;
     let inner = reqwest::Client::builder()
+        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
         .resolve(OPENAI, mock.addr)
         .timeout(Duration::from_millis(150))
         .build()
@@ -400,6 +415,11 @@ async fn secrets_never_reach_any_exported_attribute() {
     let otel = Otel::install();
     let mock = mock(json_reply()).await;
     let inner = reqwest::Client::builder()
+        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
         .resolve(OPENAI, mock.addr)
         .resolve("generativelanguage.googleapis.com", mock.addr)
         .build()
@@ -733,6 +753,11 @@ async fn a_rate_limited_call_has_the_code_and_a_readable_message() {
         l.local_addr().unwrap().port()
     };
     let inner = reqwest::Client::builder()
+        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
         .resolve(
             OPENAI,
             std::net::SocketAddr::from(([127, 0, 0, 1], refused)),

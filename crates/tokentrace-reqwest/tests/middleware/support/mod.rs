@@ -240,6 +240,11 @@ pub(crate) fn client(
     mock: &Mock,
 ) -> reqwest_middleware::ClientWithMiddleware {
     let inner = reqwest::Client::builder()
+        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
         .resolve(host, mock.addr)
         .build()
         .unwrap();
