@@ -42,10 +42,9 @@
 //! ([`BedrockInterceptor::capture_content`]). Not covered (yet): budgets and
 //! the per-request extensions ([`crate::extensions`]) of `LlmMiddleware`.
 
+use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
 use std::time::Instant;
-use std::{fmt, pin::Pin};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -56,8 +55,6 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use opentelemetry::propagation::Injector;
 use tokentrace_core::detect::{Endpoint, ProviderRegistry};
 use tokentrace_core::parse::ResponseParser;
@@ -69,7 +66,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::capture::{Capture, DefaultRedact, OutputCapture, Redact, content_capture_allowed};
 use crate::span::{self, CallStart};
-use crate::stream::{CallGuard, Ending};
+use crate::stream::{CallGuard, Ending, TracedBody};
 
 /// The host the Bedrock detection rules are matched against: the interceptor
 /// only ever sees Bedrock Runtime calls, whatever `endpoint_url` says.
@@ -381,7 +378,8 @@ impl Intercept for BedrockInterceptor {
             guard.output = capture.map(|c| OutputCapture::new(c, guard.streaming));
         }
         let body = response.take_body();
-        *response.body_mut() = SdkBody::from_body_1_x(TracedSdkBody { inner: body, guard });
+        // Every frame reaches the SDK unchanged and is parsed on its way.
+        *response.body_mut() = SdkBody::from_body_1_x(TracedBody::new(body, guard, None));
         Ok(())
     }
 
@@ -401,53 +399,5 @@ impl Intercept for BedrockInterceptor {
             p.guard.finish(Ending::Error(kind));
         }
         Ok(())
-    }
-}
-
-/// The response body handed to the SDK: every frame passes through
-/// unchanged, and is parsed on its way.
-struct TracedSdkBody {
-    inner: SdkBody,
-    guard: Box<CallGuard>,
-}
-
-impl fmt::Debug for TracedSdkBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TracedSdkBody").finish_non_exhaustive()
-    }
-}
-
-impl Body for TracedSdkBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.get_mut();
-        this.guard.drain_pending();
-        let polled = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        match &polled {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    this.guard.on_chunk(data);
-                }
-                if this.inner.is_end_stream() {
-                    this.guard.stamp_end();
-                }
-            }
-            Some(Err(_)) => this.guard.finish(Ending::Error(span::ERROR_BODY)),
-            None => this.guard.finish(Ending::Eos),
-        }
-        Poll::Ready(polled)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

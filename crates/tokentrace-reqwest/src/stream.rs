@@ -402,12 +402,31 @@ impl<B> TracedBody<B> {
     }
 }
 
+/// How a failed body frame is typed on the span (`error.type`).
+pub(crate) trait BodyError {
+    fn error_type(&self) -> &'static str;
+}
+
+impl BodyError for reqwest::Error {
+    fn error_type(&self) -> &'static str {
+        span::classify_reqwest(self)
+    }
+}
+
+/// The AWS SDK's body error (`aws_smithy_types::body::Error`).
+impl BodyError for Box<dyn std::error::Error + Send + Sync> {
+    fn error_type(&self) -> &'static str {
+        span::ERROR_BODY
+    }
+}
+
 impl<B> Body for TracedBody<B>
 where
-    B: Body<Data = Bytes, Error = reqwest::Error>,
+    B: Body<Data = Bytes>,
+    B::Error: BodyError,
 {
     type Data = Bytes;
-    type Error = reqwest::Error;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -435,9 +454,7 @@ where
                     this.guard.stamp_end();
                 }
             }
-            Some(Err(err)) => this
-                .guard
-                .finish(Ending::Error(span::classify_reqwest(err))),
+            Some(Err(err)) => this.guard.finish(Ending::Error(err.error_type())),
             None => this.guard.finish(Ending::Eos),
         }
         Poll::Ready(polled)
