@@ -205,15 +205,7 @@ async fn connection_refused_is_returned_untouched_and_recorded() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let inner = reqwest::Client::builder()
-        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
-        .no_gzip()
-        .no_brotli()
-        .no_deflate()
-        .no_zstd()
-        .resolve(OPENAI, addr)
-        .build()
-        .unwrap();
+    let inner = raw_builder().resolve(OPENAI, addr).build().unwrap();
     let client = reqwest_middleware::ClientBuilder::new(inner)
         .with(LlmMiddleware::new())
         .build();
@@ -255,15 +247,7 @@ async fn connection_reset_mid_stream_fails_the_body_and_the_span() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(sock);
     });
-    let inner = reqwest::Client::builder()
-        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
-        .no_gzip()
-        .no_brotli()
-        .no_deflate()
-        .no_zstd()
-        .resolve(OPENAI, addr)
-        .build()
-        .unwrap();
+    let inner = raw_builder().resolve(OPENAI, addr).build().unwrap();
     let client = reqwest_middleware::ClientBuilder::new(inner)
         .with(LlmMiddleware::new())
         .build();
@@ -292,12 +276,7 @@ async fn connection_reset_mid_stream_fails_the_body_and_the_span() {
 async fn timeout_is_recorded_as_error_type_timeout() {
     let otel = Otel::install();
     let mock = mock(sse_reply(400)).await;
-    let inner = reqwest::Client::builder()
-        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
-        .no_gzip()
-        .no_brotli()
-        .no_deflate()
-        .no_zstd()
+    let inner = raw_builder()
         .resolve(OPENAI, mock.addr)
         .timeout(Duration::from_millis(150))
         .build()
@@ -414,12 +393,7 @@ async fn traceparent_is_injected_unless_opted_out() {
 async fn secrets_never_reach_any_exported_attribute() {
     let otel = Otel::install();
     let mock = mock(json_reply()).await;
-    let inner = reqwest::Client::builder()
-        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
-        .no_gzip()
-        .no_brotli()
-        .no_deflate()
-        .no_zstd()
+    let inner = raw_builder()
         .resolve(OPENAI, mock.addr)
         .resolve("generativelanguage.googleapis.com", mock.addr)
         .build()
@@ -752,12 +726,7 @@ async fn a_rate_limited_call_has_the_code_and_a_readable_message() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let inner = reqwest::Client::builder()
-        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
-        .no_gzip()
-        .no_brotli()
-        .no_deflate()
-        .no_zstd()
+    let inner = raw_builder()
         .resolve(
             OPENAI,
             std::net::SocketAddr::from(([127, 0, 0, 1], refused)),

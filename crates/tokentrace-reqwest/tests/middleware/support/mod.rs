@@ -234,20 +234,23 @@ fn respond(reply: Reply) -> Response {
 }
 
 /// A client whose requests for `host` go to the mock.
+/// A reqwest client builder that hands the application the bytes on the
+/// wire: another crate in the workspace (genai) turns reqwest's
+/// decompression features on in test builds.
+pub(crate) fn raw_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
+        .no_zstd()
+}
+
 pub(crate) fn client(
     mw: tokentrace_reqwest::LlmMiddleware,
     host: &str,
     mock: &Mock,
 ) -> reqwest_middleware::ClientWithMiddleware {
-    let inner = reqwest::Client::builder()
-        // Another crate in the workspace (genai) turns reqwest's decompression on in test builds.
-        .no_gzip()
-        .no_brotli()
-        .no_deflate()
-        .no_zstd()
-        .resolve(host, mock.addr)
-        .build()
-        .unwrap();
+    let inner = raw_builder().resolve(host, mock.addr).build().unwrap();
     reqwest_middleware::ClientBuilder::new(inner)
         .with(mw)
         .build()
