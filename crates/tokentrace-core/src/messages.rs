@@ -39,16 +39,25 @@ pub fn input_messages(req: &Map<String, Value>) -> Option<Value> {
     }
 }
 
+/// The request fields that hold a system prompt, by provider: Anthropic
+/// `system`, Gemini `systemInstruction` / `system_instruction`, the
+/// Responses API `instructions`.
+pub const SYSTEM_KEYS: [&str; 4] = [
+    "system",
+    "systemInstruction",
+    "system_instruction",
+    "instructions",
+];
+
+/// The request's system prompt as sent, from the first of [`SYSTEM_KEYS`]
+/// present.
+pub fn system_field(req: &Map<String, Value>) -> Option<&Value> {
+    SYSTEM_KEYS.iter().find_map(|k| req.get(*k))
+}
+
 /// `gen_ai.system_instructions` (text parts only) from a request body.
 pub fn system_instructions(req: &Map<String, Value>) -> Option<Value> {
-    let system = [
-        "system",
-        "systemInstruction",
-        "system_instruction",
-        "instructions",
-    ]
-    .iter()
-    .find_map(|k| req.get(*k))?;
+    let system = system_field(req)?;
     let mut parts = Vec::new();
     collect_text(system, &mut parts);
     (!parts.is_empty()).then_some(Value::Array(parts))

@@ -189,15 +189,7 @@ impl Capture {
                 &schema.as_ref().unwrap_or(m).to_string(),
             );
         }
-        let system = [
-            "system",
-            "systemInstruction",
-            "system_instruction",
-            "instructions",
-        ]
-        .iter()
-        .find_map(|k| req.get(*k));
-        if let Some(s) = system {
+        if let Some(s) = tokentrace_core::messages::system_field(&req) {
             let schema = tokentrace_core::messages::system_instructions(&req);
             truncated |= self.record(
                 span,
