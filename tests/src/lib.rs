@@ -193,16 +193,7 @@ impl SpanSink {
     }
 }
 
-/// The attribute keys `span` carries more than once (OTLP requires unique keys).
-#[must_use]
-pub fn duplicate_keys(span: &SpanData) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    span.attributes
-        .iter()
-        .filter(|kv| !seen.insert(kv.key.as_str()))
-        .map(|kv| kv.key.as_str().to_owned())
-        .collect()
-}
+pub use tokentrace_test_support::duplicate_keys;
 
 impl SpanExporter for SpanSink {
     fn export(
