@@ -7,7 +7,7 @@
 //! `message_delta`), Gemini (cumulative `usageMetadata` on every chunk), and
 //! every provider that sends usage once at the end. Raw provider counts are
 //! kept as sent and converted to OpenTelemetry accounting once, at the end
-//! (`providers.md` §0): Anthropic and Bedrock report input without cache
+//! (`docs/providers.md`, rules 1 and 2): Anthropic and Bedrock report input without cache
 //! reads and writes, Gemini reports thoughts outside candidates, xAI reports
 //! reasoning outside completion tokens.
 
