@@ -25,10 +25,12 @@
 
 mod eventstream;
 mod extract;
-mod lite;
+pub(crate) mod lite;
 mod ndjson;
-mod scan;
+pub(crate) mod raw;
+pub(crate) mod scan;
 mod sse;
+pub(crate) mod wire;
 
 pub use eventstream::encode_message as encode_event_stream_message;
 
@@ -151,7 +153,7 @@ impl ResponseParser {
         format: BodyFormat,
         limit: usize,
     ) -> Self {
-        let patterns = extract::patterns(flavor);
+        let patterns = crate::providers::wire(flavor).patterns;
         let scanner = Scanner::new(patterns, Limits::default());
         let (scanner, framing) = match format {
             BodyFormat::Json => (scanner, Framing::Json),

@@ -41,3 +41,16 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] = &[
     (HostMatch::Exact("api.fireworks.ai"), Provider::Fireworks),
     (HostMatch::Exact("api.cerebras.ai"), Provider::Cerebras),
 ];
+
+// --- Response ---
+
+/// xAI's `completion_tokens` exclude reasoning (genai-prices x-ai mapping).
+pub(crate) fn reasoning_outside_output(provider: Provider) -> bool {
+    provider == Provider::XAi
+}
+
+/// OpenRouter (and any bring-your-own-key gateway that says `is_byok`)
+/// reports the call's cost in `usage.cost`: that is the price recorded.
+pub(crate) fn reports_cost(provider: Provider, usage_has_byok: bool) -> bool {
+    provider == Provider::OpenRouter || usage_has_byok
+}

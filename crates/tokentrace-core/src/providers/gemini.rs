@@ -114,3 +114,119 @@ pub(crate) fn stream_format(query: Option<&str>) -> BodyFormat {
         BodyFormat::Json
     }
 }
+
+// --- Response ---
+
+use crate::parse::lite::Json;
+use crate::parse::raw::{Raw, n, nonzero};
+use crate::parse::scan::{
+    Mode::{Capture as C, CaptureScalar as CS},
+    Pattern,
+    Seg::{AnyIndex as Ix, Key as K},
+};
+use crate::parse::wire::{
+    Doc, ERROR, FINISH, ID, IN_TOKENS, INDEX, MODEL, Needle, Sticky, USAGE, Verdict, Wire, pats,
+};
+use crate::usage::ModalityUsage;
+
+const PATTERNS: &[Pattern] = pats![
+    USAGE, C, [K("usageMetadata")];
+    MODEL, CS, [K("modelVersion")];
+    ID, CS, [K("responseId")];
+    FINISH, CS, [K("candidates"), Ix, K("finishReason")];
+    INDEX, CS, [K("candidates"), Ix, K("index")];
+    ERROR, C, [K("error")];
+    IN_TOKENS, CS, [K("predictions"), Ix, K("embeddings"), K("statistics"), K("token_count")];
+];
+
+const NEEDLES: &[Needle] = {
+    use Needle::{Any, Key, Sticky as S};
+    &[
+        Any(b"\"error\""),
+        Key(b"\"usageMetadata\""),
+        Key(b"\"finishReason\""),
+        S(b"\"modelVersion\"", Sticky::Model),
+        S(b"\"responseId\"", Sticky::Id),
+    ]
+};
+
+/// `generateContent`, `streamGenerateContent`, embeddings and `predict`.
+pub(crate) const GENERATE: Wire = Wire {
+    patterns: PATTERNS,
+    needles: NEEDLES,
+    end: generate_end,
+    // Gemini's `error.code` is the HTTP status; `error.status` (`NOT_FOUND`) names it.
+    error_status_first: true,
+    ..Wire::BASE
+};
+
+/// A Gemini stream has no end event: a finish reason marks the last chunk.
+#[allow(clippy::needless_pass_by_value)] // every end rule takes its document
+fn generate_end(doc: Doc<'_>, v: &mut Verdict) {
+    if doc.has_finish {
+        v.terminal = true;
+    }
+}
+
+/// `usageMetadata`: cumulative on every chunk; thoughts are outside
+/// `candidatesTokenCount`, tool-use prompt tokens outside `promptTokenCount`.
+pub(crate) fn usage<J: Json>(v: &J) -> Option<Raw> {
+    if v.member("promptTokenCount").is_none()
+        && v.member("candidatesTokenCount").is_none()
+        && v.member("totalTokenCount").is_none()
+    {
+        return None;
+    }
+    let mut r = Raw {
+        input: n(v, &["promptTokenCount"]),
+        extra_input: n(v, &["toolUsePromptTokenCount"]),
+        output: n(v, &["candidatesTokenCount"]),
+        total: n(v, &["totalTokenCount"]),
+        cache_read: n(v, &["cachedContentTokenCount"]),
+        reasoning: n(v, &["thoughtsTokenCount"]),
+        reasoning_excluded: true,
+        modal: modalities(v),
+        ..Raw::default()
+    };
+    if r.input.is_some() && r.output.is_none() && r.total.is_some() {
+        // Fields are omitted when zero: an empty candidate list means 0 output.
+        let known = r
+            .input
+            .unwrap_or(0)
+            .saturating_add(r.extra_input.unwrap_or(0))
+            .saturating_add(r.reasoning.unwrap_or(0));
+        if r.total == Some(known) {
+            r.output = Some(0);
+        }
+    }
+    Some(r)
+}
+
+/// Gemini `promptTokensDetails` / `candidatesTokensDetails`: arrays of
+/// `{modality, tokenCount}` (`TEXT`, `IMAGE`, `AUDIO`; `VIDEO` and
+/// `DOCUMENT` have no GenAI modality and stay in the totals only).
+fn modalities<J: Json>(v: &J) -> ModalityUsage {
+    let mut out = ModalityUsage::default();
+    for (key, input) in [
+        ("promptTokensDetails", true),
+        ("candidatesTokensDetails", false),
+    ] {
+        let Some(list) = v.member(key) else { continue };
+        for item in list.items() {
+            let Some(count) = nonzero(n(item, &["tokenCount"])) else {
+                continue;
+            };
+            let slot = match (item.member("modality").and_then(Json::string), input) {
+                (Some("TEXT"), true) => &mut out.text_input_tokens,
+                (Some("IMAGE"), true) => &mut out.image_input_tokens,
+                (Some("AUDIO"), true) => &mut out.audio_input_tokens,
+                (Some("TEXT"), false) => &mut out.text_output_tokens,
+                (Some("IMAGE"), false) => &mut out.image_output_tokens,
+                (Some("AUDIO"), false) => &mut out.audio_output_tokens,
+                _ => continue,
+            };
+            *slot = Some(slot.unwrap_or(0).saturating_add(count));
+        }
+    }
+    out
+}

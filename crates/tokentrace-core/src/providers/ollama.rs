@@ -24,3 +24,47 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] =
 
 /// Any host on Ollama's default port (matched after every hostname row).
 pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(11434), Provider::Ollama)];
+
+// --- Response ---
+
+use crate::parse::scan::{
+    Mode::{Capture as C, CaptureScalar as CS},
+    Pattern,
+    Seg::{AnyIndex as Ix, Key as K},
+};
+use crate::parse::wire::{
+    DONE, ERROR, FINISH, IN_TOKENS, MODEL, Needle, OUT_TOKENS, Sticky, USAGE, Wire, pats,
+};
+
+const PATTERNS: &[Pattern] = pats![
+    IN_TOKENS, CS, [K("prompt_eval_count")];
+    OUT_TOKENS, CS, [K("eval_count")];
+    MODEL, CS, [K("model")];
+    DONE, CS, [K("done")];
+    FINISH, CS, [K("done_reason")];
+    ERROR, C, [K("error")];
+    USAGE, C, [K("usage")];
+    FINISH, CS, [K("choices"), Ix, K("finish_reason")];
+];
+
+const NEEDLES: &[Needle] = {
+    use Needle::{Any, Key, Sticky as S};
+    &[
+        Any(b"\"error\""),
+        Key(b"\"prompt_eval_count\""),
+        Key(b"\"eval_count\""),
+        Key(b"\"done\""),
+        Key(b"\"done_reason\""),
+        Key(b"\"usage\""),
+        Key(b"\"finish_reason\""),
+        S(b"\"model\"", Sticky::Model),
+    ]
+};
+
+/// The native API: `"done": true` on the last NDJSON line ends the stream
+/// (captured as `DONE`), with the counts `prompt_eval_count` / `eval_count`.
+pub(crate) const NATIVE: Wire = Wire {
+    patterns: PATTERNS,
+    needles: NEEDLES,
+    ..Wire::BASE
+};

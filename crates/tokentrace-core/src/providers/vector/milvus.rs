@@ -27,3 +27,34 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] =
 /// Any host on the default port of a self-hosted server (matched after
 /// every hostname row).
 pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(19530), Provider::Milvus)];
+
+// --- Response ---
+
+use crate::parse::scan::{
+    Mode::{CaptureScalar as CS, Count as N},
+    Pattern,
+    Seg::Key as K,
+};
+use crate::parse::wire::{CODE, COST_UNITS, COUNT, Doc, MESSAGE, Verdict, WRITTEN, Wire, pats};
+
+const PATTERNS: &[Pattern] = pats![
+    CODE, CS, [K("code")];
+    MESSAGE, CS, [K("message")];
+    COST_UNITS, CS, [K("cost")];
+    COUNT, N, [K("data")];
+    WRITTEN, CS, [K("data"), K("insertCount")];
+    WRITTEN, CS, [K("data"), K("upsertCount")];
+];
+
+pub(crate) const WIRE: Wire = Wire {
+    patterns: PATTERNS,
+    end: error_end,
+    ..Wire::BASE
+};
+
+/// Milvus answers HTTP 200 with `code` 0 (or 200) on success; any other code is an error.
+fn error_end(doc: Doc<'_>, v: &mut Verdict) {
+    if let Some(c) = doc.code.filter(|c| c != "0" && c != "200") {
+        v.error(Some(c), doc.message);
+    }
+}

@@ -74,3 +74,56 @@ pub(crate) fn index_from_host(host: &str) -> Option<String> {
     };
     Some(index.to_ascii_lowercase())
 }
+
+// --- Response ---
+
+use crate::parse::lite::Lite;
+use crate::parse::raw::{Raw, n};
+use crate::parse::scan::{
+    Mode::{Capture as C, CaptureScalar as CS, Count as N},
+    Pattern,
+    Seg::Key as K,
+};
+use crate::parse::wire::{CODE, COUNT, Doc, ERROR, MESSAGE, USAGE, Verdict, WRITTEN, Wire, pats};
+use crate::usage::ResponseInfo;
+
+const PATTERNS: &[Pattern] = pats![
+    USAGE, C, [K("usage")];
+    WRITTEN, CS, [K("upsertedCount")];
+    COUNT, N, [K("matches")];
+    COUNT, N, [K("result"), K("hits")];
+    ERROR, C, [K("error")];
+    MESSAGE, CS, [K("message")];
+    CODE, CS, [K("code")];
+];
+
+pub(crate) const WIRE: Wire = Wire {
+    patterns: PATTERNS,
+    end: error_end,
+    usage: Some(usage),
+    ..Wire::BASE
+};
+
+/// A top-level `message` is an error (typed by `code`, else `pinecone_error`).
+fn error_end(doc: Doc<'_>, v: &mut Verdict) {
+    if let Some(m) = doc.message {
+        let ty = doc
+            .code
+            .unwrap_or_else(|| format!("{}_error", doc.provider.slug()));
+        v.error(Some(ty), Some(m));
+    }
+}
+
+/// `usage`: read / write units, and the tokens of integrated embedding.
+fn usage(v: &Lite<'_>, info: &mut ResponseInfo) -> Option<Raw> {
+    if let Some(ru) = n(v, &["readUnits"]).or_else(|| n(v, &["read_units"])) {
+        info.vector.read_units = Some(ru);
+    }
+    if let Some(wu) = n(v, &["writeUnits"]).or_else(|| n(v, &["write_units"])) {
+        info.vector.write_units = Some(wu);
+    }
+    n(v, &["embed_total_tokens"]).map(|t| Raw {
+        input: Some(t),
+        ..Raw::default()
+    })
+}

@@ -52,3 +52,32 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] =
 /// Any host on the default port of a self-hosted server (matched after
 /// every hostname row).
 pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(6333), Provider::Qdrant)];
+
+// --- Response ---
+
+use crate::parse::scan::{
+    Mode::{Capture as C, CaptureScalar as CS, Count as N},
+    Pattern,
+    Seg::Key as K,
+};
+use crate::parse::wire::{COUNT, STATUS, TIME, Wire, pats};
+
+const PATTERNS: &[Pattern] = pats![
+    TIME, CS, [K("time")];
+    COUNT, N, [K("result")];
+    COUNT, N, [K("result"), K("points")];
+    STATUS, C, [K("status")];
+];
+
+pub(crate) const WIRE: Wire = Wire {
+    patterns: PATTERNS,
+    status_error: Some(status_error),
+    ..Wire::BASE
+};
+
+/// Qdrant reports failures as `"status": {"error": "..."}`.
+fn status_error(raw: &[u8]) -> Option<(String, String)> {
+    let v = serde_json::from_slice::<serde_json::Value>(raw).ok()?;
+    let e = v.get("error")?.as_str()?;
+    Some(("qdrant_error".to_owned(), e.to_owned()))
+}

@@ -42,3 +42,25 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] = &[
 /// Any host on the default port of a self-hosted server (matched after
 /// every hostname row).
 pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(8080), Provider::Weaviate)];
+
+// --- Response ---
+
+use crate::parse::scan::{
+    Mode::{Capture as C, Count as N},
+    Pattern,
+    Seg::{AnyKey as AnyK, Key as K},
+};
+use crate::parse::wire::{COUNT, ERROR, ERRORS, Wire, pats};
+
+const PATTERNS: &[Pattern] = pats![
+    COUNT, N, [K("data"), K("Get"), AnyK];
+    ERRORS, C, [K("errors")];
+    ERROR, C, [K("error")];
+];
+
+/// GraphQL `Get` answers one list per class: the result count is their sum.
+pub(crate) const WIRE: Wire = Wire {
+    patterns: PATTERNS,
+    counts_add_up: true,
+    ..Wire::BASE
+};
