@@ -2,10 +2,10 @@
 //!
 //! Detection is table-driven. A host table maps hostnames (exact, by suffix
 //! such as `.openai.azure.com`, or any host on a self-hosted server's default
-//! port) to a [`Provider`]; each provider has a table of routes, each a path
+//! port) to a [`Provider`](crate::Provider); each provider has a table of routes, each a path
 //! prefix plus rules of segment patterns (`chat/completions`,
 //! `{model}:generateContent`, `collections/{collection}/points/search`, …) with
-//! the HTTP method, [`Operation`] and [`Flavor`] they imply, plus what the URL
+//! the HTTP method, [`Operation`](crate::Operation) and [`Flavor`](crate::Flavor) they imply, plus what the URL
 //! alone says about streaming and framing. Wire facts come from
 //! `shared/research/providers.md` §11, the genai-prices `api_pattern`
 //! regexes and recorded provider traffic.
