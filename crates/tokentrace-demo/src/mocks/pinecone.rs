@@ -7,8 +7,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::text::hash;
-use crate::{Shared, bad_request, parse};
+use super::text::hash;
+use super::{Shared, bad_request, parse};
 
 /// The mock index: a small support knowledge base.
 const PASSAGES: &[(&str, &str)] = &[
@@ -101,7 +101,7 @@ pub(crate) async fn query(State(state): State<Shared>, body: Bytes) -> Response 
         .collect();
     let _ = state.next_id();
     // Read units: a base cost of 5 plus one per ten results, rounded up.
-    crate::json(
+    super::json(
         StatusCode::OK,
         &json!({
             "results": [],
@@ -119,5 +119,5 @@ pub(crate) async fn upsert(State(state): State<Shared>, body: Bytes) -> Response
     };
     let n = req["vectors"].as_array().map_or(0, Vec::len);
     let _ = state.next_id();
-    crate::json(StatusCode::OK, &json!({"upsertedCount": n}))
+    super::json(StatusCode::OK, &json!({"upsertedCount": n}))
 }

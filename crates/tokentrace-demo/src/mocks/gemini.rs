@@ -10,8 +10,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::text::{chunks, count_tokens, reply_tokens, reply_words};
-use crate::{FAIL_MARKER, Shared, bad_request, parse, stream};
+use super::text::{chunks, count_tokens, reply_tokens, reply_words};
+use super::{FAIL_MARKER, Shared, bad_request, parse, stream};
 
 fn parts_text(v: &Value) -> Vec<String> {
     v["parts"]
@@ -46,7 +46,7 @@ pub(crate) async fn generate(
     }
     let prompt = texts.join("\n");
     if prompt.contains(FAIL_MARKER) {
-        return crate::json(
+        return super::json(
             StatusCode::TOO_MANY_REQUESTS,
             &json!({"error": {"code": 429,
                 "message": "Resource has been exhausted (e.g. check quota).",
@@ -102,7 +102,7 @@ pub(crate) async fn generate(
     };
 
     if !streaming {
-        return crate::json(StatusCode::OK, &response(&words.join(" "), n, Some(finish)));
+        return super::json(StatusCode::OK, &response(&words.join(" "), n, Some(finish)));
     }
     // Every chunk carries cumulative usage; the last one has the finish reason.
     let pieces = chunks(&words);
@@ -136,7 +136,7 @@ pub(crate) async fn generate(
 }
 
 fn not_found(call: &str) -> Response {
-    crate::json(
+    super::json(
         StatusCode::NOT_FOUND,
         &json!({"error": {"code": 404,
             "message": format!("models/{call} is not found for API version v1beta, or is not supported."),

@@ -7,8 +7,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::text::{chunks, count_tokens, hash, reply_tokens, reply_words};
-use crate::{FAIL_MARKER, Shared, bad_request, parse, stream};
+use super::text::{chunks, count_tokens, hash, reply_tokens, reply_words};
+use super::{FAIL_MARKER, Shared, bad_request, parse, stream};
 
 /// The dated model Anthropic answers with for an alias.
 fn dated(model: &str) -> String {
@@ -57,7 +57,7 @@ pub(crate) async fn messages(State(state): State<Shared>, body: Bytes) -> Respon
         .collect::<Vec<_>>()
         .join("\n");
     if prompt.contains(FAIL_MARKER) {
-        return crate::json(
+        return super::json(
             StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"},
                     "request_id": format!("req_mock{:08}", state.next_id())}),
@@ -103,7 +103,7 @@ pub(crate) async fn messages(State(state): State<Shared>, body: Bytes) -> Respon
     let response_model = dated(&model);
 
     if req["stream"].as_bool() != Some(true) {
-        return crate::json(
+        return super::json(
             StatusCode::OK,
             &json!({
                 "id": id, "type": "message", "role": "assistant", "model": response_model,

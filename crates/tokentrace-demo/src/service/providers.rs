@@ -5,8 +5,8 @@
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
-use crate::agent::AgentError;
-use crate::{AppState, Upstream};
+use super::agent::AgentError;
+use super::{AppState, Upstream};
 
 /// Send a JSON POST with the provider's auth header, failing on a non-2xx status.
 async fn post(

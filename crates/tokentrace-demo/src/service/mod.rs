@@ -1,6 +1,6 @@
 //! An axum "support agent" service instrumented with tokentrace, as a
-//! library so `tokentrace demo` can run it in-process. `src/main.rs` serves
-//! it on its own.
+//! library so `tokentrace demo` can run it in-process.
+//! `examples/agent-service` serves it on its own.
 //!
 //! `POST /chat` (`{"message": "..."}`, headers `x-user-id` and
 //! `x-session-id`) runs one workflow per request:
@@ -28,8 +28,8 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! let mocks = example_mock_providers::MockProviders::start().await?;
-//! let app = example_agent_service::app(example_agent_service::Config::mock(&mocks));
+//! let mocks = tokentrace_demo::mocks::MockProviders::start().await?;
+//! let app = tokentrace_demo::service::app(tokentrace_demo::service::Config::mock(&mocks));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
@@ -41,9 +41,9 @@ mod providers;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::mocks::MockProviders;
 use axum::Router;
 use axum::routing::{get, post};
-use example_mock_providers::MockProviders;
 use serde::{Deserialize, Serialize};
 use tokentrace_core::{Provider, ProviderRegistry};
 
@@ -249,13 +249,3 @@ impl Backend {
 
 #[cfg(test)]
 mod tests;
-
-/// `docs/getting-started.md`, compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/getting-started.md")]
-pub struct GettingStartedGuide;
-
-/// `docs/prompt-templates.md`, compiled as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/prompt-templates.md")]
-pub struct PromptTemplatesGuide;

@@ -1,9 +1,8 @@
 //! A seeded trace store for tests, written through the store's own exporter
 //! (so the `traces` summary table is maintained exactly as in production).
 //!
-//! Shared by the crate's unit tests and the `tests/cli` integration binary
-//! (which includes this file with `#[path]`), so both assert against the same
-//! seed description.
+//! The CLI's unit tests (the dashboard) and its `tests/cli` integration
+//! binary both assert against this one seed description. Feature `store`.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -19,56 +18,71 @@ use tokentrace_core::semconv::values::{SPAN_TYPE_LLM, SPAN_TYPE_VECTOR, SPAN_TYP
 use tokentrace_store::StoreExporter;
 
 /// Markup that must only ever be shown as text.
-pub(crate) const XSS_SCRIPT: &str = "<script>document.title='pwned'</script>";
+pub const XSS_SCRIPT: &str = "<script>document.title='pwned'</script>";
 /// An attribute-breaking payload.
-pub(crate) const XSS_IMG: &str = "\"><img src=x onerror=\"document.title='pwned'\">";
+pub const XSS_IMG: &str = "\"><img src=x onerror=\"document.title='pwned'\">";
 
 /// One LLM call of a seeded trace.
 #[derive(Debug, Clone)]
-pub(crate) struct SeedCall {
-    pub(crate) provider: &'static str,
-    pub(crate) model: &'static str,
-    pub(crate) input: u64,
-    pub(crate) output: u64,
+pub struct SeedCall {
+    /// `gen_ai.provider.name`.
+    pub provider: &'static str,
+    /// Request and response model.
+    pub model: &'static str,
+    /// Input tokens.
+    pub input: u64,
+    /// Output tokens.
+    pub output: u64,
     /// `None` for an unpriced model.
-    pub(crate) cost: Option<f64>,
-    pub(crate) error: bool,
+    pub cost: Option<f64>,
+    /// Whether the call ended with error status.
+    pub error: bool,
 }
 
 /// A seeded trace, and what the store must report about it.
 #[derive(Debug, Clone)]
-pub(crate) struct SeedTrace {
-    pub(crate) n: u128,
-    pub(crate) workflow: &'static str,
-    pub(crate) user: &'static str,
-    pub(crate) session: &'static str,
+pub struct SeedTrace {
+    /// The trace id, as a number.
+    pub n: u128,
+    /// The root workflow's name.
+    pub workflow: &'static str,
+    /// `user.id`.
+    pub user: &'static str,
+    /// `session.id`.
+    pub session: &'static str,
     /// Start, ns before "now" at seeding.
-    pub(crate) age_ns: i64,
-    pub(crate) calls: Vec<SeedCall>,
+    pub age_ns: i64,
+    /// Its LLM calls, in order.
+    pub calls: Vec<SeedCall>,
     /// Adds a retrieval step with a vector query.
-    pub(crate) retrieval: bool,
+    pub retrieval: bool,
     /// Prompt template, version and variables on the LLM spans.
-    pub(crate) template: &'static str,
-    pub(crate) variables: &'static str,
-    pub(crate) metadata: &'static str,
+    pub template: &'static str,
+    /// Prompt template variables (JSON).
+    pub variables: &'static str,
+    /// `metadata` (JSON).
+    pub metadata: &'static str,
 }
 
 impl SeedTrace {
     /// 32 lowercase hex digits.
-    pub(crate) fn trace_id(&self) -> String {
+    pub fn trace_id(&self) -> String {
         format!("{:032x}", self.n)
     }
     /// Spans written: root + (retrieve step + vector query) + one per call.
-    pub(crate) fn span_count(&self) -> usize {
+    pub fn span_count(&self) -> usize {
         1 + if self.retrieval { 2 } else { 0 } + self.calls.len()
     }
-    pub(crate) fn total_tokens(&self) -> u64 {
+    /// Input plus output tokens of every call.
+    pub fn total_tokens(&self) -> u64 {
         self.calls.iter().map(|c| c.input + c.output).sum()
     }
-    pub(crate) fn cost(&self) -> f64 {
+    /// Summed cost of the priced calls.
+    pub fn cost(&self) -> f64 {
         self.calls.iter().filter_map(|c| c.cost).sum()
     }
-    pub(crate) fn errors(&self) -> u64 {
+    /// Calls that failed.
+    pub fn errors(&self) -> u64 {
         self.calls.iter().filter(|c| c.error).count() as u64
     }
 }
@@ -76,7 +90,7 @@ impl SeedTrace {
 const H: i64 = 3_600_000_000_000;
 
 /// The seed: five traces over three days, one failing, one unpriced, one hostile.
-pub(crate) fn seed_traces() -> Vec<SeedTrace> {
+pub fn seed_traces() -> Vec<SeedTrace> {
     let call = |provider, model, input, output, cost| SeedCall {
         provider,
         model,
@@ -198,9 +212,9 @@ fn span(t: u128, s: u64, parent: u64, name: String, start_ns: i64, dur_ms: i64) 
 }
 
 /// Input messages of the rich call (trace `0xa2`'s first call).
-pub(crate) const RICH_INPUT: &str = r#"[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"What does the pro plan cost?"}]}]"#;
+pub const RICH_INPUT: &str = r#"[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"What does the pro plan cost?"}]}]"#;
 /// Its output, as Anthropic content blocks.
-pub(crate) const RICH_OUTPUT: &str = r#"[{"type":"text","text":"The pro plan is $20 a month."}]"#;
+pub const RICH_OUTPUT: &str = r#"[{"type":"text","text":"The pro plan is $20 a month."}]"#;
 
 /// What a fully instrumented, priced, streamed call with content capture
 /// carries besides the basics: cache and reasoning tokens, the cost split,
@@ -236,7 +250,7 @@ fn rich_call_attributes() -> Vec<KeyValue> {
 }
 
 /// Writes the seed into a new store at `path`; returns the seed with `now_ns`.
-pub(crate) fn seed(path: &Path) -> (Vec<SeedTrace>, i64) {
+pub fn seed(path: &Path) -> (Vec<SeedTrace>, i64) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
@@ -364,8 +378,7 @@ pub(crate) fn seed(path: &Path) -> (Vec<SeedTrace>, i64) {
 /// Adds `traces` one-span traces carrying 4 KiB of input each to the store
 /// at `path` (to make a file worth shrinking); trace `t`'s id is
 /// `(0xb0000 + t) << 100`, unique in its first 7 hex digits.
-#[allow(dead_code)] // used by the integration tests only
-pub(crate) fn bulk(path: &Path, traces: u128) {
+pub fn bulk(path: &Path, traces: u128) {
     let exporter = StoreExporter::new(path).expect("the test store opens");
     let text = "x".repeat(4096);
     let batch: Vec<SpanData> = (0..traces)

@@ -23,7 +23,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! let mocks = example_mock_providers::MockProviders::start().await?;
+//! let mocks = tokentrace_demo::mocks::MockProviders::start().await?;
 //! let registry = mocks.registry(); // maps the mock URLs to their providers
 //! println!("OpenAI-compatible API at {}", mocks.openai_base_url());
 //! # let _ = registry;

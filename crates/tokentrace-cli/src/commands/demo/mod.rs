@@ -1,19 +1,46 @@
-//! The demo: start the mock providers and the example agent service on
-//! 127.0.0.1, install telemetry writing to the store, drive traffic, flush,
-//! summarise what the store holds for this run, then serve the dashboard.
+//! `tokentrace demo`: start the mock providers and the demo agent service
+//! (both from `tokentrace-demo`) on 127.0.0.1, install telemetry writing to
+//! the store, drive traffic ([`traffic`]), flush, summarise what the store
+//! holds for this run ([`summary`]), then serve the dashboard.
 
 mod summary;
 mod traffic;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use example_mock_providers::MockProviders;
+use clap::Args;
+use tokentrace_demo::mocks::MockProviders;
 
-use super::DemoArgs;
 use crate::commands::{emit, emit_json};
 use crate::output::Style;
+
+/// `tokentrace demo`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DemoArgs {
+    /// End after printing the summary instead of serving the dashboard.
+    #[arg(long)]
+    pub(crate) no_serve: bool,
+    /// Number of requests to drive through the example agent service.
+    #[arg(long, value_name = "N", default_value_t = 36)]
+    pub(crate) requests: u32,
+    /// Path of the SQLite trace store to write.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "TOKENTRACE_STORE",
+        default_value = ".tokentrace/traces.db"
+    )]
+    pub(crate) store: PathBuf,
+    /// Port the dashboard listens on (127.0.0.1).
+    #[arg(long, value_name = "PORT", default_value_t = 7070)]
+    pub(crate) port: u16,
+    /// Print the summary as JSON on stdout (progress still goes to stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
 
 /// Runs `tokentrace demo`.
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -42,7 +69,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .start()
         .await
         .context("cannot start the mock providers on 127.0.0.1")?;
-    let app = example_agent_service::app(example_agent_service::Config::mock(&mocks));
+    let app = tokentrace_demo::service::app(tokentrace_demo::service::Config::mock(&mocks));
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("cannot start the agent service on 127.0.0.1")?;

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::text::{chunks, content_text, count_tokens, embedding, reply_tokens, reply_words};
-use crate::{FAIL_MARKER, Shared, bad_request, parse, stream, unix_now};
+use super::text::{chunks, content_text, count_tokens, embedding, reply_tokens, reply_words};
+use super::{FAIL_MARKER, Shared, bad_request, parse, stream, unix_now};
 
 /// The dated snapshot OpenAI answers with for an alias (prices are looked up
 /// on the response model).
@@ -24,7 +24,7 @@ fn snapshot(model: &str) -> String {
 }
 
 fn rate_limited(model: &str) -> Response {
-    crate::json(
+    super::json(
         StatusCode::TOO_MANY_REQUESTS,
         &json!({"error": {
             "message": format!("Rate limit reached for {model} on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms."),
@@ -77,7 +77,7 @@ pub(crate) async fn chat(State(state): State<Shared>, body: Bytes) -> Response {
     });
 
     if req["stream"].as_bool() != Some(true) {
-        return crate::json(
+        return super::json(
             StatusCode::OK,
             &json!({
                 "id": id,
@@ -180,7 +180,7 @@ pub(crate) async fn embeddings(State(state): State<Shared>, body: Bytes) -> Resp
     // Ids are not part of the embeddings shape; keep the counter moving for
     // parity with the other endpoints' request accounting.
     let _ = state.next_id();
-    crate::json(
+    super::json(
         StatusCode::OK,
         &json!({
             "object": "list",

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::mocks::{MockProviders, count_tokens, reply_tokens};
 use axum::body::Body;
 use axum::http::Request;
-use example_mock_providers::{MockProviders, count_tokens, reply_tokens};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use tokentrace_core::semconv;

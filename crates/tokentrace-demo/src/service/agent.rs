@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::providers;
-use crate::{AppState, Backend, ChatRequest, ChatResponse};
+use super::providers;
+use super::{AppState, Backend, ChatRequest, ChatResponse};
 
 /// The system prompt (long enough to be worth caching).
 const SYSTEM: &str = "You are the support assistant of Acme Cloud, a hosting platform for web \
