@@ -181,3 +181,13 @@ pub(crate) fn header<'v>(name: &str, value: &'v str, raw: &mut Raw) -> Option<&'
     }
     None
 }
+
+// --- Calls ---
+
+use crate::detect::Detection;
+
+/// Bedrock names the model (or inference profile / ARN) in the URL; a body
+/// never names it.
+pub(crate) fn model_from_url(d: &Detection) -> bool {
+    matches!(d.flavor, Flavor::BedrockConverse | Flavor::BedrockInvoke) && d.model.is_some()
+}
