@@ -7,6 +7,7 @@ pub mod budget;
 pub mod civil;
 pub mod defaults;
 pub mod detect;
+pub mod json;
 pub mod messages;
 pub mod parse;
 pub mod price;

@@ -16,8 +16,8 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::eventstream::FrameHeaders;
-use super::lite::{Json, Lite};
-use super::scan::{Capture, Limits, Mode, Pattern, Scanner, Seg, Sink};
+use crate::json::lite::{Json, Lite};
+use crate::json::scan::{Capture, Limits, Mode, Pattern, Scanner, Seg, Sink};
 use crate::provider::{Flavor, Provider};
 use crate::usage::{ModalityUsage, ResponseInfo, Usage};
 
