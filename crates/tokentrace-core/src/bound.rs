@@ -368,6 +368,24 @@ mod tests {
     }
 
     #[test]
+    fn truncate_utf8_at_every_byte_of_multibyte_chars() {
+        for c in ['é', '€', '日', '🦀'] {
+            let w = c.len_utf8();
+            let s = format!("a{c}{c}b");
+            for max in 0..=s.len() + 1 {
+                let expect = match max {
+                    0 => "".to_owned(),
+                    m if m < 1 + w => "a".to_owned(),
+                    m if m < 1 + 2 * w => format!("a{c}"),
+                    m if m < 2 + 2 * w => format!("a{c}{c}"),
+                    _ => s.clone(),
+                };
+                assert_eq!(truncate_utf8(&s, max), expect, "{s:?} at {max}");
+            }
+        }
+    }
+
+    #[test]
     fn secret_headers() {
         for h in [
             "Authorization",

@@ -724,13 +724,7 @@ fn int(raw: &[u8]) -> Option<u64> {
 }
 
 fn bounded(mut s: String) -> String {
-    if s.len() > MAX_TEXT {
-        let mut cut = MAX_TEXT;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    s.truncate(crate::bound::truncate_utf8(&s, MAX_TEXT).len());
     s
 }
 
