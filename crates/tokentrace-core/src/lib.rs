@@ -13,9 +13,11 @@ pub mod parse;
 pub mod price;
 pub mod propagation;
 pub mod provider;
+mod providers;
 pub mod request;
 pub mod semconv;
 pub mod timing;
+pub mod url;
 pub mod usage;
 
 pub use detect::{Detection, Endpoint, ProviderRegistry};
