@@ -4,17 +4,21 @@
 
 pub mod bound;
 pub mod budget;
+pub mod call;
 pub mod civil;
 pub mod defaults;
 pub mod detect;
+pub mod json;
 pub mod messages;
 pub mod parse;
 pub mod price;
 pub mod propagation;
 pub mod provider;
+mod providers;
 pub mod request;
 pub mod semconv;
 pub mod timing;
+pub mod url;
 pub mod usage;
 
 pub use detect::{Detection, Endpoint, ProviderRegistry};
