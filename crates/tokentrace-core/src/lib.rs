@@ -8,6 +8,7 @@ pub mod call;
 pub mod civil;
 pub mod defaults;
 pub mod detect;
+pub mod json;
 pub mod messages;
 pub mod parse;
 pub mod price;

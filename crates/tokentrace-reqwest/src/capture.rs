@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
-use tokentrace_core::bound::truncate_json;
+use tokentrace_core::json::truncate_json;
 use tokentrace_core::semconv;
 use tracing::Span;
 

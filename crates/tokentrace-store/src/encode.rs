@@ -18,6 +18,9 @@ use opentelemetry_sdk::trace::SpanData;
 use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use tokentrace_core::semconv;
+// JSON text is written with core's writer (`query.rs` quotes with `write_str` too).
+pub(crate) use tokentrace_core::json::write_str;
+use tokentrace_core::json::{write_f64, write_i64};
 
 /// The resource, pre-serialised once rather than per span.
 #[derive(Debug)]
@@ -358,83 +361,6 @@ fn write_array<T>(out: &mut String, items: &[T], mut each: impl FnMut(&mut Strin
         each(out, item);
     }
     out.push(']');
-}
-
-/// A finite float in its shortest round-trip form (always with a `.` or an
-/// exponent, so it reads back as a float); NaN and infinities as `null`.
-fn write_f64(out: &mut String, f: f64) {
-    if f.is_finite() {
-        let _ = write!(out, "{f:?}");
-    } else {
-        out.push_str("null");
-    }
-}
-
-/// An integer in decimal.
-fn write_i64(out: &mut String, i: i64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    let mut n = i.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        out.push('-');
-    }
-    out.push_str(std::str::from_utf8(&buf[at..]).expect("decimal digits are ASCII"));
-}
-
-/// Whether `s` has a byte JSON escapes: in 16-byte chunks without early
-/// exits inside a chunk, which the compiler turns into vector compares.
-fn needs_escape(s: &[u8]) -> bool {
-    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
-    let mut chunks = s.chunks_exact(16);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |acc, &b| acc | special(b)) {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&b| special(b))
-}
-
-/// A JSON string literal.
-pub(crate) fn write_str(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('"');
-    // Most values need no escaping: a quick check, then a plain copy.
-    if !needs_escape(s.as_bytes()) {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -187,13 +187,7 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
 pub(crate) fn record_error(span: &Span, error_type: &str, message: &dyn std::fmt::Display) {
     // A provider's raw JSON error body inside the message becomes its message.
     let mut message = tokentrace_core::bound::readable_error(&message.to_string()).into_owned();
-    if message.len() > MAX_MESSAGE_LEN {
-        let mut end = MAX_MESSAGE_LEN;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-    }
+    message.truncate(tokentrace_core::bound::truncate_utf8(&message, MAX_MESSAGE_LEN).len());
     span.record(semconv::OTEL_STATUS_CODE, "error");
     span.record(semconv::OTEL_STATUS_DESCRIPTION, message.as_str());
     span.record(semconv::ERROR_TYPE, error_type);

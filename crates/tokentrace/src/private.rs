@@ -134,11 +134,8 @@ impl fmt::Write for Bounded {
             self.buf.push_str(s);
             return Ok(());
         }
-        let mut end = room;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.buf.push_str(&s[..end]);
+        self.buf
+            .push_str(tokentrace_core::bound::truncate_utf8(s, room));
         self.truncated = true;
         Err(fmt::Error)
     }

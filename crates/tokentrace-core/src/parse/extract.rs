@@ -16,10 +16,10 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::eventstream::FrameHeaders;
-use super::lite::{Json, Lite};
 use super::raw::{Raw, get};
-use super::scan::{Capture, Limits, Scanner, Sink};
 use super::wire::*;
+use crate::json::lite::{Json, Lite};
+use crate::json::scan::{Capture, Limits, Scanner, Sink};
 use crate::provider::{Flavor, Provider};
 use crate::providers::{self, bedrock, compat};
 use crate::usage::ResponseInfo;
@@ -114,13 +114,7 @@ fn int(raw: &[u8]) -> Option<u64> {
 }
 
 fn bounded(mut s: String) -> String {
-    if s.len() > MAX_TEXT {
-        let mut cut = MAX_TEXT;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    s.truncate(crate::bound::truncate_utf8(&s, MAX_TEXT).len());
     s
 }
 

@@ -3,7 +3,7 @@
 //! [`ResponseParser`] takes a response body in chunks of any size, as the
 //! application reads it, and keeps only what the final [`ResponseInfo`] needs:
 //! memory does not grow with the body or the stream, and an SSE event or JSON
-//! value of any size costs no buffer (see `scan.rs`). The same parser serves
+//! value of any size costs no buffer (see `json/scan.rs`). The same parser serves
 //! plain JSON, SSE, NDJSON and the AWS event stream; the [`Flavor`] decides
 //! which members are read and how provider counts map to OpenTelemetry
 //! accounting.
@@ -25,21 +25,19 @@
 
 mod eventstream;
 mod extract;
-pub(crate) mod lite;
 mod ndjson;
 pub(crate) mod raw;
-pub(crate) mod scan;
 mod sse;
 pub(crate) mod wire;
 
 pub use eventstream::encode_message as encode_event_stream_message;
 
+use crate::json::scan::{Capture, Limits, Scanner, Sink};
 use crate::provider::{BodyFormat, Flavor, Provider};
 use crate::usage::ResponseInfo;
 use eventstream::{EventStreamFramer, FrameHeaders, FrameSink};
 use extract::Extractor;
 use ndjson::{NdjsonFramer, NdjsonSink};
-use scan::{Capture, Limits, Scanner, Sink};
 use sse::{SseFramer, SseSink};
 
 /// Incremental response parser: feed it the body as it arrives, then [`finish`](Self::finish).

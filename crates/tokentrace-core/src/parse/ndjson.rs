@@ -4,7 +4,7 @@
 //! prefilter can skip it unparsed (see `sse.rs` for the same rule); a longer
 //! line streams straight into the scanner. Blank lines are not events.
 
-use super::scan::{Scanner, Sink};
+use crate::json::scan::{Scanner, Sink};
 
 /// Where an [`NdjsonFramer`] reports lines.
 pub(crate) trait NdjsonSink: Sink {

@@ -5,7 +5,7 @@
 //! completion tokens. Each provider's usage shape is read in its own module
 //! under `crate::providers`.
 
-use super::lite::Json;
+use crate::json::lite::Json;
 use crate::provider::Provider;
 use crate::providers::compat;
 use crate::usage::{ModalityUsage, Usage};

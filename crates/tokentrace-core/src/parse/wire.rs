@@ -5,9 +5,9 @@
 //! Each flavour's [`Wire`] lives in its provider's module under
 //! `crate::providers`; `extract.rs` reads it and knows no provider.
 
-use super::lite::Lite;
 use super::raw::Raw;
-use super::scan::Pattern;
+use crate::json::lite::Lite;
+use crate::json::scan::Pattern;
 use crate::provider::Provider;
 use crate::usage::ResponseInfo;
 
@@ -43,7 +43,7 @@ pub(crate) const ANTHROPIC_MESSAGE_USAGE: u8 = 26;
 /// A pattern table: `slot, mode, [segments]` rows.
 macro_rules! pats {
     ($( $slot:expr, $mode:expr, [$($seg:expr),*] );* $(;)?) => {
-        &[ $( $crate::parse::scan::Pattern { slot: $slot, mode: $mode, path: &[$($seg),*] } ),* ]
+        &[ $( $crate::json::scan::Pattern { slot: $slot, mode: $mode, path: &[$($seg),*] } ),* ]
     };
 }
 pub(crate) use pats;

@@ -19,13 +19,13 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] =
 
 // --- Response ---
 
-use crate::parse::lite::Json;
-use crate::parse::raw::{Raw, n};
-use crate::parse::scan::{
+use crate::json::lite::Json;
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS},
     Pattern,
     Seg::Key as K,
 };
+use crate::parse::raw::{Raw, n};
 use crate::parse::wire::{
     ANTHROPIC_MESSAGE_USAGE, BEDROCK_METRICS, Doc, ERROR, FINISH, ID, MODEL, Needle, Sticky, TYPE,
     USAGE, Verdict, Wire, pats,

@@ -46,13 +46,13 @@ pub(crate) fn operation(flavor: Flavor, model: Option<&str>, operation: Operatio
 
 // --- Response ---
 
-use crate::parse::lite::Json;
-use crate::parse::raw::{Raw, n};
-use crate::parse::scan::{
+use crate::json::lite::Json;
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS},
     Pattern,
     Seg::{AnyIndex as Ix, Key as K},
 };
+use crate::parse::raw::{Raw, n};
 use crate::parse::wire::{
     ANTHROPIC_MESSAGE_USAGE, BEDROCK_METRICS, BYTES, Doc, FINISH, ID, IN_TOKENS, MESSAGE, MODEL,
     Needle, OUT_TOKENS, Sticky, TYPE, USAGE, Verdict, Wire, pats,

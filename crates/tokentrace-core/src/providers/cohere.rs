@@ -30,14 +30,14 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] = &[
 
 // --- Response ---
 
-use crate::parse::lite::Json;
-use crate::parse::lite::Lite;
-use crate::parse::raw::{Raw, n};
-use crate::parse::scan::{
+use crate::json::lite::Json;
+use crate::json::lite::Lite;
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS},
     Pattern,
     Seg::Key as K,
 };
+use crate::parse::raw::{Raw, n};
 use crate::parse::wire::{
     Doc, EVENT_TYPE, FINISH, FINISHED, ID, MESSAGE, META, Needle, Sticky, TYPE, USAGE, Verdict,
     Wire, pats,

@@ -117,13 +117,13 @@ pub(crate) fn stream_format(query: Option<&str>) -> BodyFormat {
 
 // --- Response ---
 
-use crate::parse::lite::Json;
-use crate::parse::raw::{Raw, n, nonzero};
-use crate::parse::scan::{
+use crate::json::lite::Json;
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS},
     Pattern,
     Seg::{AnyIndex as Ix, Key as K},
 };
+use crate::parse::raw::{Raw, n, nonzero};
 use crate::parse::wire::{
     Doc, ERROR, FINISH, ID, IN_TOKENS, INDEX, MODEL, Needle, Sticky, USAGE, Verdict, Wire, pats,
 };

@@ -16,7 +16,7 @@ pub(crate) mod ollama;
 pub(crate) mod openai;
 pub(crate) mod vector;
 
-use crate::parse::lite::Json;
+use crate::json::lite::Json;
 use crate::parse::raw::Raw;
 use crate::parse::wire::Wire;
 use crate::provider::Flavor;

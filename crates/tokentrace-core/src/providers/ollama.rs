@@ -27,7 +27,7 @@ pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(11434), Pr
 
 // --- Response ---
 
-use crate::parse::scan::{
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS},
     Pattern,
     Seg::{AnyIndex as Ix, Key as K},

@@ -35,13 +35,13 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] =
 
 // --- Response ---
 
-use crate::parse::lite::Json;
-use crate::parse::raw::{Raw, n, nonzero};
-use crate::parse::scan::{
+use crate::json::lite::Json;
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS},
     Pattern,
     Seg::{AnyIndex as Ix, Key as K},
 };
+use crate::parse::raw::{Raw, n, nonzero};
 use crate::parse::wire::{
     CODE, Doc, ERROR, FINISH, ID, INCOMPLETE_REASON, INDEX, MESSAGE, MODEL, Needle, OBJECT, STATUS,
     Sticky, TIER, TYPE, USAGE, Verdict, Wire, pats,

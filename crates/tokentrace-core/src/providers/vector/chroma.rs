@@ -34,7 +34,7 @@ pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(8000), Pro
 
 // --- Response ---
 
-use crate::parse::scan::{
+use crate::json::scan::{
     Mode::{CaptureScalar as CS, Count as N},
     Pattern,
     Seg::{AnyIndex as Ix, Key as K},

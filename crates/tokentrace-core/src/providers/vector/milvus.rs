@@ -30,7 +30,7 @@ pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(19530), Pr
 
 // --- Response ---
 
-use crate::parse::scan::{
+use crate::json::scan::{
     Mode::{CaptureScalar as CS, Count as N},
     Pattern,
     Seg::Key as K,

@@ -77,13 +77,13 @@ pub(crate) fn index_from_host(host: &str) -> Option<String> {
 
 // --- Response ---
 
-use crate::parse::lite::Lite;
-use crate::parse::raw::{Raw, n};
-use crate::parse::scan::{
+use crate::json::lite::Lite;
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS, Count as N},
     Pattern,
     Seg::Key as K,
 };
+use crate::parse::raw::{Raw, n};
 use crate::parse::wire::{CODE, COUNT, Doc, ERROR, MESSAGE, USAGE, Verdict, WRITTEN, Wire, pats};
 use crate::usage::ResponseInfo;
 

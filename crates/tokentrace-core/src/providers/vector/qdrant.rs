@@ -55,7 +55,7 @@ pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(6333), Pro
 
 // --- Response ---
 
-use crate::parse::scan::{
+use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS, Count as N},
     Pattern,
     Seg::Key as K,

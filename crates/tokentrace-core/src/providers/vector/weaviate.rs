@@ -45,7 +45,7 @@ pub(crate) const PORTS: &[(HostMatch, Provider)] = &[(HostMatch::Port(8080), Pro
 
 // --- Response ---
 
-use crate::parse::scan::{
+use crate::json::scan::{
     Mode::{Capture as C, Count as N},
     Pattern,
     Seg::{AnyKey as AnyK, Key as K},
