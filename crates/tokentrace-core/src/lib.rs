@@ -10,12 +10,12 @@ pub mod detect;
 pub mod messages;
 pub mod parse;
 pub mod price;
-pub mod propagation;
 pub mod provider;
 pub mod request;
 pub mod semconv;
 pub mod timing;
 pub mod usage;
+pub mod workflow_filter;
 
 pub use detect::{Detection, Endpoint, ProviderRegistry};
 pub use parse::{ResponseParser, parse_body};

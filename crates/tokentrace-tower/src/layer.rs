@@ -1,6 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::HeaderName;
 use http::request::Parts;
@@ -9,19 +9,14 @@ use tower::Layer;
 use crate::extract::Bounds;
 use crate::service::WorkflowService;
 
-static GLOBALLY_ENABLED: AtomicBool = AtomicBool::new(true);
-
 /// Turns every [`WorkflowLayer`] in the process on or off, on top of each
 /// layer's own [`WorkflowLayer::enabled`].
 ///
 /// The `tokentrace` facade calls it when `TOKENTRACE_WORKFLOWS=off`; this
-/// crate never reads the environment itself.
+/// crate never reads the environment itself. The switch lives with the
+/// others in `tokentrace_core::defaults`.
 pub fn set_enabled_globally(enabled: bool) {
-    GLOBALLY_ENABLED.store(enabled, Ordering::Relaxed);
-}
-
-pub(crate) fn enabled_globally() -> bool {
-    GLOBALLY_ENABLED.load(Ordering::Relaxed)
+    tokentrace_core::defaults::set_workflow_layers_enabled(enabled);
 }
 
 /// A hook that names the route template of a request (`/users/{id}`).

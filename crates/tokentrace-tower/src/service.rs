@@ -62,7 +62,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         if !config.enabled
-            || !crate::layer::enabled_globally()
+            || !tokentrace_core::defaults::workflow_layers_enabled()
             || config.skip_paths.iter().any(|p| p == req.uri().path())
         {
             return WorkflowFuture::untraced(self.inner.call(req));

@@ -40,7 +40,8 @@
 //!
 //! | feature | enables | default |
 //! |---|---|---|
-//! | `tower` | [`WorkflowLayer`] for inbound requests (axum, hyper, tonic) | yes |
+//! | `tower` | [`WorkflowLayer`] for inbound requests (any tower stack: hyper, tonic, axum) | yes |
+//! | `axum` | [`WorkflowLayer`] names spans by axum's `MatchedPath` (the route template); implies `tower` | yes |
 //! | `reqwest` | [`LlmMiddleware`] for outbound LLM and vector-DB calls | yes |
 //! | `macros` | the `#[workflow]` attribute | yes |
 //! | `store` | the embedded SQLite store and [`store`] (queries) | yes |
@@ -55,28 +56,34 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
-mod context;
+pub mod context;
+mod kind;
 mod workflow;
 
+// The context functions live in [`context`]; the root names are the
+// contract's and stay.
 #[cfg(feature = "tokio")]
+#[doc(no_inline)]
 pub use context::spawn;
+#[doc(no_inline)]
 pub use context::{
     Carrier, CarrierMut, ContextGuard, ContextSnapshot, EnvCarrier, RemoteContext, extract, inject,
     link_to,
 };
+pub use kind::{UnknownWorkflowKind, WorkflowKind};
+#[doc(inline)]
+pub use tokentrace_core::defaults::set_workflow_filter;
+#[doc(inline)]
+pub use tokentrace_core::workflow_filter::WorkflowFilter;
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use tokentrace_macros::workflow;
 #[cfg(feature = "tower")]
 #[doc(inline)]
 pub use tokentrace_tower::{ExtractMetadata, WorkflowLayer, WorkflowMetadata};
-pub use workflow::{
-    AttributeValue, TracedRun, UnknownWorkflowKind, WorkflowFilter, WorkflowKind,
-    set_workflow_filter, traced_run,
-};
+pub use workflow::{AttributeValue, TracedRun, traced_run};
 
 // ---- set-up, store and re-exports (issue 6) ----
-mod config;
 mod pipeline;
 mod sanitize;
 mod semconv_mode;

@@ -15,8 +15,11 @@ pub use tokentrace_core::semconv;
 pub use tracing;
 pub use tracing::Span;
 
-pub use crate::workflow::WorkflowKind;
-use crate::workflow::{filter_generation, workflow_allowed};
+use tokentrace_core::defaults::{
+    workflow_allowed, workflow_filter_generation as filter_generation,
+};
+
+pub use crate::kind::WorkflowKind;
 
 /// Longest `Debug` text recorded for captured arguments, results and errors.
 pub const MAX_CAPTURE_LEN: usize = 1024;
