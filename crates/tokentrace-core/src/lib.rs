@@ -13,6 +13,7 @@ pub mod price;
 pub mod provider;
 pub mod request;
 pub mod semconv;
+pub mod status;
 pub mod timing;
 pub mod usage;
 pub mod workflow_filter;

@@ -193,11 +193,12 @@ pub fn record_result<T: fmt::Debug>(span: &Span, result: &T) {
 pub(crate) fn record_error(span: &Span, error_type: &str, message: &str) {
     // A provider's raw JSON error body inside the message becomes its message.
     let message = tokentrace_core::bound::readable_error(message);
-    let message = message.as_ref();
-    span.record(semconv::OTEL_STATUS_CODE, "error");
-    span.record(semconv::OTEL_STATUS_DESCRIPTION, message);
-    span.record(semconv::ERROR_TYPE, error_type);
-    span.record(semconv::EXCEPTION_MESSAGE, message);
+    tokentrace_core::status::SpanError::new()
+        .error_type(error_type)
+        .message(&message)
+        .record(|k, v| {
+            span.record(k, v);
+        });
 }
 
 /// A borrowed `Err` value; the `Record*` traits pick the best text for it at
