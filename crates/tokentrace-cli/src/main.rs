@@ -12,8 +12,6 @@ mod cli;
 mod commands;
 mod dashboard;
 mod output;
-#[cfg(test)]
-mod test_support;
 mod timefmt;
 
 fn main() -> ExitCode {

@@ -11,10 +11,12 @@ pub mod messages;
 pub mod parse;
 pub mod price;
 pub mod provider;
+mod providers;
 pub mod request;
 pub mod semconv;
 pub mod status;
 pub mod timing;
+pub mod url;
 pub mod usage;
 pub mod workflow_filter;
 

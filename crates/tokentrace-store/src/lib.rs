@@ -32,13 +32,16 @@
 
 mod agg;
 mod analytics;
+mod encode;
 mod error;
 mod exporter;
 mod metrics;
 mod model;
 mod query;
+mod retention;
+mod rows;
 mod schema;
-mod write;
+mod worker;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use exporter::{StoreExporter, StoreExporterBuilder, StoreStatsHandle};

@@ -117,13 +117,15 @@ impl Telemetry {
         #[cfg(feature = "store")]
         if let StoreSetting::Path(path) = &cfg.store {
             let mut builder = tokentrace_store::StoreExporter::builder(path)
-                .upstream_dropped(Arc::clone(&stats.queue_dropped));
+                .upstream_dropped(Arc::clone(&stats.queue_dropped))
+                .span_queue_capacity(cfg.queue.capacity)
+                .span_batching(cfg.queue.max_batch, cfg.queue.delay);
             if let Some(bytes) = cfg.store_page_cache {
                 builder = builder.page_cache_bytes(bytes);
             }
             let exporter = builder.build()?;
             store_stats = Some(exporter.stats_handle());
-            exporters.push(Box::new(exporter));
+            exporters.push(Box::new(crate::pipeline::StoreSink(exporter)));
         }
         #[cfg(feature = "otlp")]
         if let Some(endpoint) = &cfg.traces_endpoint {
