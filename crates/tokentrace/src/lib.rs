@@ -36,6 +36,10 @@
 //!
 //! Every setting and environment variable is listed on [`Telemetry`].
 //!
+//! Carrying a trace across tasks, threads, queues and processes
+//! ([`inject`], [`extract`], [`link_to`], [`ContextSnapshot`], ...) is in
+//! [`context`]; the same names are at the root.
+//!
 //! # Feature flags
 //!
 //! | feature | enables | default |
@@ -52,9 +56,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
-// ---- workflows and context (issue 4) ----
+// ---- workflows and context ----
 #[doc(hidden)]
-#[path = "private.rs"]
 pub mod __private;
 pub mod context;
 mod kind;
@@ -83,7 +86,7 @@ pub use tokentrace_macros::workflow;
 pub use tokentrace_tower::{ExtractMetadata, WorkflowLayer, WorkflowMetadata};
 pub use workflow::{AttributeValue, TracedRun, traced_run};
 
-// ---- set-up, store and re-exports (issue 6) ----
+// ---- set-up, store and re-exports ----
 mod pipeline;
 mod sanitize;
 mod semconv_mode;
