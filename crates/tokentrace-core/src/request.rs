@@ -229,7 +229,7 @@ pub fn inject_include_usage(body: &[u8]) -> Option<Vec<u8>> {
     if check.stream.as_bool() != Some(true) {
         return None;
     }
-    let scan = scan_top_level(body, "stream_options")?;
+    let scan = crate::json::members::scan_top_level(body, "stream_options")?;
     let mut out = Vec::with_capacity(body.len() + 40);
     match (scan.matches.as_slice(), check.stream_options) {
         ([], _) => {
@@ -255,108 +255,6 @@ pub fn inject_include_usage(body: &[u8]) -> Option<Vec<u8>> {
         _ => return None,
     }
     Some(out)
-}
-
-/// Where the root object opens, and the value spans of every top-level member named `key`.
-#[derive(Debug)]
-struct TopLevelScan {
-    /// Offset just after the root `{`.
-    open: usize,
-    matches: Vec<(usize, usize)>,
-}
-
-/// Scan a (valid) JSON document's root object for members named `key`.
-fn scan_top_level(json: &[u8], key: &str) -> Option<TopLevelScan> {
-    let mut i = skip_ws(json, 0);
-    if json.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    let open = i;
-    let mut matches = Vec::new();
-    loop {
-        i = skip_ws(json, i);
-        match json.get(i)? {
-            b'}' => return Some(TopLevelScan { open, matches }),
-            b',' => {
-                i += 1;
-                continue;
-            }
-            b'"' => {}
-            _ => return None,
-        }
-        let key_end = skip_string(json, i)?;
-        let raw_key = &json[i..key_end];
-        let is_match = if raw_key.contains(&b'\\') {
-            serde_json::from_slice::<String>(raw_key).ok()? == key
-        } else {
-            &raw_key[1..raw_key.len() - 1] == key.as_bytes()
-        };
-        i = skip_ws(json, key_end);
-        if json.get(i) != Some(&b':') {
-            return None;
-        }
-        let start = skip_ws(json, i + 1);
-        let end = skip_value(json, start)?;
-        if is_match {
-            matches.push((start, end));
-        }
-        i = end;
-    }
-}
-
-fn skip_ws(json: &[u8], mut i: usize) -> usize {
-    while matches!(json.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        i += 1;
-    }
-    i
-}
-
-/// `json[i]` is `"`; the offset just past the closing quote.
-fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
-    i += 1;
-    loop {
-        match json.get(i)? {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-}
-
-fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
-    match json.get(i)? {
-        b'"' => skip_string(json, i),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            loop {
-                match json.get(i)? {
-                    b'"' => {
-                        i = skip_string(json, i)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-        }
-        _ => {
-            while !matches!(
-                json.get(i),
-                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            ) {
-                i += 1;
-            }
-            Some(i)
-        }
-    }
 }
 
 /// The class a Weaviate GraphQL query reads: the first field inside `Get { … }`

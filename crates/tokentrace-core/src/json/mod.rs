@@ -12,12 +12,16 @@
 //!   [`truncate_json`] for captured content, [`bounded_object`] for
 //!   prompt-template variables and metadata.
 //!
-//! Reading request bodies (`peek_request`) uses serde visitors next to the
+//! - `members.rs`: the byte span of a top-level member's value, for edits
+//!   that keep every other byte of a request body (`include_usage`).
+//!
+//! Reading request fields (`peek_request`) uses serde visitors next to the
 //! fields they read; cutting plain text on a character boundary is
 //! [`crate::bound::truncate_utf8`].
 
 mod bounded;
 pub(crate) mod lite;
+pub(crate) mod members;
 pub(crate) mod scan;
 mod write;
 
