@@ -4,6 +4,7 @@
 
 pub mod bound;
 pub mod budget;
+pub mod call;
 pub mod civil;
 pub mod defaults;
 pub mod detect;

@@ -18,6 +18,14 @@
 //! growth while reading a 1,000- and a 10,000-chunk stream through `LlmMiddleware`.
 //!
 //! Run with `cargo bench -p tokentrace-reqwest --bench overhead`.
+//!
+//! Instruction counts: `TOKENTRACE_OVERHEAD_CALLS=<variant>,<json|sse50>,<n>`
+//! makes the binary run only `n` calls of one variant (after 20 warm-up
+//! calls) and exit, so that `valgrind --tool=callgrind` can count the
+//! instructions of `n` calls; the difference between two counts (different
+//! `n`) divided by the difference in `n` is the cost of one call, server
+//! included, and the difference to `bare` is the added cost.
+//! `scripts/overhead-instructions` does this for every variant.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -278,6 +286,33 @@ fn main() {
         .build()
         .expect("client runtime");
     let clients = Clients::new(addr);
+
+    if let Ok(spec) = std::env::var("TOKENTRACE_OVERHEAD_CALLS") {
+        let mut parts = spec.split(',');
+        let v = match parts.next() {
+            Some("bare") => Variant::Bare,
+            Some("reqwest-tracing") => Variant::ReqwestTracing,
+            Some("llm") => Variant::Llm,
+            other => panic!("unknown variant {other:?}"),
+        };
+        let chunks = match parts.next() {
+            Some("json") => None,
+            Some("sse50") => Some(50),
+            other => panic!("unknown mode {other:?}"),
+        };
+        let n: usize = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("call count");
+        for _ in 0..20 + n {
+            rt.block_on(
+                clients
+                    .call(v, chunks)
+                    .instrument(tracing::info_span!("request")),
+            );
+        }
+        return;
+    }
 
     let mut c = Criterion::default()
         .configure_from_args()

@@ -156,11 +156,12 @@ pub(crate) struct LlmFields {
     pub(crate) cost_fallback_usd: Option<f64>,
     pub(crate) status_error: bool,
     pub(crate) error_type: Option<String>,
-    pub(crate) operation: Option<String>,
-    pub(crate) provider: Option<String>,
-    pub(crate) request_model: Option<String>,
-    pub(crate) response_model: Option<String>,
-    pub(crate) server_address: Option<String>,
+    /// Shared strings: the metrics attributes clone them by reference count.
+    pub(crate) operation: Option<Arc<str>>,
+    pub(crate) provider: Option<Arc<str>>,
+    pub(crate) request_model: Option<Arc<str>>,
+    pub(crate) response_model: Option<Arc<str>>,
+    pub(crate) server_address: Option<Arc<str>>,
     pub(crate) server_port: Option<i64>,
     pub(crate) time_to_first_chunk_s: Option<f64>,
     /// `gen_ai.usage.{text,image,audio}.input_tokens`, in that order.

@@ -9,6 +9,7 @@
 //!   exported span, and [`assert_unique_keys`] / [`duplicate_keys`]: OTLP
 //!   requires an attribute key to be unique within a span, so every span
 //!   read through [`Capture`] is checked.
+//! * [`span_data`]: a finished span built by hand, to export directly.
 //! * [`redis_server`]: a `redis-server` child on a free loopback port,
 //!   killed by pid on drop (`scripts/setup-redis` installs it).
 //! * [`seed`] (feature `store`): a trace store seeded through the store's
@@ -23,6 +24,7 @@ mod capture;
 mod redis;
 #[cfg(feature = "store")]
 pub mod seed;
+mod span;
 
 pub use attrs::{
     assert_unique_keys, attr, attr_bool, attr_f64, attr_i64, attr_str, attrs, duplicate_keys,
@@ -30,3 +32,4 @@ pub use attrs::{
 };
 pub use capture::{Capture, install_trace_context_propagator};
 pub use redis::{RedisServer, redis_server};
+pub use span::span_data;

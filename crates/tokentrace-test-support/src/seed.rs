@@ -4,15 +4,12 @@
 //! The CLI's unit tests (the dashboard) and its `tests/cli` integration
 //! binary both assert against this one seed description. Feature `store`.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Event, SpanKind, Status};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use tokentrace_core::semconv;
 use tokentrace_core::semconv::values::{SPAN_TYPE_LLM, SPAN_TYPE_VECTOR, SPAN_TYPE_WORKFLOW};
 use tokentrace_store::StoreExporter;
@@ -180,35 +177,18 @@ fn at(ns: i64) -> SystemTime {
 }
 
 fn span(t: u128, s: u64, parent: u64, name: String, start_ns: i64, dur_ms: i64) -> SpanData {
-    SpanData {
-        span_context: SpanContext::new(
-            TraceId::from(t),
-            SpanId::from(s),
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::default(),
-        ),
-        parent_span_id: if parent == 0 {
-            SpanId::INVALID
-        } else {
-            SpanId::from(parent)
-        },
-        parent_span_is_remote: false,
-        span_kind: if parent == 0 {
-            SpanKind::Server
-        } else {
-            SpanKind::Internal
-        },
-        name: Cow::Owned(name),
-        start_time: at(start_ns),
-        end_time: at(start_ns + dur_ms * 1_000_000),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: InstrumentationScope::builder("tokentrace-cli-tests").build(),
+    let mut span = crate::span_data(
+        t,
+        s,
+        parent,
+        name,
+        (at(start_ns), at(start_ns + dur_ms * 1_000_000)),
+        "tokentrace-cli-tests",
+    );
+    if parent == 0 {
+        span.span_kind = SpanKind::Server;
     }
+    span
 }
 
 /// Input messages of the rich call (trace `0xa2`'s first call).

@@ -7,7 +7,7 @@
 //! `{model}:generateContent`, `collections/{collection}/points/search`, …) with
 //! the HTTP method, [`Operation`](crate::Operation) and [`Flavor`](crate::Flavor) they imply, plus what the URL
 //! alone says about streaming and framing. Wire facts come from
-//! `shared/research/providers.md` §11, the genai-prices `api_pattern`
+//! `docs/providers.md` ("Detection"), the genai-prices `api_pattern`
 //! regexes and recorded provider traffic.
 //!
 //! User registrations in [`ProviderRegistry`] are consulted before the

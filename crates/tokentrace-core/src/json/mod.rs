@@ -11,18 +11,15 @@
 //! - `bounded.rs`: JSON that must fit a byte budget and stay valid:
 //!   [`truncate_json`] for captured content, [`bounded_object`] for
 //!   prompt-template variables and metadata.
-//! - `members.rs`: the byte span of a top-level member's value, for edits
-//!   that keep every other byte of a request body (`include_usage`).
 //!
-//! - `lenient.rs`: serde readers that turn a value of the wrong type into
-//!   "absent" and skip unread containers unbuilt (`peek_request`'s fields).
+//! The request peek's lenient serde readers (`request/lenient.rs`) and the
+//! byte-exact `include_usage` edit (`request/inject.rs`) stay beside the
+//! request code that is their only user.
 //!
 //! Cutting plain text on a character boundary is [`crate::bound::truncate_utf8`].
 
 mod bounded;
-pub(crate) mod lenient;
 pub(crate) mod lite;
-pub(crate) mod members;
 pub(crate) mod scan;
 mod write;
 

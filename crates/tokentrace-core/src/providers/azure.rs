@@ -50,3 +50,13 @@ pub(crate) const HOSTS: &[(HostMatch, Provider)] = &[
         Provider::AzureOpenAi,
     ),
 ];
+
+// --- Calls ---
+
+use crate::detect::Detection;
+
+/// An Azure body's `model` is the deployment name; the registry's
+/// resolution of the deployment in the URL (in `d.model`) names the real model.
+pub(crate) fn model_from_url(d: &Detection) -> bool {
+    d.deployment.is_some() && d.model.is_some()
+}

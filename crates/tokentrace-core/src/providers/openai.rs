@@ -231,3 +231,15 @@ fn modalities<J: Json>(v: &J, input: &str, output: &str) -> ModalityUsage {
         audio_output_tokens: m(output, "audio_tokens"),
     }
 }
+
+// --- Calls ---
+
+/// A Chat Completions stream sent without `stream_options.include_usage`:
+/// OpenAI (and most compatible servers) then send no usage chunk.
+pub(crate) fn usage_not_requested(
+    flavor: F,
+    stream: Option<bool>,
+    include_usage: Option<bool>,
+) -> bool {
+    flavor == F::OpenAiChat && stream == Some(true) && include_usage != Some(true)
+}

@@ -1,4 +1,4 @@
-//! Anthropic Messages (`shared/research/providers.md` §3; event sequence as
+//! Anthropic Messages (`docs/providers.md`, "Anthropic"; event sequence as
 //! in `fixtures/anthropic/test_anthropic_instrumentation_messages_streaming.sse`).
 
 use axum::extract::State;

@@ -1,5 +1,5 @@
 //! Gemini `generateContent` and `streamGenerateContent`
-//! (`shared/research/providers.md` §4; shapes as in
+//! (`docs/providers.md`, "Google Gemini"; shapes as in
 //! `fixtures/gemini/test_validate_token_counts_stream.sse`).
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //!
 //! One axum server on `127.0.0.1:0` answers in the providers' real wire
 //! formats (as recorded in `crates/tokentrace-core/tests/fixtures/` and
-//! described in `shared/research/providers.md`):
+//! described in `docs/providers.md`):
 //!
 //! | base URL | endpoint | shape |
 //! |---|---|---|

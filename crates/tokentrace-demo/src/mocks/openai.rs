@@ -1,4 +1,4 @@
-//! OpenAI Chat Completions and Embeddings (`shared/research/providers.md` §1;
+//! OpenAI Chat Completions and Embeddings (`docs/providers.md`, "OpenAI";
 //! shapes as in `fixtures/openai/test_run_stream_sync_streams_real_model_0.sse`
 //! and `test_embeddings_0.json`).
 

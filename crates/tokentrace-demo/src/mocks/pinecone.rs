@@ -1,5 +1,5 @@
-//! Pinecone data plane `query` and `upsert` (`shared/research/providers.md`
-//! §10; shape as in `fixtures/pinecone/test_pinecone_retrieval_2.json`).
+//! Pinecone data plane `query` and `upsert` (`docs/providers.md`,
+//! "Vector databases"; shape as in `fixtures/pinecone/test_pinecone_retrieval_2.json`).
 
 use axum::extract::State;
 use axum::http::StatusCode;

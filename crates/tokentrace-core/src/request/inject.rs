@@ -1,20 +1,73 @@
-//! Finding a top-level member's value by byte offsets, without parsing the
-//! document into a tree: for edits that must keep every other byte of a
-//! request body as it was (`request::inject_include_usage`). The document is
-//! assumed valid (callers check it with serde first); a malformed one gives
-//! `None` or a wrong span, never a panic.
+//! Adding `stream_options.include_usage` to an OpenAI-style streaming
+//! request, every other byte kept.
+
+use serde::Deserialize;
+
+use super::lenient::Scalar;
+
+/// For an OpenAI-style streaming request (`"stream": true`) that does not
+/// set `stream_options.include_usage`, the same body with
+/// `"stream_options":{"include_usage":true}` added, merged into an existing
+/// `stream_options` object; every other byte is kept as it was. `None` when
+/// not applicable: not a JSON object, `stream` not `true`, `include_usage`
+/// already present (either value: an explicit `false` is respected), or a
+/// `stream_options` that is not an object.
+///
+/// Changing the request body changes what the application sends, so callers
+/// do this only when the user opted in, and only for OpenAI-chat-flavoured
+/// endpoints that honour the option.
+pub fn inject_include_usage(body: &[u8]) -> Option<Vec<u8>> {
+    #[derive(Deserialize)]
+    struct Check {
+        #[serde(default)]
+        stream: Scalar,
+        #[serde(default)]
+        stream_options: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    // A null `stream_options` deserialises as `None` too; tell the cases apart
+    // by scanning, which also gives the byte offsets for the edit.
+    let check: Check = serde_json::from_slice(body).ok()?;
+    if check.stream.as_bool() != Some(true) {
+        return None;
+    }
+    let scan = scan_top_level(body, "stream_options")?;
+    let mut out = Vec::with_capacity(body.len() + 40);
+    match (scan.matches.as_slice(), check.stream_options) {
+        ([], _) => {
+            out.extend_from_slice(&body[..scan.open]);
+            out.extend_from_slice(br#""stream_options":{"include_usage":true},"#);
+            out.extend_from_slice(&body[scan.open..]);
+        }
+        ([(start, end)], None) => {
+            // `"stream_options": null`
+            out.extend_from_slice(&body[..*start]);
+            out.extend_from_slice(br#"{"include_usage":true}"#);
+            out.extend_from_slice(&body[*end..]);
+        }
+        ([(start, _)], Some(map)) if !map.contains_key("include_usage") => {
+            let inner = start + 1;
+            out.extend_from_slice(&body[..inner]);
+            out.extend_from_slice(br#""include_usage":true"#);
+            if !map.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(&body[inner..]);
+        }
+        _ => return None,
+    }
+    Some(out)
+}
 
 /// Where the root object opens, and the value spans of every top-level member named `key`.
 #[derive(Debug)]
-pub(crate) struct TopLevelScan {
+struct TopLevelScan {
     /// Offset just after the root `{`.
-    pub(crate) open: usize,
-    /// `(start, end)` byte offsets of each matching member's value.
-    pub(crate) matches: Vec<(usize, usize)>,
+    open: usize,
+    matches: Vec<(usize, usize)>,
 }
 
 /// Scan a (valid) JSON document's root object for members named `key`.
-pub(crate) fn scan_top_level(json: &[u8], key: &str) -> Option<TopLevelScan> {
+fn scan_top_level(json: &[u8], key: &str) -> Option<TopLevelScan> {
     let mut i = skip_ws(json, 0);
     if json.get(i) != Some(&b'{') {
         return None;

@@ -1,15 +1,21 @@
-//! Lenient readers for serde: a field of an unexpected type becomes "absent"
-//! instead of failing the whole document, and containers nobody asked for
-//! are skipped without being built. `request::peek_request` reads request
-//! bodies with them.
+//! Lenient field types for the request peek: a value of an unexpected type
+//! reads as absent instead of failing the whole body.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-/// Most strings a [`StrList`] keeps (stop sequences, encoding formats).
-pub(crate) const MAX_LIST: usize = 32;
+/// Most stop sequences / encoding formats kept from one request.
+const MAX_LIST: usize = 32;
+
+pub(crate) fn first_u64(candidates: &[&Scalar]) -> Option<u64> {
+    candidates.iter().find_map(|s| s.as_u64())
+}
+
+pub(crate) fn first_f64(candidates: &[&Scalar]) -> Option<f64> {
+    candidates.iter().find_map(|s| s.as_f64())
+}
 
 /// Any JSON value, keeping only scalars; containers are skipped unbuilt.
 #[derive(Debug, Default, Clone, PartialEq)]
