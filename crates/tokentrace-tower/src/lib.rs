@@ -101,11 +101,13 @@
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
 mod body;
+mod config;
 mod extract;
 mod future;
 mod layer;
 mod propagation;
 mod service;
+mod status;
 
 pub use body::WorkflowBody;
 pub use extract::{Bounds, ExtractMetadata, WorkflowMetadata};
