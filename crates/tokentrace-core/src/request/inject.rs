@@ -159,3 +159,55 @@ fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans<'a>(json: &'a str, key: &str) -> Option<(usize, Vec<&'a str>)> {
+        let scan = scan_top_level(json.as_bytes(), key)?;
+        Some((
+            scan.open,
+            scan.matches.iter().map(|&(s, e)| &json[s..e]).collect(),
+        ))
+    }
+
+    #[test]
+    fn finds_top_level_members_only() {
+        let json =
+            r#" { "a" : {"so": {"b": 1}, "s": "}\"{"} , "b":[1,{"b":2}], "c":null, "b" :"x\"y" } "#;
+        assert_eq!(
+            spans(json, "b"),
+            Some((2, vec![r#"[1,{"b":2}]"#, r#""x\"y""#]))
+        );
+        assert_eq!(
+            spans(json, "a"),
+            Some((2, vec![r#"{"so": {"b": 1}, "s": "}\"{"}"#]))
+        );
+        assert_eq!(spans(json, "c"), Some((2, vec!["null"])));
+        assert_eq!(spans(json, "so"), Some((2, vec![])));
+        assert_eq!(spans("{}", "a"), Some((1, vec![])));
+        assert_eq!(spans(r#"{"n":-1.5e3}"#, "n"), Some((1, vec!["-1.5e3"])));
+    }
+
+    #[test]
+    fn escaped_keys_compare_decoded() {
+        assert_eq!(spans(r#"{"\u0062":true}"#, "b"), Some((1, vec!["true"])));
+        assert_eq!(spans(r#"{"b\"":1,"b":2}"#, "b"), Some((1, vec!["2"])));
+    }
+
+    #[test]
+    fn not_an_object_or_cut_short() {
+        for json in [
+            "[1]",
+            "\"b\"",
+            "",
+            "{\"b\":1",
+            "{\"b\" 1}",
+            "{1:2}",
+            "{\"b\":\"open",
+        ] {
+            assert_eq!(spans(json, "b"), None, "{json}");
+        }
+    }
+}

@@ -273,3 +273,44 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Obj<T> {
         d.deserialize_any(V(std::marker::PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_keep_scalars_and_skip_containers() {
+        let read = |s: &str| serde_json::from_str::<Scalar>(s).unwrap();
+        assert_eq!(read("true").as_bool(), Some(true));
+        assert_eq!(read("64.0").as_u64(), Some(64));
+        assert_eq!(read("64.5").as_u64(), None);
+        assert_eq!(read("-3").as_i64(), Some(-3));
+        assert_eq!(read("-3").as_u64(), None);
+        assert_eq!(read("7").as_f64(), Some(7.0));
+        assert_eq!(read(r#""x""#).into_string().as_deref(), Some("x"));
+        for other in ["null", "[1,{}]", r#"{"a":[1]}"#] {
+            assert_eq!(read(other), Scalar::Other, "{other}");
+        }
+    }
+
+    #[test]
+    fn lists_counts_and_objects_are_lenient() {
+        let list = |s: &str| serde_json::from_str::<StrList>(s).unwrap().0;
+        assert_eq!(list(r#""a""#), ["a"]);
+        assert_eq!(list(r#"["a",1,null,"b"]"#), ["a", "b"]);
+        assert!(list(r#"{"a":"b"}"#).is_empty());
+        let many = serde_json::to_string(&vec!["s"; MAX_LIST + 5]).unwrap();
+        assert_eq!(list(&many).len(), MAX_LIST);
+        let count = |s: &str| serde_json::from_str::<Count>(s).unwrap().0;
+        assert_eq!(count("[1,[2,3],{}]"), Some(3));
+        assert_eq!(count(r#""abc""#), None);
+        #[derive(Debug, Deserialize)]
+        struct T {
+            a: u8,
+        }
+        let obj = |s: &str| serde_json::from_str::<Obj<T>>(s).unwrap().0.map(|t| t.a);
+        assert_eq!(obj(r#"{"a":1,"b":[]}"#), Some(1));
+        assert_eq!(obj("[1]"), None);
+        assert_eq!(obj("null"), None);
+    }
+}
