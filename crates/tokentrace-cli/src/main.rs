@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+mod budget_state;
 mod cli;
 mod commands;
 mod dashboard;

@@ -44,7 +44,6 @@ macro_rules! llm_span {
             { semconv::ERROR_TYPE } = tracing::field::Empty,
             { semconv::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
             { semconv::GEN_AI_RESPONSE_MODEL } = tracing::field::Empty,
-            { semconv::GEN_AI_RESPONSE_ID } = tracing::field::Empty,
             { semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_INPUT_TOKENS } = tracing::field::Empty,
             { semconv::GEN_AI_USAGE_OUTPUT_TOKENS } = tracing::field::Empty,
@@ -120,55 +119,167 @@ pub(crate) fn llm_span(start: &CallStart<'_>, parent: Option<&Span>) -> Span {
     };
     let r = start.request;
     let parent = parent.cloned().unwrap_or_else(Span::current);
+    // On the callsite: what `EnrichLayer` (and tracing-opentelemetry's
+    // special `otel.*` fields) read. The rest is export-only and goes straight
+    // onto the OpenTelemetry span below, static strings without a copy.
     let span = llm_span!(
         parent: &parent,
         { semconv::OTEL_NAME } = start.name,
         { semconv::OTEL_KIND } = "client",
         { semconv::TOKENTRACE_SPAN_TYPE } = span_type,
-        { semconv::OPENINFERENCE_SPAN_KIND } = start.operation.openinference_kind(),
         { semconv::GEN_AI_OPERATION_NAME } = gen_ai_op,
         { semconv::GEN_AI_PROVIDER_NAME } = gen_ai_provider,
-        { semconv::LLM_PROVIDER } = llm_provider,
-        { semconv::LLM_SYSTEM } = llm_system,
         { semconv::GEN_AI_REQUEST_MODEL } = start.request_model,
-        { semconv::DB_SYSTEM_NAME } = db_system,
-        { semconv::DB_OPERATION_NAME } = db_op,
-        { semconv::DB_COLLECTION_NAME } = start.collection,
-        { semconv::GEN_AI_DATA_SOURCE_ID } = start.collection,
-        { semconv::DB_NAMESPACE } = r.namespace.as_deref(),
-        { semconv::DB_OPERATION_BATCH_SIZE } = r.batch_size.map(int),
-        { semconv::DB_VECTOR_QUERY_TOP_K } = r.vector_top_k.map(int),
         { semconv::SERVER_ADDRESS } = start.host,
         { semconv::SERVER_PORT } = start.port.map(i64::from),
-        { semconv::HTTP_REQUEST_METHOD } = start.method,
-        { semconv::URL_FULL } = start.url,
-        { semconv::GEN_AI_REQUEST_STREAM } = start.stream,
-        { semconv::TOKENTRACE_STREAM_USAGE_INJECTED } = start.usage_injected.then_some(true),
-        { semconv::GEN_AI_REQUEST_MAX_TOKENS } = r.max_tokens.map(int),
-        { semconv::GEN_AI_REQUEST_TEMPERATURE } = r.temperature,
-        { semconv::GEN_AI_REQUEST_TOP_P } = r.top_p,
-        { semconv::GEN_AI_REQUEST_TOP_K } = r.top_k,
-        { semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY } = r.frequency_penalty,
-        { semconv::GEN_AI_REQUEST_PRESENCE_PENALTY } = r.presence_penalty,
-        { semconv::GEN_AI_REQUEST_SEED } = r.seed,
-        { semconv::GEN_AI_REQUEST_CHOICE_COUNT } = r.choice_count.filter(|n| *n != 1).map(int),
-        { semconv::GEN_AI_EMBEDDINGS_DIMENSION_COUNT } = r.dimensions.map(int),
-        { semconv::OPENAI_REQUEST_SERVICE_TIER } = r.service_tier.as_deref(),
     );
-    // String arrays cannot be tracing fields; they go onto the OTel span.
+    if span.is_disabled() {
+        return span;
+    }
+    let mut kv = Attrs::new();
+    kv.push(
+        semconv::OPENINFERENCE_SPAN_KIND,
+        start.operation.openinference_kind(),
+    );
+    kv.opt(semconv::LLM_PROVIDER, llm_provider.map(Value::from));
+    kv.opt(semconv::LLM_SYSTEM, llm_system.map(Value::from));
+    kv.opt(semconv::DB_SYSTEM_NAME, db_system.map(Value::from));
+    kv.opt(semconv::DB_OPERATION_NAME, db_op.map(Value::from));
+    kv.opt(semconv::DB_COLLECTION_NAME, start.collection.map(owned));
+    kv.opt(semconv::GEN_AI_DATA_SOURCE_ID, start.collection.map(owned));
+    kv.opt(semconv::DB_NAMESPACE, r.namespace.as_deref().map(owned));
+    kv.opt(
+        semconv::DB_OPERATION_BATCH_SIZE,
+        r.batch_size.map(int_value),
+    );
+    kv.opt(
+        semconv::DB_VECTOR_QUERY_TOP_K,
+        r.vector_top_k.map(int_value),
+    );
+    kv.push(semconv::HTTP_REQUEST_METHOD, method_value(start.method));
+    kv.push(semconv::URL_FULL, owned(start.url));
+    kv.opt(
+        semconv::GEN_AI_REQUEST_STREAM,
+        start.stream.map(Value::from),
+    );
+    kv.opt(
+        semconv::TOKENTRACE_STREAM_USAGE_INJECTED,
+        start.usage_injected.then_some(Value::Bool(true)),
+    );
+    kv.opt(
+        semconv::GEN_AI_REQUEST_MAX_TOKENS,
+        r.max_tokens.map(int_value),
+    );
+    kv.opt(
+        semconv::GEN_AI_REQUEST_TEMPERATURE,
+        r.temperature.map(Value::from),
+    );
+    kv.opt(semconv::GEN_AI_REQUEST_TOP_P, r.top_p.map(Value::from));
+    kv.opt(semconv::GEN_AI_REQUEST_TOP_K, r.top_k.map(Value::from));
+    kv.opt(
+        semconv::GEN_AI_REQUEST_FREQUENCY_PENALTY,
+        r.frequency_penalty.map(Value::from),
+    );
+    kv.opt(
+        semconv::GEN_AI_REQUEST_PRESENCE_PENALTY,
+        r.presence_penalty.map(Value::from),
+    );
+    kv.opt(semconv::GEN_AI_REQUEST_SEED, r.seed.map(Value::from));
+    kv.opt(
+        semconv::GEN_AI_REQUEST_CHOICE_COUNT,
+        r.choice_count.filter(|n| *n != 1).map(int_value),
+    );
+    kv.opt(
+        semconv::GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+        r.dimensions.map(int_value),
+    );
+    kv.opt(
+        semconv::OPENAI_REQUEST_SERVICE_TIER,
+        r.service_tier.as_deref().map(owned),
+    );
+    // String arrays cannot be tracing fields either.
     if !r.stop_sequences.is_empty() {
-        span.set_attribute(
+        kv.push(
             semconv::GEN_AI_REQUEST_STOP_SEQUENCES,
             string_array(&r.stop_sequences),
         );
     }
     if !r.encoding_formats.is_empty() {
-        span.set_attribute(
+        kv.push(
             semconv::GEN_AI_REQUEST_ENCODING_FORMATS,
             string_array(&r.encoding_formats),
         );
     }
+    kv.write(&span);
     span
+}
+
+/// Up to [`Attrs::CAP`] attributes collected on the stack and written onto
+/// a span's OpenTelemetry span in one batch: one lookup of the span's
+/// OpenTelemetry data, no `Vec` (a 40-attribute `Vec` is a large allocation
+/// on every call), and no visit by the `tracing` layers that do not read them.
+pub(crate) struct Attrs {
+    items: [Option<KeyValue>; Self::CAP],
+    len: usize,
+}
+
+impl Attrs {
+    const CAP: usize = 48;
+
+    pub(crate) fn new() -> Self {
+        Self {
+            items: [const { None }; Self::CAP],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, key: &'static str, value: impl Into<Value>) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = Some(KeyValue::new(key, value));
+            self.len += 1;
+        } else {
+            debug_assert!(false, "more than {} attributes", Self::CAP);
+        }
+    }
+
+    pub(crate) fn opt(&mut self, key: &'static str, value: Option<Value>) {
+        if let Some(value) = value {
+            self.push(key, value);
+        }
+    }
+
+    /// Writes the batch onto `span`'s OpenTelemetry span (nothing when no
+    /// OpenTelemetry layer is installed or the span is not recorded).
+    pub(crate) fn write(self, span: &Span) {
+        if self.len == 0 {
+            return;
+        }
+        let cx = span.context();
+        let otel = cx.span();
+        if otel.is_recording() {
+            otel.set_attributes(self.items.into_iter().take(self.len).flatten());
+        }
+    }
+}
+
+/// An owned string value (the `&str` borrows from the request).
+fn owned(s: &str) -> Value {
+    Value::from(s.to_owned())
+}
+
+fn int_value(v: u64) -> Value {
+    Value::I64(int(v))
+}
+
+/// `http.request.method`: the standard methods as static strings, others copied.
+fn method_value(method: &str) -> Value {
+    const STANDARD: [&str; 9] = [
+        "POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|m| **m == method) {
+        Some(m) => Value::from(*m),
+        None => owned(method),
+    }
 }
 
 fn string_array(items: &[String]) -> Value {
@@ -229,8 +340,11 @@ pub(crate) fn int(v: u64) -> i64 {
 
 /// Mark a span failed with a low-cardinality `error.type`.
 pub(crate) fn record_error(span: &Span, error_type: &str) {
-    span.record(semconv::OTEL_STATUS_CODE, STATUS_ERROR);
-    span.record(semconv::ERROR_TYPE, error_type);
+    tokentrace_core::status::SpanError::new()
+        .error_type(error_type)
+        .record(|k, v| {
+            span.record(k, v);
+        });
 }
 
 /// Classify a transport error into an `error.type` value.
@@ -271,7 +385,6 @@ pub(crate) struct LlmFields {
     modal: [Field; 6],
     cost_total: Field,
     response_model: Field,
-    response_id: Field,
     latency: Field,
     status_code: Field,
     error_type: Field,
@@ -304,7 +417,6 @@ pub(crate) fn llm_fields(span: &Span) -> Option<&'static LlmFields> {
                 ],
                 cost_total: f.field(semconv::COST_TOTAL_USD)?,
                 response_model: f.field(semconv::GEN_AI_RESPONSE_MODEL)?,
-                response_id: f.field(semconv::GEN_AI_RESPONSE_ID)?,
                 latency: f.field(semconv::PERFORMANCE_LATENCY_MS)?,
                 status_code: f.field(semconv::OTEL_STATUS_CODE)?,
                 error_type: f.field(semconv::ERROR_TYPE)?,
@@ -409,17 +521,17 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
             (&f.modal[5], v(&modal[5])),
             (&f.cost_total, v(&cost_total)),
             (&f.response_model, v(&response_model)),
-            (&f.response_id, v(&response_id)),
             (&f.latency, v(&latency)),
             (&f.status_code, v(&status)),
             (&f.error_type, v(&o.error_type)),
         ]));
     }
 
-    let mut kv: Vec<KeyValue> = Vec::with_capacity(40);
+    let mut kv = Attrs::new();
+    kv.opt(semconv::GEN_AI_RESPONSE_ID, response_id.map(owned));
     let mut int_kv = |key: &'static str, value: Option<i64>| {
         if let Some(value) = value {
-            kv.push(KeyValue::new(key, value));
+            kv.push(key, value);
         }
     };
     int_kv(semconv::LLM_TOKEN_COUNT_PROMPT, input);
@@ -443,46 +555,44 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
         Priced::Catalogue(cost, source) => {
             let prompt = cost.prompt_usd();
             let completion = cost.completion_usd();
-            kv.extend([
-                KeyValue::new(semconv::COST_INPUT_COST_USD, prompt),
-                KeyValue::new(semconv::COST_OUTPUT_COST_USD, completion),
-                KeyValue::new(semconv::COST_CACHE_READ_COST_USD, cost.cache_read_usd),
-                KeyValue::new(semconv::COST_CACHE_WRITE_COST_USD, cost.cache_write_usd),
-                KeyValue::new(semconv::COST_REASONING_COST_USD, cost.reasoning_usd),
-                KeyValue::new(semconv::COST_MODEL_NAME, cost.model_key.clone()),
-                KeyValue::new(semconv::COST_SOURCE, source),
-                KeyValue::new(semconv::GEN_AI_USAGE_COST, cost.total_usd),
-                KeyValue::new(semconv::LLM_COST_TOTAL, cost.total_usd),
-                KeyValue::new(semconv::LLM_COST_PROMPT, prompt),
-                KeyValue::new(semconv::LLM_COST_COMPLETION, completion),
-                KeyValue::new(semconv::LLM_COST_PROMPT_DETAILS_INPUT, cost.input_usd),
-                KeyValue::new(
-                    semconv::LLM_COST_PROMPT_DETAILS_CACHE_READ,
-                    cost.cache_read_usd,
-                ),
-                KeyValue::new(
-                    semconv::LLM_COST_PROMPT_DETAILS_CACHE_WRITE,
-                    cost.cache_write_usd,
-                ),
-                KeyValue::new(semconv::LLM_COST_COMPLETION_DETAILS_OUTPUT, cost.output_usd),
-                KeyValue::new(
-                    semconv::LLM_COST_COMPLETION_DETAILS_REASONING,
-                    cost.reasoning_usd,
-                ),
-            ]);
+            kv.push(semconv::COST_INPUT_COST_USD, prompt);
+            kv.push(semconv::COST_OUTPUT_COST_USD, completion);
+            kv.push(semconv::COST_CACHE_READ_COST_USD, cost.cache_read_usd);
+            kv.push(semconv::COST_CACHE_WRITE_COST_USD, cost.cache_write_usd);
+            kv.push(semconv::COST_REASONING_COST_USD, cost.reasoning_usd);
+            kv.push(semconv::COST_MODEL_NAME, cost.model_key.clone());
+            kv.push(semconv::COST_SOURCE, source);
+            kv.push(semconv::GEN_AI_USAGE_COST, cost.total_usd);
+            kv.push(semconv::LLM_COST_TOTAL, cost.total_usd);
+            kv.push(semconv::LLM_COST_PROMPT, prompt);
+            kv.push(semconv::LLM_COST_COMPLETION, completion);
+            kv.push(semconv::LLM_COST_PROMPT_DETAILS_INPUT, cost.input_usd);
+            kv.push(
+                semconv::LLM_COST_PROMPT_DETAILS_CACHE_READ,
+                cost.cache_read_usd,
+            );
+            kv.push(
+                semconv::LLM_COST_PROMPT_DETAILS_CACHE_WRITE,
+                cost.cache_write_usd,
+            );
+            kv.push(semconv::LLM_COST_COMPLETION_DETAILS_OUTPUT, cost.output_usd);
+            kv.push(
+                semconv::LLM_COST_COMPLETION_DETAILS_REASONING,
+                cost.reasoning_usd,
+            );
         }
-        Priced::Provider(total_usd, source) => kv.extend([
-            KeyValue::new(semconv::COST_SOURCE, source),
-            KeyValue::new(semconv::GEN_AI_USAGE_COST, total_usd),
-            KeyValue::new(semconv::LLM_COST_TOTAL, total_usd),
-        ]),
-        Priced::UnknownModel => kv.push(KeyValue::new(semconv::COST_UNKNOWN_MODEL, true)),
+        Priced::Provider(total_usd, source) => {
+            kv.push(semconv::COST_SOURCE, source);
+            kv.push(semconv::GEN_AI_USAGE_COST, total_usd);
+            kv.push(semconv::LLM_COST_TOTAL, total_usd);
+        }
+        Priced::UnknownModel => kv.push(semconv::COST_UNKNOWN_MODEL, true),
         Priced::Nothing => {}
     }
     if cost_total.is_some() {
         let mut int_kv = |key: &'static str, value: Option<i64>| {
             if let Some(value) = value {
-                kv.push(KeyValue::new(key, value));
+                kv.push(key, value);
             }
         };
         int_kv(semconv::COST_PROMPT_TOKENS, input);
@@ -490,76 +600,95 @@ pub(crate) fn record_outcome(span: &Span, o: &Outcome<'_>) {
         int_kv(semconv::COST_TOTAL_TOKENS, total);
     }
     if let Some(model) = o.model {
-        kv.push(KeyValue::new(semconv::LLM_MODEL_NAME, model.to_owned()));
+        kv.push(semconv::LLM_MODEL_NAME, model.to_owned());
     }
     if let Some(first) = info.finish_reasons.first() {
         // `gen_ai.response.finish_reasons` is a string array
         // (https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/).
-        kv.push(KeyValue::new(
-            semconv::GEN_AI_RESPONSE_FINISH_REASONS,
-            string_array(&info.finish_reasons),
-        ));
-        kv.push(KeyValue::new(semconv::LLM_FINISH_REASON, first.clone()));
+        let first = finish_reason_value(first);
+        let all = if info.finish_reasons.len() == 1 {
+            Value::Array(Array::String(vec![first.clone()]))
+        } else {
+            Value::Array(Array::String(
+                info.finish_reasons
+                    .iter()
+                    .map(|r| finish_reason_value(r))
+                    .collect(),
+            ))
+        };
+        kv.push(semconv::GEN_AI_RESPONSE_FINISH_REASONS, all);
+        kv.push(semconv::LLM_FINISH_REASON, first);
     }
     if let Some(tier) = &info.service_tier {
-        kv.push(KeyValue::new(
-            semconv::OPENAI_RESPONSE_SERVICE_TIER,
-            tier.clone(),
-        ));
+        kv.push(semconv::OPENAI_RESPONSE_SERVICE_TIER, tier.clone());
     }
     if info.events > 0 {
-        kv.push(KeyValue::new(
-            semconv::TOKENTRACE_STREAM_EVENTS,
-            int(info.events),
-        ));
+        kv.push(semconv::TOKENTRACE_STREAM_EVENTS, int(info.events));
     }
-    kv.push(KeyValue::new(
-        semconv::TOKENTRACE_RESPONSE_BYTES,
-        int(o.bytes),
-    ));
+    kv.push(semconv::TOKENTRACE_RESPONSE_BYTES, int(o.bytes));
     if o.incomplete {
-        kv.push(KeyValue::new(semconv::TOKENTRACE_STREAM_INCOMPLETE, true));
+        kv.push(semconv::TOKENTRACE_STREAM_INCOMPLETE, true);
     }
     if let Some(reason) = o.usage_missing {
-        kv.push(KeyValue::new(semconv::TOKENTRACE_USAGE_MISSING, reason));
+        kv.push(semconv::TOKENTRACE_USAGE_MISSING, reason);
     }
     if let Some(reason) = o.unparsed {
-        kv.push(KeyValue::new(
-            semconv::TOKENTRACE_RESPONSE_UNPARSED,
-            reason.to_owned(),
-        ));
+        kv.push(semconv::TOKENTRACE_RESPONSE_UNPARSED, reason.to_owned());
     }
     if let Some(msg) = o.error_message {
-        kv.push(KeyValue::new(semconv::EXCEPTION_MESSAGE, msg.to_owned()));
+        kv.push(semconv::EXCEPTION_MESSAGE, msg.to_owned());
         // After the status code (in `record_all` above): the description is
         // what `tokentrace show` and the dashboard print for the failure.
         span.record(semconv::OTEL_STATUS_DESCRIPTION, msg);
     }
     if let Some(err) = &info.parse_error {
-        kv.push(KeyValue::new(
+        kv.push(
             semconv::TOKENTRACE_PARSE_ERROR,
             tokentrace_core::bound::truncate_utf8(err, 256).to_owned(),
-        ));
+        );
     }
     let vector = &info.vector;
     if let Some(n) = vector.result_count {
-        kv.push(KeyValue::new(semconv::DB_RESPONSE_RETURNED_ROWS, int(n)));
-        kv.push(KeyValue::new(semconv::DB_VECTOR_QUERY_RESULT_COUNT, int(n)));
+        kv.push(semconv::DB_RESPONSE_RETURNED_ROWS, int(n));
+        kv.push(semconv::DB_VECTOR_QUERY_RESULT_COUNT, int(n));
     }
     if let Some(n) = vector.read_units {
-        kv.push(KeyValue::new(semconv::PINECONE_USAGE_READ_UNITS, int(n)));
+        kv.push(semconv::PINECONE_USAGE_READ_UNITS, int(n));
     }
     if let Some(n) = vector.write_units {
-        kv.push(KeyValue::new(semconv::PINECONE_USAGE_WRITE_UNITS, int(n)));
+        kv.push(semconv::PINECONE_USAGE_WRITE_UNITS, int(n));
     }
     if let Some(t) = vector.server_time_seconds {
-        kv.push(KeyValue::new(semconv::QDRANT_TIME_SECONDS, t));
+        kv.push(semconv::QDRANT_TIME_SECONDS, t);
     }
     if let Some(c) = vector.cost_units {
-        kv.push(KeyValue::new(semconv::MILVUS_COST, c));
+        kv.push(semconv::MILVUS_COST, c);
     }
     if let Some(n) = vector.search_units {
-        kv.push(KeyValue::new(semconv::COHERE_SEARCH_UNITS, int(n)));
+        kv.push(semconv::COHERE_SEARCH_UNITS, int(n));
     }
-    span.context().span().set_attributes(kv);
+    kv.write(span);
+}
+
+/// A finish reason as an attribute value: the common ones as static
+/// strings (no copy), others copied.
+fn finish_reason_value(reason: &str) -> StringValue {
+    const KNOWN: [&str; 12] = [
+        "stop",
+        "length",
+        "tool_calls",
+        "content_filter",
+        "function_call",
+        "end_turn",
+        "max_tokens",
+        "stop_sequence",
+        "tool_use",
+        "STOP",
+        "MAX_TOKENS",
+        "SAFETY",
+    ];
+    match KNOWN.iter().find(|k| **k == reason) {
+        Some(k) => StringValue::from(*k),
+        None => StringValue::from(reason.to_owned()),
+    }
 }

@@ -267,13 +267,15 @@ impl CallGuard {
         self.span = Span::none();
         if let Some(root) = self.root.take() {
             if incomplete || self.status >= 400 || matches!(ending, Ending::Error(_)) {
-                root.record(semconv::OTEL_STATUS_CODE, "error");
-                root.record(
-                    semconv::OTEL_STATUS_DESCRIPTION,
-                    error_message
-                        .as_deref()
-                        .unwrap_or("the response body ended before the provider finished"),
-                );
+                tokentrace_core::status::SpanError::new()
+                    .description(
+                        error_message
+                            .as_deref()
+                            .unwrap_or("the response body ended before the provider finished"),
+                    )
+                    .record(|k, v| {
+                        root.record(k, v);
+                    });
             }
             if !self.stamped {
                 drop(root.enter());

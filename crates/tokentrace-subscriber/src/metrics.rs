@@ -20,7 +20,7 @@ use tokentrace_core::semconv::values::{
     MODALITY_AUDIO, MODALITY_IMAGE, MODALITY_TEXT, MODALITY_UNKNOWN,
 };
 
-use crate::data::LlmFields;
+use crate::llm_fields::LlmFields;
 
 use tokentrace_core::semconv::metrics::{DURATION_BUCKETS, TOKEN_USAGE_BUCKETS as TOKEN_BUCKETS};
 
@@ -389,6 +389,11 @@ fn shared(value: &str) -> StringValue {
     StringValue::from(Arc::<str>::from(value))
 }
 
+/// The span's own shared string, without a copy.
+fn shared_arc(value: &Arc<str>) -> StringValue {
+    StringValue::from(Arc::clone(value))
+}
+
 /// Spec attributes common to the GenAI client metrics.
 fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(8);
@@ -401,7 +406,7 @@ fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
     ];
     for (key, value) in strings {
         if let Some(v) = value {
-            attrs.push(KeyValue::new(key, shared(v)));
+            attrs.push(KeyValue::new(key, shared_arc(v)));
         }
     }
     if let Some(port) = llm.server_port {

@@ -107,11 +107,11 @@ impl SpanFields {
             // A workflow's `invoke_workflow` is not an LLM call's operation
             // (the span contract declares the type first).
             semconv::GEN_AI_OPERATION_NAME if self.kind == Some(SpanKind::Workflow) => {}
-            semconv::GEN_AI_OPERATION_NAME => self.llm().operation = Some(value.to_owned()),
-            semconv::GEN_AI_PROVIDER_NAME => self.llm().provider = Some(value.to_owned()),
-            semconv::GEN_AI_REQUEST_MODEL => self.llm().request_model = Some(value.to_owned()),
-            semconv::GEN_AI_RESPONSE_MODEL => self.llm().response_model = Some(value.to_owned()),
-            semconv::SERVER_ADDRESS => self.llm().server_address = Some(value.to_owned()),
+            semconv::GEN_AI_OPERATION_NAME => self.llm().operation = Some(value.into()),
+            semconv::GEN_AI_PROVIDER_NAME => self.llm().provider = Some(value.into()),
+            semconv::GEN_AI_REQUEST_MODEL => self.llm().request_model = Some(value.into()),
+            semconv::GEN_AI_RESPONSE_MODEL => self.llm().response_model = Some(value.into()),
+            semconv::SERVER_ADDRESS => self.llm().server_address = Some(value.into()),
             // Counts as text: other libraries' u64 fields formatted, or
             // numbers recorded as strings.
             name if is_usage_field(name) => match value.trim().parse::<i64>() {

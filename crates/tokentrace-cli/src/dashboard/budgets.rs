@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokentrace_core::semconv;
 
 use super::AppState;
-use crate::commands::budgets::Source;
+use crate::budget_state::Source;
 use crate::output;
 
 #[derive(Serialize)]
@@ -55,7 +55,7 @@ struct Ctx {
     decisions: Vec<DecisionRow>,
 }
 
-fn limit_rows(rows: Vec<crate::commands::budgets::Row>) -> Vec<LimitRow> {
+fn limit_rows(rows: Vec<crate::budget_state::Row>) -> Vec<LimitRow> {
     let dash = || "-".to_owned();
     rows.into_iter()
         .map(|r| {

@@ -5,16 +5,18 @@
 //!   parsers' engine; no buffer grows with the body).
 //! - `lite.rs`: a small borrowed tree for the captured values (`usage` objects),
 //!   a handful of allocations where `serde_json::Value` takes dozens.
-//! - `write.rs`: string literals, integers and
-//!   floats written straight into a `String`, escaped exactly as `serde_json`
-//!   escapes; the store's column encoder writes span attributes with it.
+//! - `write.rs`: string literals, integers and floats written straight into
+//!   a `String`, escaped exactly as `serde_json` escapes; the store's column
+//!   encoder writes span attributes with it.
 //! - `bounded.rs`: JSON that must fit a byte budget and stay valid:
 //!   [`truncate_json`] for captured content, [`bounded_object`] for
 //!   prompt-template variables and metadata.
 //!
-//! Reading request bodies (`peek_request`) uses serde visitors next to the
-//! fields they read; cutting plain text on a character boundary is
-//! [`crate::bound::truncate_utf8`].
+//! The request peek's lenient serde readers (`request/lenient.rs`) and the
+//! byte-exact `include_usage` edit (`request/inject.rs`) stay beside the
+//! request code that is their only user.
+//!
+//! Cutting plain text on a character boundary is [`crate::bound::truncate_utf8`].
 
 mod bounded;
 pub(crate) mod lite;

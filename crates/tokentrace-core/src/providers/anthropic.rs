@@ -45,9 +45,9 @@ const PATTERNS: &[Pattern] = pats![
     BEDROCK_METRICS, C, [K("amazon-bedrock-invocationMetrics")];
 ];
 
-/// Stream events worth parsing; Bedrock InvokeModel streams Anthropic's
-/// events (and Titan, Llama, Cohere ones), so it shares the list.
-pub(crate) const NEEDLES: &[Needle] = {
+/// Stream events worth parsing (Bedrock InvokeModel, which streams
+/// Anthropic's events among others, keeps a copy with its own additions).
+const NEEDLES: &[Needle] = {
     use Needle::{Any, Key, Sticky as S};
     &[
         Any(b"\"error\""),

@@ -46,7 +46,6 @@ pub(crate) fn operation(flavor: Flavor, model: Option<&str>, operation: Operatio
 
 // --- Response ---
 
-use super::anthropic;
 use crate::json::lite::Json;
 use crate::json::scan::{
     Mode::{Capture as C, CaptureScalar as CS},
@@ -56,7 +55,7 @@ use crate::json::scan::{
 use crate::parse::raw::{Raw, n};
 use crate::parse::wire::{
     ANTHROPIC_MESSAGE_USAGE, BEDROCK_METRICS, BYTES, Doc, FINISH, ID, IN_TOKENS, MESSAGE, MODEL,
-    OUT_TOKENS, TYPE, USAGE, Verdict, Wire, pats,
+    Needle, OUT_TOKENS, Sticky, TYPE, USAGE, Verdict, Wire, pats,
 };
 
 const BEDROCK_CONVERSE: &[Pattern] = pats![
@@ -101,9 +100,32 @@ pub(crate) const CONVERSE: Wire = Wire {
 /// read with these same patterns.
 pub(crate) const INVOKE: Wire = Wire {
     patterns: BEDROCK_INVOKE,
-    needles: anthropic::NEEDLES,
+    needles: INVOKE_NEEDLES,
     end: invoke_end,
     ..Wire::BASE
+};
+
+/// Anthropic's needles, plus the `message` / `Message` members an AWS error
+/// body carries: an InvokeModel error event is never skipped unread.
+const INVOKE_NEEDLES: &[Needle] = {
+    use Needle::{Any, Key, Sticky as S};
+    &[
+        Any(b"\"error\""),
+        Any(b"\"message_stop\""),
+        Key(b"\"usage\""),
+        Key(b"\"stop_reason\""),
+        Key(b"\"stopReason\""),
+        Key(b"\"amazon-bedrock-invocationMetrics\""),
+        Key(b"\"bytes\""),
+        Key(b"\"prompt_token_count\""),
+        Key(b"\"generation_token_count\""),
+        Key(b"\"tokenCount\""),
+        Key(b"\"completionReason\""),
+        Key(b"\"message\""),
+        Key(b"\"Message\""),
+        S(b"\"model\"", Sticky::Model),
+        S(b"\"id\"", Sticky::Id),
+    ]
 };
 
 /// Event-stream `:event-type`s that end a ConverseStream.

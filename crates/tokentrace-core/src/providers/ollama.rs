@@ -68,3 +68,19 @@ pub(crate) const NATIVE: Wire = Wire {
     needles: NEEDLES,
     ..Wire::BASE
 };
+
+// --- Request ---
+
+/// The native API streams unless told not to: an absent `stream` on a
+/// chat / generate body (one with `messages` or `prompt`) reads as `true`.
+pub(crate) fn default_stream(
+    flavor: crate::provider::Flavor,
+    stream: Option<bool>,
+    chat_or_generate: bool,
+) -> Option<bool> {
+    if flavor == crate::provider::Flavor::Ollama && stream.is_none() && chat_or_generate {
+        Some(true)
+    } else {
+        stream
+    }
+}

@@ -36,6 +36,7 @@
 //! ```
 
 mod agent;
+mod error;
 mod providers;
 
 use std::fmt;
@@ -47,7 +48,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tokentrace_core::{Provider, ProviderRegistry};
 
-pub use agent::AgentError;
+pub use error::AgentError;
 
 /// Where one provider is, and the key to send it (if any).
 #[derive(Clone, PartialEq, Eq)]

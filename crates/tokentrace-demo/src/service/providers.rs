@@ -5,7 +5,7 @@
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
-use super::agent::AgentError;
+use super::error::AgentError;
 use super::{AppState, Upstream};
 
 /// Send a JSON POST with the provider's auth header, failing on a non-2xx status.

@@ -7,40 +7,15 @@ mod summary;
 mod traffic;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Args;
 use tokentrace_demo::mocks::MockProviders;
 
 use crate::commands::{emit, emit_json};
 use crate::output::Style;
 
-/// `tokentrace demo`.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct DemoArgs {
-    /// End after printing the summary instead of serving the dashboard.
-    #[arg(long)]
-    pub(crate) no_serve: bool,
-    /// Number of requests to drive through the example agent service.
-    #[arg(long, value_name = "N", default_value_t = 36)]
-    pub(crate) requests: u32,
-    /// Path of the SQLite trace store to write.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "TOKENTRACE_STORE",
-        default_value = ".tokentrace/traces.db"
-    )]
-    pub(crate) store: PathBuf,
-    /// Port the dashboard listens on (127.0.0.1).
-    #[arg(long, value_name = "PORT", default_value_t = 7070)]
-    pub(crate) port: u16,
-    /// Print the summary as JSON on stdout (progress still goes to stderr).
-    #[arg(long)]
-    pub(crate) json: bool,
-}
+use crate::cli::DemoArgs;
 
 /// Runs `tokentrace demo`.
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {

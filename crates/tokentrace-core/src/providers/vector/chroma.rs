@@ -65,3 +65,14 @@ fn error_end(doc: Doc<'_>, v: &mut Verdict) {
         v.error(Some(ty), Some(m));
     }
 }
+
+// --- Request ---
+
+use crate::request::body::Body;
+use crate::request::info::RequestInfo;
+
+/// `n_results` and the `ids` written.
+pub(crate) fn peek(b: &Body, info: &mut RequestInfo) {
+    info.vector_top_k = b.n_results.as_u64();
+    info.batch_size = b.ids.0;
+}

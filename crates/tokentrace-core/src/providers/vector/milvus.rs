@@ -58,3 +58,15 @@ fn error_end(doc: Doc<'_>, v: &mut Verdict) {
         v.error(Some(c), doc.message);
     }
 }
+
+// --- Request ---
+
+use crate::request::body::Body;
+use crate::request::info::RequestInfo;
+
+/// `limit`, `collectionName` and the `data` rows written.
+pub(crate) fn peek(b: &Body, info: &mut RequestInfo) {
+    info.vector_top_k = b.limit.as_u64();
+    info.collection = b.collection_name.as_str().map(str::to_owned);
+    info.batch_size = b.data.0;
+}

@@ -127,3 +127,15 @@ fn usage(v: &Lite<'_>, info: &mut ResponseInfo) -> Option<Raw> {
         ..Raw::default()
     })
 }
+
+// --- Request ---
+
+use crate::request::body::Body;
+use crate::request::info::RequestInfo;
+
+/// `topK`, `namespace` and the `vectors` upserted.
+pub(crate) fn peek(b: &Body, info: &mut RequestInfo) {
+    info.vector_top_k = b.top_k_camel.as_u64();
+    info.namespace = b.namespace.as_str().map(str::to_owned);
+    info.batch_size = b.vectors.0;
+}

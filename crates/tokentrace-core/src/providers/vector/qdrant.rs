@@ -81,3 +81,17 @@ fn status_error(raw: &[u8]) -> Option<(String, String)> {
     let e = v.get("error")?.as_str()?;
     Some(("qdrant_error".to_owned(), e.to_owned()))
 }
+
+// --- Request ---
+
+use crate::request::body::Body;
+use crate::request::info::RequestInfo;
+
+/// `limit`, and the `points` (or `batch.ids`) written.
+pub(crate) fn peek(b: &Body, info: &mut RequestInfo) {
+    info.vector_top_k = b.limit.as_u64();
+    info.batch_size = b
+        .points
+        .0
+        .or_else(|| b.batch.0.as_ref().and_then(|x| x.ids.0));
+}

@@ -64,3 +64,45 @@ pub(crate) const WIRE: Wire = Wire {
     counts_add_up: true,
     ..Wire::BASE
 };
+
+// --- Request ---
+
+use crate::request::body::Body;
+use crate::request::info::RequestInfo;
+
+/// `class` (or the class a GraphQL query reads) and the `objects` written.
+pub(crate) fn peek(b: &Body, info: &mut RequestInfo) {
+    info.collection = b
+        .class
+        .as_str()
+        .or_else(|| b.query.as_str().and_then(graphql_class))
+        .map(str::to_owned);
+    info.batch_size = b.objects.0;
+}
+
+/// The class a Weaviate GraphQL query reads: the first field inside `Get { … }`
+/// or `Aggregate { … }`.
+pub(crate) fn graphql_class(query: &str) -> Option<&str> {
+    for op in ["Get", "Aggregate"] {
+        let mut search = query;
+        while let Some(pos) = search.find(op) {
+            let before_ok = search[..pos]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            let after = search[pos + op.len()..].trim_start();
+            if before_ok && let Some(inner) = after.strip_prefix('{') {
+                let inner = inner.trim_start();
+                let end = inner
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(inner.len());
+                let name = &inner[..end];
+                if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                    return Some(name);
+                }
+            }
+            search = &search[pos + op.len()..];
+        }
+    }
+    None
+}

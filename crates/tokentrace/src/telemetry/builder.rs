@@ -1,24 +1,19 @@
-//! One-call set-up: [`init`] and the [`Telemetry`] builder.
+//! The [`Telemetry`] builder: its setters, and how each setting resolves
+//! (explicit setter, else the environment, else the default).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
-use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanExporter};
-use tokentrace_core::price::{PriceCatalogue, PriceError};
-use tracing_subscriber::filter::{LevelFilter, Targets};
-use tracing_subscriber::layer::SubscriberExt;
+use opentelemetry_sdk::trace::SpanExporter;
+use tracing_subscriber::filter::Targets;
 
-use crate::config::{EnvConfig, OtlpHeaders, SamplerSetting, StoreSetting};
-use crate::pipeline::{
-    BlockingExporter, KeepErrorsSampler, PipelineStats, QueueConfig, QueueProcessor,
-};
-use crate::sanitize::{DEFAULT_EVENTS, ExportPolicy};
+use crate::pipeline::{BlockingExporter, QueueConfig};
+use crate::sanitize::DEFAULT_EVENTS;
+use crate::semconv_mode::SemconvMode;
+use crate::telemetry::env::{self, EnvConfig, OtlpHeaders, SamplerSetting, StoreSetting};
+use crate::telemetry::error::TelemetryError;
+use crate::telemetry::filter::parse_events;
+use crate::telemetry::protocol::{OtlpProtocol, signal_url};
 
 /// Default store path, relative to the working directory.
 pub const DEFAULT_STORE_PATH: &str = ".tokentrace/traces.db";
@@ -28,180 +23,6 @@ const DEFAULT_MAX_BATCH: usize = 512;
 const DEFAULT_EXPORT_DELAY: Duration = Duration::from_secs(1);
 const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(60);
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Targets whose spans and events never reach tokentrace: HTTP and OTel
-/// internals, including those of the OTLP exporter's own HTTP client.
-/// `Targets` matches by string prefix, so `reqwest::` keeps
-/// `reqwest_middleware`/`reqwest_tracing` spans while dropping reqwest's own.
-const EXCLUDED_TARGETS: &[&str] = &[
-    "hyper",
-    "h2",
-    "reqwest::",
-    "tower::",
-    "rustls",
-    "opentelemetry",
-    "tonic",
-    "tokentrace_store",
-];
-
-/// The global filter of tokentrace's subscriber: spans by [`EXCLUDED_TARGETS`],
-/// events by those and the event directives (`TOKENTRACE_EVENTS`).
-#[derive(Debug, Clone)]
-struct TargetFilter {
-    spans: Targets,
-    events: Targets,
-}
-
-impl TargetFilter {
-    fn allows(&self, meta: &tracing::Metadata<'_>) -> bool {
-        self.spans.would_enable(meta.target(), meta.level())
-            && (!meta.is_event() || self.events.would_enable(meta.target(), meta.level()))
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TargetFilter {
-    fn register_callsite(
-        &self,
-        meta: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        if self.allows(meta) {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
-        }
-    }
-
-    fn enabled(
-        &self,
-        meta: &tracing::Metadata<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) -> bool {
-        self.allows(meta)
-    }
-}
-
-/// Parses `RUST_LOG`-style event directives.
-fn parse_events(directives: &str) -> Option<Targets> {
-    directives.parse::<Targets>().ok()
-}
-
-/// The OTLP transport, for [`Telemetry::otlp_protocol`] and the
-/// `OTEL_EXPORTER_OTLP_PROTOCOL` family of variables.
-///
-/// `http/json` (the third protocol of the OTLP specification) is not
-/// supported: asking for it in the environment is an error, not a fallback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum OtlpProtocol {
-    /// `http/protobuf`: protobuf bodies POSTed to `{endpoint}/v1/traces` and
-    /// `{endpoint}/v1/metrics` (collector port 4318 by convention). The default.
-    #[default]
-    HttpProtobuf,
-    /// `grpc`: the OTLP gRPC services at the endpoint as given (collector
-    /// port 4317 by convention). Needs tokentrace's `grpc` feature; without it
-    /// set-up fails with [`TelemetryError::ProtocolUnavailable`].
-    Grpc,
-}
-
-impl OtlpProtocol {
-    /// The name the OTLP specification (and `OTEL_EXPORTER_OTLP_PROTOCOL`)
-    /// uses: `http/protobuf` or `grpc`.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::HttpProtobuf => "http/protobuf",
-            Self::Grpc => "grpc",
-        }
-    }
-}
-
-impl std::fmt::Display for OtlpProtocol {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Set-up failed; nothing was installed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TelemetryError {
-    /// An environment variable had a value tokentrace cannot use.
-    #[error("{var}={value:?} is invalid: {expected}")]
-    InvalidEnv {
-        /// The variable.
-        var: &'static str,
-        /// Its value (first 100 characters).
-        value: String,
-        /// What was expected.
-        expected: &'static str,
-    },
-    /// A builder setting was invalid.
-    #[error("invalid setting {setting}: {reason}")]
-    InvalidSetting {
-        /// The setter.
-        setting: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// The SQLite store could not be opened.
-    #[cfg(feature = "store")]
-    #[error("cannot open the trace store")]
-    Store(#[from] tokentrace_store::StoreError),
-    /// The OTLP exporter could not be built.
-    #[cfg(feature = "otlp")]
-    #[error("cannot build the OTLP exporter")]
-    Otlp(#[from] opentelemetry_otlp::ExporterBuildError),
-    /// An OTLP protocol was asked for whose support is not compiled in
-    /// (gRPC without tokentrace's `grpc` feature). Nothing falls back silently.
-    #[error(
-        "OTLP protocol {protocol} for {signal} needs tokentrace's `{feature}` feature, which this build lacks"
-    )]
-    ProtocolUnavailable {
-        /// The protocol asked for.
-        protocol: OtlpProtocol,
-        /// `traces` or `metrics`.
-        signal: &'static str,
-        /// The cargo feature that adds it.
-        feature: &'static str,
-    },
-    /// The thread that runs the OTLP/gRPC exporters could not be started.
-    #[cfg(feature = "grpc")]
-    #[error("cannot start the OTLP/gRPC export thread")]
-    ExportThread(#[source] std::io::Error),
-    /// The price file could not be read.
-    #[error("cannot load the price file")]
-    Prices(#[from] PriceError),
-    /// The layers were composed wrongly (a bug in tokentrace).
-    #[error("subscriber layers are misordered")]
-    LayerOrder(#[from] tokentrace_subscriber::LayerOrderError),
-    /// A global subscriber was already installed.
-    #[error("a global tracing subscriber is already installed")]
-    AlreadyInstalled(#[source] tracing::subscriber::SetGlobalDefaultError),
-}
-
-/// Sets tokentrace up from the environment: `Telemetry::builder().from_env().install()`.
-///
-/// Spans go to the SQLite store at `.tokentrace/traces.db` (unless
-/// `TOKENTRACE_STORE=off`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set,
-/// over OTLP (HTTP/protobuf, or gRPC with the `grpc` feature and
-/// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`). Keep the guard alive for the life of
-/// the program. Works inside or outside a tokio runtime.
-///
-/// ```no_run
-/// fn main() -> Result<(), Box<dyn std::error::Error>> {
-///     let _telemetry = tokentrace::init()?;
-///     // ... the application ...
-///     Ok(())
-/// }
-/// ```
-///
-/// # Errors
-///
-/// See [`Telemetry::install`].
-pub fn init() -> Result<TelemetryGuard, TelemetryError> {
-    Telemetry::builder().from_env().install()
-}
 
 /// Builder for tokentrace's tracing and metrics pipeline.
 ///
@@ -228,7 +49,7 @@ pub fn init() -> Result<TelemetryGuard, TelemetryError> {
 ///
 /// # Environment
 ///
-/// Read only by [`from_env`](Self::from_env) (and [`init`]); explicit setters win.
+/// Read only by [`from_env`](Self::from_env) (and [`init`](crate::init)); explicit setters win.
 ///
 /// | variable | effect |
 /// |---|---|
@@ -263,7 +84,7 @@ pub struct Telemetry {
     otlp_timeout: Option<Duration>,
     prices_file: Option<PathBuf>,
     prices_catalogue: Option<PathBuf>,
-    semconv: Option<crate::SemconvMode>,
+    semconv: Option<SemconvMode>,
     sampler: Option<SamplerSetting>,
     keep_errors: Option<bool>,
     capture_content: Option<bool>,
@@ -377,9 +198,9 @@ impl Telemetry {
     /// exporters carry (the store keeps tokentrace's own). Defaults to
     /// `OTEL_SEMCONV_STABILITY_OPT_IN` (`gen_ai_latest_experimental`, or
     /// `gen_ai_latest_experimental/dup` for both old and new names), else
-    /// [`SemconvMode::Latest`](crate::SemconvMode::Latest). `Legacy` emits the
+    /// [`SemconvMode::Latest`](SemconvMode::Latest). `Legacy` emits the
     /// v1.41.0 names tokentrace used before.
-    pub fn semconv(mut self, mode: crate::SemconvMode) -> Self {
+    pub fn semconv(mut self, mode: SemconvMode) -> Self {
         self.semconv = Some(mode);
         self
     }
@@ -440,7 +261,7 @@ impl Telemetry {
     }
 
     /// Spans each exporter's queue holds before new spans are dropped and
-    /// counted in [`TelemetryGuard::dropped_spans`]. Defaults to 2048.
+    /// counted in [`TelemetryGuard::dropped_spans`](crate::TelemetryGuard::dropped_spans). Defaults to 2048.
     pub fn queue_size(mut self, spans: usize) -> Self {
         self.queue_size = Some(spans.max(1));
         self
@@ -479,7 +300,7 @@ impl Telemetry {
         self
     }
 
-    fn resolve(&mut self) -> Result<Resolved, TelemetryError> {
+    pub(crate) fn resolve(&mut self) -> Result<Resolved, TelemetryError> {
         let env = if self.read_env {
             match self.env.take() {
                 Some(env) => env,
@@ -557,7 +378,7 @@ impl Telemetry {
                 ),
             })?,
             (None, Some(d)) => parse_events(&d).ok_or_else(|| TelemetryError::InvalidEnv {
-                var: crate::config::TOKENTRACE_EVENTS,
+                var: env::TOKENTRACE_EVENTS,
                 value: d.chars().take(100).collect(),
                 expected: "target=level directives, e.g. warn,my_app=debug",
             })?,
@@ -607,532 +428,50 @@ impl Telemetry {
                 delay: self.export_delay.unwrap_or(DEFAULT_EXPORT_DELAY),
             },
             metrics_interval: self.metrics_interval.unwrap_or(DEFAULT_METRICS_INTERVAL),
+            extra: std::mem::take(&mut self.extra),
+            #[cfg(feature = "store")]
+            store_page_cache: self.store_page_cache,
         })
-    }
-
-    /// Builds the pipeline without touching any global: a [`tracing::Dispatch`]
-    /// to use with `tracing::dispatcher::with_default` (tests, plugins), and
-    /// the guard that flushes it. [`install`](Self::install) is this plus the globals.
-    ///
-    /// ```no_run
-    /// let (dispatch, guard) = tokentrace::Telemetry::builder()
-    ///     .store("/tmp/test-traces.db")
-    ///     .build()?;
-    /// tracing::dispatcher::with_default(&dispatch, || {
-    ///     tracing::info_span!("work").in_scope(|| {});
-    /// });
-    /// guard.flush();
-    /// # Ok::<(), tokentrace::TelemetryError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// See [`install`](Self::install), except `AlreadyInstalled`.
-    pub fn build(mut self) -> Result<(tracing::Dispatch, TelemetryGuard), TelemetryError> {
-        let cfg = self.resolve()?;
-        if cfg.disabled {
-            return Ok((tracing::Dispatch::none(), TelemetryGuard::inert()));
-        }
-        let local = cfg
-            .prices_catalogue
-            .is_file()
-            .then(|| PriceCatalogue::with_local_file(&cfg.prices_catalogue))
-            .transpose()?;
-        let prices = match (&cfg.prices_file, local) {
-            (Some(path), Some(local)) => Some(Arc::new(local.and_overrides_file(path)?)),
-            (Some(path), None) => Some(Arc::new(PriceCatalogue::with_overrides_file(path)?)),
-            (None, local) => local.map(Arc::new),
-        };
-        let mut resource = Resource::builder_empty().with_service_name(cfg.service_name.clone());
-        for (k, v) in &cfg.resource_attributes {
-            if k != "service.name" {
-                resource = resource.with_attribute(KeyValue::new(k.clone(), v.clone()));
-            }
-        }
-        let resource = resource.build();
-
-        // The gRPC exporters' runtime thread, started only when a signal uses
-        // gRPC; declared before the providers so a failed build stops it.
-        #[cfg(feature = "grpc")]
-        let grpc_runtime = if (cfg.traces_endpoint.is_some()
-            && cfg.traces_protocol == OtlpProtocol::Grpc)
-            || (cfg.metrics_endpoint.is_some() && cfg.metrics_protocol == OtlpProtocol::Grpc)
-        {
-            Some(crate::pipeline::ExportRuntime::start().map_err(TelemetryError::ExportThread)?)
-        } else {
-            None
-        };
-        #[cfg(feature = "grpc")]
-        let grpc_runtime_ref = grpc_runtime.as_ref();
-        #[cfg(all(feature = "otlp", not(feature = "grpc")))]
-        let grpc_runtime_ref = None;
-
-        let stats = Arc::new(PipelineStats::default());
-        let mut exporters: Vec<Box<dyn BlockingExporter>> = Vec::new();
-        #[cfg(feature = "store")]
-        let mut store_stats = None;
-        #[cfg(feature = "store")]
-        if let StoreSetting::Path(path) = &cfg.store {
-            let mut builder = tokentrace_store::StoreExporter::builder(path)
-                .upstream_dropped(Arc::clone(&stats.queue_dropped))
-                .span_queue_capacity(cfg.queue.capacity)
-                .span_batching(cfg.queue.max_batch, cfg.queue.delay);
-            if let Some(bytes) = self.store_page_cache {
-                builder = builder.page_cache_bytes(bytes);
-            }
-            let exporter = builder.build()?;
-            store_stats = Some(exporter.stats_handle());
-            exporters.push(Box::new(crate::pipeline::StoreSink(exporter)));
-        }
-        #[cfg(feature = "otlp")]
-        if let Some(endpoint) = &cfg.traces_endpoint {
-            exporters.push(Box::new(crate::semconv_mode::Rewriting {
-                inner: otlp::span_exporter(&cfg, endpoint, grpc_runtime_ref)?,
-                mode: cfg.semconv,
-            }));
-        }
-        // Added exporters see what OTLP sees; the store keeps the spans as built.
-        for inner in self.extra.drain(..) {
-            exporters.push(Box::new(crate::semconv_mode::Rewriting {
-                inner,
-                mode: cfg.semconv,
-            }));
-        }
-
-        let head = match cfg.sampler {
-            SamplerSetting::AlwaysOn => Sampler::AlwaysOn,
-            SamplerSetting::AlwaysOff => Sampler::AlwaysOff,
-            SamplerSetting::Ratio(r) => Sampler::TraceIdRatioBased(r),
-            SamplerSetting::ParentBasedAlwaysOn => {
-                Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
-            }
-            SamplerSetting::ParentBasedAlwaysOff => {
-                Sampler::ParentBased(Box::new(Sampler::AlwaysOff))
-            }
-            SamplerSetting::ParentBasedRatio(r) => {
-                Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
-            }
-        };
-        let processor = QueueProcessor::new(
-            exporters,
-            cfg.queue,
-            cfg.keep_errors,
-            ExportPolicy {
-                capture_content: cfg.capture_content,
-            },
-            &stats,
-        );
-        let mut tracer_builder = SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .with_resource(resource.clone());
-        tracer_builder = if cfg.keep_errors {
-            tracer_builder.with_sampler(KeepErrorsSampler { inner: head })
-        } else {
-            tracer_builder.with_sampler(head)
-        };
-        let tracer_provider = tracer_builder.build();
-
-        #[allow(unused_mut)] // only the `otlp` and `store` features add readers
-        let mut meter_builder = SdkMeterProvider::builder().with_resource(resource);
-        #[cfg(feature = "otlp")]
-        if let Some(endpoint) = &cfg.metrics_endpoint {
-            meter_builder =
-                otlp::with_metric_reader(meter_builder, &cfg, endpoint, grpc_runtime_ref)?;
-        }
-        #[cfg(not(feature = "otlp"))]
-        let _ = (&cfg.metrics_endpoint, cfg.metrics_interval);
-        // The store keeps a running summary of the same metrics (its
-        // `metrics` table), so they exist locally without a collector.
-        #[cfg(feature = "store")]
-        if let StoreSetting::Path(path) = &cfg.store {
-            let exporter = tokentrace_store::StoreMetricExporter::new(path)?;
-            meter_builder = meter_builder.with_reader(
-                opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
-                    .with_interval(cfg.metrics_interval)
-                    .build(),
-            );
-        }
-        let meter_provider = meter_builder.build();
-
-        let mut targets = Targets::new().with_default(LevelFilter::TRACE);
-        for t in EXCLUDED_TARGETS {
-            targets = targets.with_target(*t, LevelFilter::OFF);
-        }
-        let targets = TargetFilter {
-            spans: targets,
-            events: cfg.events.clone(),
-        };
-        let enrich = tokentrace_subscriber::EnrichLayer::new()
-            .meter(meter_provider.meter("tokentrace"))
-            .semconv(cfg.semconv)
-            .prompt_variables(cfg.capture_content);
-        // busy/idle time, thread, code location and target on every span are
-        // noise in an LLM trace view and cost time per span: leave them out.
-        let otel = tracing_opentelemetry::layer()
-            .with_tracked_inactivity(false)
-            .with_threads(false)
-            .with_location(false)
-            .with_target(false)
-            .with_tracer(tracer_provider.tracer("tokentrace"));
-        let dispatch = tracing::Dispatch::new(
-            tracing_subscriber::registry()
-                .with(enrich)
-                .with(otel)
-                .with(targets),
-        );
-        tokentrace_subscriber::verify_layer_order(&dispatch)?;
-
-        let guard = TelemetryGuard {
-            inner: Some(GuardInner {
-                tracer_provider,
-                meter_provider,
-                stats,
-                budget_observer: InstalledObserver::default(),
-                #[cfg(feature = "store")]
-                store_stats,
-                #[cfg(feature = "grpc")]
-                _grpc_runtime: grpc_runtime,
-            }),
-            settings: Some(Settings {
-                prices,
-                capture_content: cfg.capture_content,
-                workflows: cfg.workflows,
-                exclude_modules: cfg.exclude_modules,
-            }),
-        };
-        Ok((dispatch, guard))
-    }
-
-    /// Builds the pipeline and installs it process-wide: the global `tracing`
-    /// subscriber, OpenTelemetry tracer and meter providers, the W3C
-    /// TraceContext + Baggage propagators, the workflow filter, the price
-    /// catalogue (see [`prices`]) and the content-capture switch (see
-    /// [`capture_content_enabled`]).
-    ///
-    /// # Errors
-    ///
-    /// An invalid environment value or setting, a store that cannot be opened,
-    /// an OTLP exporter that cannot be built, an unreadable price file, or a
-    /// global subscriber already installed. Nothing is installed then.
-    pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
-        let (dispatch, mut guard) = self.build()?;
-        let Some(inner) = &mut guard.inner else {
-            return Ok(guard);
-        };
-        tracing::dispatcher::set_global_default(dispatch)
-            .map_err(TelemetryError::AlreadyInstalled)?;
-        opentelemetry::global::set_text_map_propagator(
-            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-                Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
-                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
-            ]),
-        );
-        opentelemetry::global::set_tracer_provider(inner.tracer_provider.clone());
-        opentelemetry::global::set_meter_provider(inner.meter_provider.clone());
-        if let Some(settings) = guard.settings.take() {
-            crate::workflow::set_workflow_filter(crate::workflow::WorkflowFilter::from_env_values(
-                settings.workflows.as_deref(),
-                settings.exclude_modules.as_deref(),
-            ));
-            if let Some(prices) = settings.prices {
-                tokentrace_core::defaults::set_price_catalogue(prices);
-            }
-            tokentrace_core::defaults::set_capture_content(settings.capture_content);
-        }
-        // Budgets in LlmMiddleware read the request's user, session and
-        // workflow from the span tree through this.
-        tokentrace_core::budget::set_keys_provider(tokentrace_subscriber::current_budget_keys);
-        // Budget decisions feed the `tokentrace.budget.outcomes` counter.
-        let observer = tokentrace_subscriber::budget_outcome_observer(
-            &inner.meter_provider.meter("tokentrace"),
-        );
-        tokentrace_core::budget::set_outcome_observer(Some(observer.clone()));
-        inner.budget_observer = InstalledObserver(Some(observer));
-        Ok(guard)
-    }
-}
-
-/// The URL of one signal: HTTP/protobuf appends `/v1/{signal}` to the base;
-/// gRPC names its service in the request path, so the endpoint is used as given.
-fn signal_url(base: &str, signal: &str, protocol: OtlpProtocol) -> String {
-    match protocol {
-        OtlpProtocol::Grpc => base.to_owned(),
-        _ => format!("{}/v1/{signal}", base.trim_end_matches('/')),
-    }
-}
-
-/// Building the OTLP exporters for the protocol of each signal.
-#[cfg(feature = "otlp")]
-mod otlp {
-    use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
-    use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
-
-    #[cfg(feature = "grpc")]
-    use super::OtlpProtocol;
-    use super::{Resolved, TelemetryError};
-    use crate::pipeline::BlockingExporter;
-    #[cfg(feature = "grpc")]
-    use crate::pipeline::{ExportRuntime, OnRuntime};
-
-    #[cfg(not(feature = "grpc"))]
-    type Runtime = std::convert::Infallible;
-    #[cfg(feature = "grpc")]
-    type Runtime = ExportRuntime;
-
-    pub(super) fn span_exporter(
-        cfg: &Resolved,
-        endpoint: &str,
-        runtime: Option<&Runtime>,
-    ) -> Result<Box<dyn BlockingExporter>, TelemetryError> {
-        #[cfg(feature = "grpc")]
-        if cfg.traces_protocol == OtlpProtocol::Grpc
-            && let Some(runtime) = runtime
-        {
-            use opentelemetry_otlp::WithTonicConfig as _;
-            // tonic's lazy channel spawns its worker on the runtime entered here.
-            let _entered = runtime.handle().enter();
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.to_owned())
-                .with_timeout(cfg.otlp_timeout)
-                .with_metadata(grpc::metadata(&cfg.headers)?)
-                .build()?;
-            return Ok(Box::new(OnRuntime::new(exporter, runtime)));
-        }
-        let _ = runtime;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(endpoint.to_owned())
-            .with_timeout(cfg.otlp_timeout)
-            .with_headers(cfg.headers.0.iter().cloned().collect())
-            .build()?;
-        Ok(Box::new(exporter))
-    }
-
-    pub(super) fn with_metric_reader(
-        meter_builder: MeterProviderBuilder,
-        cfg: &Resolved,
-        endpoint: &str,
-        runtime: Option<&Runtime>,
-    ) -> Result<MeterProviderBuilder, TelemetryError> {
-        #[cfg(feature = "grpc")]
-        if cfg.metrics_protocol == OtlpProtocol::Grpc
-            && let Some(runtime) = runtime
-        {
-            use opentelemetry_otlp::WithTonicConfig as _;
-            let _entered = runtime.handle().enter();
-            let exporter = opentelemetry_otlp::MetricExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.to_owned())
-                .with_timeout(cfg.otlp_timeout)
-                .with_metadata(grpc::metadata(&cfg.headers)?)
-                .build()?;
-            return Ok(meter_builder.with_reader(
-                PeriodicReader::builder(OnRuntime::new(exporter, runtime))
-                    .with_interval(cfg.metrics_interval)
-                    .build(),
-            ));
-        }
-        let _ = runtime;
-        let exporter = opentelemetry_otlp::MetricExporter::builder()
-            .with_http()
-            .with_endpoint(endpoint.to_owned())
-            .with_timeout(cfg.otlp_timeout)
-            .with_headers(cfg.headers.0.iter().cloned().collect())
-            .build()?;
-        Ok(meter_builder.with_reader(
-            PeriodicReader::builder(exporter)
-                .with_interval(cfg.metrics_interval)
-                .build(),
-        ))
-    }
-
-    #[cfg(feature = "grpc")]
-    pub(super) mod grpc {
-        use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
-
-        use crate::config::OtlpHeaders;
-        use crate::telemetry::TelemetryError;
-
-        /// The OTLP headers as gRPC request metadata; a later header wins
-        /// over an earlier one of the same name (builder over environment).
-        /// Errors name the header, never its value.
-        pub(crate) fn metadata(headers: &OtlpHeaders) -> Result<MetadataMap, TelemetryError> {
-            let mut map = http::HeaderMap::new();
-            for (name, value) in &headers.0 {
-                let key = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                    TelemetryError::InvalidSetting {
-                        setting: "otlp_header",
-                        reason: format!("{name:?} is not a valid gRPC metadata name"),
-                    }
-                })?;
-                let mut value = http::HeaderValue::from_str(value).map_err(|_| {
-                    TelemetryError::InvalidSetting {
-                        setting: "otlp_header",
-                        reason: format!("the value of {name:?} is not valid gRPC metadata"),
-                    }
-                })?;
-                value.set_sensitive(true);
-                map.insert(key, value);
-            }
-            Ok(MetadataMap::from_headers(map))
-        }
     }
 }
 
 // Without `store`/`otlp` some settings have no consumer.
 #[cfg_attr(not(all(feature = "store", feature = "otlp")), allow(dead_code))]
 #[derive(Debug)]
-struct Resolved {
-    disabled: bool,
-    service_name: String,
-    resource_attributes: Vec<(String, String)>,
-    store: StoreSetting,
-    traces_endpoint: Option<String>,
-    metrics_endpoint: Option<String>,
+pub(crate) struct Resolved {
+    pub(crate) disabled: bool,
+    pub(crate) service_name: String,
+    pub(crate) resource_attributes: Vec<(String, String)>,
+    pub(crate) store: StoreSetting,
+    pub(crate) traces_endpoint: Option<String>,
+    pub(crate) metrics_endpoint: Option<String>,
     // Read only where gRPC is compiled in (HTTP is the only other choice).
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
-    traces_protocol: OtlpProtocol,
+    pub(crate) traces_protocol: OtlpProtocol,
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
-    metrics_protocol: OtlpProtocol,
-    headers: OtlpHeaders,
-    otlp_timeout: Duration,
-    prices_file: Option<PathBuf>,
-    prices_catalogue: PathBuf,
-    semconv: crate::SemconvMode,
-    sampler: SamplerSetting,
-    keep_errors: bool,
-    capture_content: bool,
-    events: Targets,
-    workflows: Option<String>,
-    exclude_modules: Option<String>,
-    queue: QueueConfig,
-    metrics_interval: Duration,
-}
-
-/// The price catalogue [`install`](Telemetry::install) loaded (built-in
-/// prices merged with the price file), or the built-in one. `LlmMiddleware`
-/// uses it unless given its own.
-#[must_use]
-pub fn prices() -> Arc<PriceCatalogue> {
-    tokentrace_core::defaults::price_catalogue()
-}
-
-/// Whether [`install`](Telemetry::install) turned content capture on
-/// (`TOKENTRACE_CAPTURE_CONTENT` or [`Telemetry::capture_content`]);
-/// `LlmMiddleware` follows it unless told otherwise.
-#[must_use]
-pub fn capture_content_enabled() -> bool {
-    tokentrace_core::defaults::capture_content()
-}
-
-#[derive(Debug)]
-struct Settings {
-    prices: Option<Arc<PriceCatalogue>>,
-    capture_content: bool,
-    workflows: Option<String>,
-    exclude_modules: Option<String>,
-}
-
-/// The budget outcome observer a guard installed.
-#[derive(Default)]
-struct InstalledObserver(Option<tokentrace_core::budget::OutcomeObserver>);
-
-impl std::fmt::Debug for InstalledObserver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
-    }
-}
-
-#[derive(Debug)]
-struct GuardInner {
-    tracer_provider: SdkTracerProvider,
-    meter_provider: SdkMeterProvider,
-    stats: Arc<PipelineStats>,
-    /// The budget observer this guard installed (removed on drop, unless
-    /// another has replaced it since).
-    budget_observer: InstalledObserver,
+    pub(crate) metrics_protocol: OtlpProtocol,
+    pub(crate) headers: OtlpHeaders,
+    pub(crate) otlp_timeout: Duration,
+    pub(crate) prices_file: Option<PathBuf>,
+    pub(crate) prices_catalogue: PathBuf,
+    pub(crate) semconv: SemconvMode,
+    pub(crate) sampler: SamplerSetting,
+    pub(crate) keep_errors: bool,
+    pub(crate) capture_content: bool,
+    pub(crate) events: Targets,
+    pub(crate) workflows: Option<String>,
+    pub(crate) exclude_modules: Option<String>,
+    pub(crate) queue: QueueConfig,
+    pub(crate) metrics_interval: Duration,
+    /// Exporters added with [`Telemetry::span_exporter`].
+    pub(crate) extra: Vec<Box<dyn BlockingExporter>>,
     #[cfg(feature = "store")]
-    store_stats: Option<tokentrace_store::StoreStatsHandle>,
-    /// Dropped last, after the providers have shut the exporters down.
-    #[cfg(feature = "grpc")]
-    _grpc_runtime: Option<crate::pipeline::ExportRuntime>,
-}
-
-/// Keeps telemetry running. Dropping it flushes every exporter, then shuts
-/// the tracer and meter providers down (waiting up to 30 seconds per exporter).
-#[derive(Debug)]
-#[must_use = "dropping the guard flushes and shuts telemetry down at once"]
-pub struct TelemetryGuard {
-    inner: Option<GuardInner>,
-    settings: Option<Settings>,
-}
-
-impl TelemetryGuard {
-    fn inert() -> Self {
-        Self {
-            inner: None,
-            settings: None,
-        }
-    }
-
-    /// Exports every finished span and pending metric now and waits for it
-    /// (for short-lived programs). Failures are counted, not returned.
-    pub fn flush(&self) {
-        if let Some(inner) = &self.inner {
-            let _ = inner.tracer_provider.force_flush();
-            let _ = inner.meter_provider.force_flush();
-            #[cfg(feature = "store")]
-            if let Some(s) = &inner.store_stats {
-                let _ = s.flush(FLUSH_TIMEOUT);
-            }
-        }
-    }
-
-    /// Spans lost so far: dropped on a full queue (per exporter), in batches
-    /// an exporter failed (collector down, store locked or full), or dropped
-    /// by the store's own queue.
-    #[must_use]
-    pub fn dropped_spans(&self) -> u64 {
-        let Some(inner) = &self.inner else {
-            return 0;
-        };
-        #[allow(unused_mut)]
-        let mut n = inner.stats.lost();
-        #[cfg(feature = "store")]
-        if let Some(s) = &inner.store_stats {
-            let s = s.get();
-            // Store batches that failed to commit were accepted by `export`,
-            // so the pipeline did not count them.
-            n += s.failed_spans;
-        }
-        n
-    }
-
-    /// `false` when `OTEL_SDK_DISABLED` made set-up a no-op.
-    #[must_use]
-    pub fn is_enabled(&self) -> bool {
-        self.inner.is_some()
-    }
-}
-
-impl Drop for TelemetryGuard {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            if let Some(o) = &inner.budget_observer.0 {
-                tokentrace_core::budget::remove_outcome_observer(o);
-            }
-            let _ = inner.tracer_provider.force_flush();
-            let _ = inner.tracer_provider.shutdown_with_timeout(FLUSH_TIMEOUT);
-            let _ = inner.meter_provider.shutdown();
-        }
-    }
+    pub(crate) store_page_cache: Option<u64>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::EnvConfig;
 
     #[test]
     fn setters_win_over_the_environment() {
@@ -1226,7 +565,7 @@ mod tests {
         assert!(matches!(
             Telemetry::builder().with_env(bad).resolve(),
             Err(TelemetryError::InvalidEnv {
-                var: crate::config::TOKENTRACE_EVENTS,
+                var: env::TOKENTRACE_EVENTS,
                 ..
             })
         ));

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use tokentrace_core::bound::percent_decode_bytes;
 
-use crate::telemetry::{OtlpProtocol, TelemetryError};
+use crate::semconv_mode::SemconvMode;
+use crate::telemetry::error::TelemetryError;
+use crate::telemetry::protocol::OtlpProtocol;
 
 /// `OTEL_SDK_DISABLED`: `true` disables tracing and metrics set-up entirely.
 pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
@@ -124,7 +126,7 @@ pub(crate) struct EnvConfig {
     pub(crate) capture_content: Option<bool>,
     pub(crate) prices_file: Option<PathBuf>,
     pub(crate) prices_catalogue: Option<PathBuf>,
-    pub(crate) semconv: Option<crate::SemconvMode>,
+    pub(crate) semconv: Option<SemconvMode>,
     pub(crate) workflows: Option<String>,
     pub(crate) exclude_modules: Option<String>,
     pub(crate) keep_errors: Option<bool>,
@@ -208,8 +210,7 @@ impl EnvConfig {
             capture_content: flag(TOKENTRACE_CAPTURE_CONTENT)?,
             prices_file: get(TOKENTRACE_PRICES_FILE).map(PathBuf::from),
             prices_catalogue: get(TOKENTRACE_PRICES_CATALOGUE).map(PathBuf::from),
-            semconv: get(OTEL_SEMCONV_STABILITY_OPT_IN)
-                .and_then(|v| crate::SemconvMode::from_opt_in(&v)),
+            semconv: get(OTEL_SEMCONV_STABILITY_OPT_IN).and_then(|v| SemconvMode::from_opt_in(&v)),
             workflows: get(TOKENTRACE_WORKFLOWS),
             exclude_modules: get(TOKENTRACE_EXCLUDE_MODULES),
             keep_errors: flag(TOKENTRACE_KEEP_ERRORS)?,
@@ -346,7 +347,7 @@ mod tests {
         assert_eq!(c.capture_content, Some(true));
         assert_eq!(c.prices_file, Some("prices.toml".into()));
         assert_eq!(c.prices_catalogue, Some("/tmp/p.json".into()));
-        assert_eq!(c.semconv, Some(crate::SemconvMode::Duplicate));
+        assert_eq!(c.semconv, Some(SemconvMode::Duplicate));
         assert_eq!(c.workflows.as_deref(), Some("answer,retrieve"));
         assert_eq!(c.exclude_modules.as_deref(), Some("my_app::health"));
         assert_eq!(c.keep_errors, Some(false));
@@ -407,14 +408,14 @@ mod tests {
 
     #[test]
     fn env_table_lists_every_variable() {
-        let doc = include_str!("../../../docs/configuration.md");
+        let doc = include_str!("../../../../docs/configuration.md");
         for var in ALL {
             assert!(
                 doc.contains(&format!("`{var}`")),
                 "{var} missing from docs/configuration.md"
             );
         }
-        let builder_doc = include_str!("telemetry.rs");
+        let builder_doc = include_str!("builder.rs");
         for var in ALL {
             assert!(
                 builder_doc.contains(&format!("`{var}`")),

@@ -15,8 +15,11 @@ pub use tokentrace_core::semconv;
 pub use tracing;
 pub use tracing::Span;
 
-pub use crate::workflow::WorkflowKind;
-use crate::workflow::{filter_generation, workflow_allowed};
+use tokentrace_core::defaults::{
+    workflow_allowed, workflow_filter_generation as filter_generation,
+};
+
+pub use crate::kind::WorkflowKind;
 
 /// Longest `Debug` text recorded for captured arguments, results and errors.
 pub const MAX_CAPTURE_LEN: usize = 1024;
@@ -187,11 +190,12 @@ pub fn record_result<T: fmt::Debug>(span: &Span, result: &T) {
 pub(crate) fn record_error(span: &Span, error_type: &str, message: &str) {
     // A provider's raw JSON error body inside the message becomes its message.
     let message = tokentrace_core::bound::readable_error(message);
-    let message = message.as_ref();
-    span.record(semconv::OTEL_STATUS_CODE, "error");
-    span.record(semconv::OTEL_STATUS_DESCRIPTION, message);
-    span.record(semconv::ERROR_TYPE, error_type);
-    span.record(semconv::EXCEPTION_MESSAGE, message);
+    tokentrace_core::status::SpanError::new()
+        .error_type(error_type)
+        .message(&message)
+        .record(|k, v| {
+            span.record(k, v);
+        });
 }
 
 /// A borrowed `Err` value; the `Record*` traits pick the best text for it at
