@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tokentrace_core::bound;
+use tokentrace_core::{bound, json};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = bound::bounded_value(data, 256) {
@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         let cut = bound::truncate_utf8(s, data.len() / 2);
         assert!(cut.len() <= data.len() / 2);
         if serde_json_parses(s) {
-            let (t, _) = bound::truncate_json(s, 64);
+            let (t, _) = json::truncate_json(s, 64);
             assert!(serde_json_parses(&t), "truncate_json broke JSON: {t}");
         }
     }

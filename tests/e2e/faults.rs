@@ -525,7 +525,7 @@ fn gzip_the_provider_did_not_announce() {
 fn a_client_disconnecting_mid_stream() {
     serially(async {
         let otel = capture();
-        let mocks = example_mock_providers::MockProviders::builder()
+        let mocks = tokentrace_demo::mocks::MockProviders::builder()
             .chunk_delay(Duration::from_millis(30))
             .start()
             .await

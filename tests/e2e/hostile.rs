@@ -57,7 +57,7 @@ fn layer() -> WorkflowLayer {
         .metadata_header("x-customer", "customer")
 }
 
-fn app(mocks: &example_mock_providers::MockProviders, traced: bool) -> Router {
+fn app(mocks: &tokentrace_demo::mocks::MockProviders, traced: bool) -> Router {
     let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(LlmMiddleware::new().registry(mocks.registry()))
         .build();

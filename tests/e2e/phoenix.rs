@@ -17,12 +17,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use example_agent_service::{Config, app};
-use example_mock_providers::{MockProviders, count_tokens, reply_tokens};
 use opentelemetry::trace::SpanId;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use serde_json::{Value, json};
 use tokentrace_core::semconv;
+use tokentrace_demo::mocks::{MockProviders, count_tokens, reply_tokens};
+use tokentrace_demo::service::{Config, app};
 
 /// Largest relative difference allowed between our cost and Phoenix's. Both
 /// multiply the same token counts by per-token prices, but from different

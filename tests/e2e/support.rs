@@ -10,16 +10,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use example_mock_providers::MockProviders;
 use futures_util::StreamExt as _;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use serde_json::json;
 use tokentrace::{LlmMiddleware, WorkflowLayer};
+use tokentrace_demo::mocks::MockProviders;
 use tokentrace_reqwest::SpanName;
-use tracing::Dispatch;
-use tracing::dispatcher::DefaultGuard;
-use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Serves `app` on an ephemeral 127.0.0.1 port in the current runtime.
 pub(crate) async fn serve(app: Router) -> SocketAddr {
@@ -198,87 +194,31 @@ pub(crate) fn load_client(pool: usize) -> reqwest::Client {
 
 /// The full tracing stack (registry, `EnrichLayer`, OpenTelemetry layer) with
 /// an in-memory exporter, as this thread's default subscriber; spans are
-/// exported as they end.
-pub(crate) struct Capture {
-    pub(crate) exporter: InMemorySpanExporter,
-    _provider: SdkTracerProvider,
-    _guard: DefaultGuard,
+/// exported as they end, each checked for duplicate keys when read.
+pub(crate) struct Capture(tokentrace_test_support::Capture);
+
+impl std::ops::Deref for Capture {
+    type Target = tokentrace_test_support::Capture;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 pub(crate) fn capture() -> Capture {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let dispatch = Dispatch::new(
-        tracing_subscriber::registry()
-            .with(tokentrace::EnrichLayer::new())
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("e2e"))),
-    );
-    let guard = tracing::dispatcher::set_default(&dispatch);
-    Capture {
-        exporter,
-        _provider: provider,
-        _guard: guard,
-    }
+    Capture(tokentrace_test_support::Capture::install_with(
+        tokentrace::EnrichLayer::new(),
+    ))
 }
 
 impl Capture {
-    pub(crate) fn spans(&self) -> Vec<SpanData> {
-        let spans = self.exporter.get_finished_spans().unwrap();
-        assert_unique_keys(&spans);
-        spans
-    }
-
-    /// Finished spans named `name`.
-    pub(crate) fn named(&self, name: &str) -> Vec<SpanData> {
-        self.spans()
-            .into_iter()
-            .filter(|s| s.name == name)
-            .collect()
-    }
-
     /// Waits (bounded) until `n` spans named `name` have ended.
     pub(crate) async fn wait_for(&self, name: &str, n: usize) -> Vec<SpanData> {
-        for _ in 0..200 {
-            let found = self.named(name);
-            if found.len() >= n {
-                return found;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.named(name)
-    }
-
-    pub(crate) fn clear(&self) {
-        self.exporter.reset();
+        self.0.wait_for_named(name, n, 200).await
     }
 }
 
 pub(crate) fn attr(span: &SpanData, key: &str) -> Option<opentelemetry::Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.clone())
+    tokentrace_test_support::attr(span, key).cloned()
 }
 
-pub(crate) fn attr_str(span: &SpanData, key: &str) -> Option<String> {
-    attr(span, key).map(|v| v.as_str().into_owned())
-}
-
-/// OTLP requires an attribute key to be unique within a span: every span a
-/// test reads through this helper is checked.
-pub(crate) fn assert_unique_keys(spans: &[SpanData]) {
-    for s in spans {
-        let mut seen = std::collections::HashSet::new();
-        for kv in &s.attributes {
-            assert!(
-                seen.insert(kv.key.as_str()),
-                "span {:?} exports the attribute {:?} twice: {:?}",
-                s.name,
-                kv.key.as_str(),
-                s.attributes
-            );
-        }
-    }
-}
+pub(crate) use tokentrace_test_support::{assert_unique_keys, attr_str};

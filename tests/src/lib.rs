@@ -3,6 +3,12 @@
 //! `tracing` dispatcher, an OTLP/HTTP receiver that keeps raw request bodies,
 //! resident-memory sampling, and a lock that serialises memory-sensitive tests
 //! when they share a process (`cargo test`; nextest runs one per process).
+//!
+//! It also compiles the guides under `docs/` as doctests ([`guides`], under
+//! `cfg(doctest)`).
+
+#[cfg(doctest)]
+pub mod guides;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -187,16 +193,7 @@ impl SpanSink {
     }
 }
 
-/// The attribute keys `span` carries more than once (OTLP requires unique keys).
-#[must_use]
-pub fn duplicate_keys(span: &SpanData) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    span.attributes
-        .iter()
-        .filter(|kv| !seen.insert(kv.key.as_str()))
-        .map(|kv| kv.key.as_str().to_owned())
-        .collect()
-}
+pub use tokentrace_test_support::duplicate_keys;
 
 impl SpanExporter for SpanSink {
     fn export(
@@ -422,5 +419,39 @@ impl RssSampler {
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every guide under `docs/` with a Rust code block is compiled as a
+    /// doctest: here (`guides.rs`) or next to the API it documents.
+    #[test]
+    fn every_guide_with_rust_code_is_a_doctest() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let included = [
+            include_str!("guides.rs"),
+            include_str!("../../crates/tokentrace-subscriber/src/lib.rs"),
+        ]
+        .concat();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !text.lines().any(|l| l.starts_with("```rust")) {
+                continue;
+            }
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert!(
+                included.contains(&format!("include_str!(\"../../docs/{name}\")"))
+                    || included.contains(&format!("include_str!(\"../../../docs/{name}\")")),
+                "docs/{name} has Rust code but is not compiled as a doctest: add it to tests/src/guides.rs"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 10, "only {checked} guides with Rust code found");
     }
 }

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands::demo::DemoArgs;
-
 /// See what the LLM work of your services cost: traces, stats, prices and a web dashboard.
 #[derive(Debug, Parser)]
 #[command(name = "tokentrace", version, propagate_version = true)]
@@ -330,6 +328,31 @@ pub(crate) struct PricesCheckArgs {
     #[command(flatten)]
     pub(crate) catalogue: CatalogueArgs,
     /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `tokentrace demo`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DemoArgs {
+    /// End after printing the summary instead of serving the dashboard.
+    #[arg(long)]
+    pub(crate) no_serve: bool,
+    /// Number of requests to drive through the example agent service.
+    #[arg(long, value_name = "N", default_value_t = 36)]
+    pub(crate) requests: u32,
+    /// Path of the SQLite trace store to write.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "TOKENTRACE_STORE",
+        default_value = ".tokentrace/traces.db"
+    )]
+    pub(crate) store: PathBuf,
+    /// Port the dashboard listens on (127.0.0.1).
+    #[arg(long, value_name = "PORT", default_value_t = 7070)]
+    pub(crate) port: u16,
+    /// Print the summary as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -8,12 +8,11 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+mod budget_state;
 mod cli;
 mod commands;
 mod dashboard;
 mod output;
-#[cfg(test)]
-mod test_support;
 mod timefmt;
 
 fn main() -> ExitCode {

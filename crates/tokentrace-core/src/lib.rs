@@ -4,18 +4,23 @@
 
 pub mod bound;
 pub mod budget;
+pub mod call;
 pub mod civil;
 pub mod defaults;
 pub mod detect;
+pub mod json;
 pub mod messages;
 pub mod parse;
 pub mod price;
-pub mod propagation;
 pub mod provider;
+mod providers;
 pub mod request;
 pub mod semconv;
+pub mod status;
 pub mod timing;
+pub mod url;
 pub mod usage;
+pub mod workflow_filter;
 
 pub use detect::{Detection, Endpoint, ProviderRegistry};
 pub use parse::{ResponseParser, parse_body};

@@ -22,9 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::serve::ListenerExt as _;
-use example_mock_providers::MockProviders;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tokentrace_demo::mocks::MockProviders;
 use tokentrace_gateway::{Gateway, GatewayConfig};
 use tracing_subscriber::layer::SubscriberExt as _;
 

@@ -62,37 +62,12 @@ fn main() {
 #[cfg(feature = "redis")]
 fn redis_bench(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     use tokentrace_reqwest::budget::redis::RedisStore;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let Ok(mut child) = std::process::Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-    else {
+    let Ok(server) = tokentrace_test_support::RedisServer::start() else {
         eprintln!("redis-server not found: skipping the Redis bench (scripts/setup-redis)");
         return;
     };
-    let store = RedisStore::new(format!("127.0.0.1:{port}"));
-    rt.block_on(async {
-        for _ in 0..500 {
-            if store.ping().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
+    let store = RedisStore::new(server.addr());
     let budgets = Budgets::with_store(config(), store);
     bench_one(c, "budget/redis reserve+settle", rt, &budgets);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }

@@ -56,6 +56,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use opentelemetry::propagation::Injector;
+use tokentrace_core::call;
 use tokentrace_core::detect::{Endpoint, ProviderRegistry};
 use tokentrace_core::parse::ResponseParser;
 use tokentrace_core::price::PriceCatalogue;
@@ -237,8 +238,14 @@ impl Intercept for BedrockInterceptor {
         };
         d.provider = Provider::Bedrock;
         let body = request.body().bytes();
-        let info = body.map(|b| peek_request(d.flavor, b)).unwrap_or_default();
-        let request_model = d.model.clone().or_else(|| info.model.clone());
+        let mut info = body.map(|b| peek_request(d.flavor, b)).unwrap_or_default();
+        let call::CallPlan {
+            request_model,
+            stream,
+            usage_not_requested,
+            vector,
+            ..
+        } = call::plan(&d, &mut info, None, false);
         let host = uri.host().unwrap_or_default().to_ascii_lowercase();
         let scheme = uri.scheme_str().unwrap_or("https");
         let port = uri.port_u16().or(match scheme {
@@ -259,7 +266,6 @@ impl Intercept for BedrockInterceptor {
             ),
             None => d.operation.name().to_owned(),
         };
-        let stream = d.stream.or(info.stream);
         let root =
             (self.auto_root && Span::current().is_none()).then(|| span::auto_root(d.provider));
         let llm = span::llm_span(
@@ -322,8 +328,8 @@ impl Intercept for BedrockInterceptor {
             inflate: None,
             unparsed: None,
             content_truncated,
-            usage_not_requested: false,
-            vector: false,
+            usage_not_requested,
+            vector,
             reservation: None,
         });
         cfg.interceptor_state()

@@ -19,14 +19,11 @@
 //! stream) capture the request only.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
-use tokentrace_core::bound::truncate_json;
+use tokentrace_core::json::truncate_json;
 use tokentrace_core::semconv;
 use tracing::Span;
-
-static CAPTURE_ALLOWED: AtomicBool = AtomicBool::new(true);
 
 /// Allow or forbid content capture process-wide.
 ///
@@ -34,13 +31,14 @@ static CAPTURE_ALLOWED: AtomicBool = AtomicBool::new(true);
 /// ([`LlmMiddleware::capture_content`](crate::LlmMiddleware::capture_content))
 /// and per-request ([`CaptureContent`](crate::CaptureContent)) setting. Defaults
 /// to `true` (allowed, but each client still has capture off by default).
+/// The switch lives with the others in `tokentrace_core::defaults`.
 pub fn set_content_capture_allowed(allowed: bool) {
-    CAPTURE_ALLOWED.store(allowed, Ordering::Relaxed);
+    tokentrace_core::defaults::set_content_capture_allowed(allowed);
 }
 
 /// Whether content capture is allowed process-wide; see [`set_content_capture_allowed`].
 pub fn content_capture_allowed() -> bool {
-    CAPTURE_ALLOWED.load(Ordering::Relaxed)
+    tokentrace_core::defaults::content_capture_allowed()
 }
 
 /// Which captured value a [`Redact`] hook is looking at.

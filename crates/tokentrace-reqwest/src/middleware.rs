@@ -10,6 +10,7 @@ use opentelemetry::propagation::Injector;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next, Result};
+use tokentrace_core::call;
 use tokentrace_core::detect::{Detection, Endpoint, ProviderRegistry};
 use tokentrace_core::parse::ResponseParser;
 use tokentrace_core::price::PriceCatalogue;
@@ -448,9 +449,7 @@ impl LlmMiddleware {
 
         let mut usage_injected = false;
         if config.inject_stream_usage
-            && d.flavor == Flavor::OpenAiChat
-            && info.stream == Some(true)
-            && info.include_usage != Some(true)
+            && call::wants_stream_usage(d, &info)
             && let Some(new_body) = body.and_then(inject_include_usage)
         {
             *req.body_mut() = Some(reqwest::Body::from(new_body));
@@ -467,20 +466,18 @@ impl LlmMiddleware {
                 |c| c.0,
             );
 
-        // An Azure body's `model` is the deployment name; the registry's
-        // resolution of it (in `d.model`) names the real model.
-        let url_first = d.deployment.is_some() && d.model.is_some();
-        let request_model: Option<String> = extensions
-            .get::<ModelOverride>()
-            .map(|m| m.0.to_string())
-            .or_else(|| if url_first { d.model.clone() } else { None })
-            .or_else(|| info.model.clone())
-            .or_else(|| d.model.clone());
-        if info.namespace.is_none() {
-            info.namespace.clone_from(&d.namespace);
-        }
-        let collection = d.collection.clone().or_else(|| info.collection.clone());
-        let vector = d.provider.is_vector_db() || d.operation.is_vector();
+        let call::CallPlan {
+            request_model,
+            collection,
+            stream,
+            vector,
+            usage_not_requested,
+        } = call::plan(
+            d,
+            &mut info,
+            extensions.get::<ModelOverride>().map(|m| m.0.to_string()),
+            usage_injected,
+        );
         let name = span_name(
             extensions,
             d,
@@ -488,7 +485,6 @@ impl LlmMiddleware {
             request_model.as_deref(),
             collection.as_deref(),
         );
-        let stream = d.stream.or(info.stream);
 
         let root =
             (config.auto_root && Span::current().is_none()).then(|| span::auto_root(d.provider));
@@ -576,12 +572,7 @@ impl LlmMiddleware {
             inflate: None,
             unparsed: None,
             content_truncated,
-            // https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options:
-            // without include_usage the stream carries no usage chunk.
-            usage_not_requested: d.flavor == Flavor::OpenAiChat
-                && stream == Some(true)
-                && info.include_usage != Some(true)
-                && !usage_injected,
+            usage_not_requested,
             vector,
             reservation: None,
         });

@@ -343,8 +343,11 @@ pub(crate) fn int(v: u64) -> i64 {
 
 /// Mark a span failed with a low-cardinality `error.type`.
 pub(crate) fn record_error(span: &Span, error_type: &str) {
-    span.record(semconv::OTEL_STATUS_CODE, STATUS_ERROR);
-    span.record(semconv::ERROR_TYPE, error_type);
+    tokentrace_core::status::SpanError::new()
+        .error_type(error_type)
+        .record(|k, v| {
+            span.record(k, v);
+        });
 }
 
 /// Classify a transport error into an `error.type` value.

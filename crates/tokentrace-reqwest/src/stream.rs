@@ -2,7 +2,6 @@
 //! wire while core's parser sees them, and the span ends when the body ends,
 //! fails or is dropped, exactly once.
 
-use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -10,8 +9,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokentrace_core::call::{self, BodyEnd};
 use tokentrace_core::parse::ResponseParser;
-use tokentrace_core::price::{Cost, PriceCatalogue};
+use tokentrace_core::price::PriceCatalogue;
 use tokentrace_core::semconv::{self, values};
 use tokentrace_core::{Provider, ResponseInfo};
 use tracing::Span;
@@ -176,51 +176,37 @@ impl CallGuard {
             }
         }
         let info = self.parser.as_mut().map(|p| p.finish()).unwrap_or_default();
-        let incomplete = match ending {
-            // A JSON body that ended mid-value was cut short even though the
-            // connection closed cleanly; streams may end without a marker.
-            // A body tokentrace could not read is not known to be cut: it
-            // reached its end (`tokentrace.response.unparsed` says why).
-            Ending::Eos => {
-                !self.streaming && self.parser.is_some() && self.bytes > 0 && !info.complete
-            }
-            Ending::Error(_) => true,
-            // A body dropped after its last byte arrived is not cut short.
-            Ending::Dropped => self.parser.is_none() || !info.complete,
+        let end = call::CallEnd {
+            info: &info,
+            end: match ending {
+                Ending::Eos => BodyEnd::Complete,
+                Ending::Error(_) => BodyEnd::Failed,
+                Ending::Dropped => BodyEnd::Dropped,
+            },
+            status: self.status,
+            streaming: self.streaming,
+            parsed: self.parser.is_some(),
+            unreadable: self.unparsed.is_some(),
+            bytes: self.bytes,
+            vector: self.vector,
+            usage_not_requested: self.usage_not_requested,
         };
-        let error_type = match ending {
-            Ending::Error(kind) => Some(Cow::Borrowed(kind)),
-            _ if self.status >= 400 => Some(
-                info.error_type
-                    .as_deref()
-                    .map_or_else(|| Cow::Owned(self.status.to_string()), Cow::Borrowed),
-            ),
-            _ => info.error_type.as_deref().map(Cow::Borrowed),
-        };
-        let model = info
-            .response_model
-            .as_deref()
-            .or(self.request_model.as_deref());
-        // Why a call that should carry usage has none, so users can find
-        // (and fix) calls without tokens or cost. Failed and unread calls
-        // already say why.
-        let usage_missing = (!self.vector
-            && info.usage.is_empty()
-            && info.provider_cost_usd.is_none()
-            && error_type.is_none()
-            && self.unparsed.is_none()
-            && self.parser.is_some())
-        .then_some(if self.usage_not_requested {
-            values::USAGE_MISSING_NOT_REQUESTED
-        } else if incomplete {
-            values::USAGE_MISSING_CUT_SHORT
-        } else {
-            values::USAGE_MISSING_NOT_SENT
+        let incomplete = end.incomplete();
+        let error_type = end.error_type(match ending {
+            Ending::Error(kind) => Some(kind),
+            _ => None,
         });
+        let model = call::response_model(&info, self.request_model.as_deref());
+        let usage_missing = end.usage_missing();
         let error_message = error_type
             .as_deref()
             .map(|kind| readable_error(ending, self.status, kind, &info));
-        let cost = self.price(&info);
+        let cost = call::price(
+            &self.prices,
+            self.provider,
+            &info,
+            self.request_model.as_deref(),
+        );
         if let Some(r) = self.reservation.take() {
             let actual = info
                 .provider_cost_usd
@@ -281,38 +267,20 @@ impl CallGuard {
         self.span = Span::none();
         if let Some(root) = self.root.take() {
             if incomplete || self.status >= 400 || matches!(ending, Ending::Error(_)) {
-                root.record(semconv::OTEL_STATUS_CODE, "error");
-                root.record(
-                    semconv::OTEL_STATUS_DESCRIPTION,
-                    error_message
-                        .as_deref()
-                        .unwrap_or("the response body ended before the provider finished"),
-                );
+                tokentrace_core::status::SpanError::new()
+                    .description(
+                        error_message
+                            .as_deref()
+                            .unwrap_or("the response body ended before the provider finished"),
+                    )
+                    .record(|k, v| {
+                        root.record(k, v);
+                    });
             }
             if !self.stamped {
                 drop(root.enter());
             }
             drop(root);
-        }
-    }
-
-    /// The catalogue price of the call's usage: by the response model, else
-    /// by the request model (a dated or region-prefixed response model can
-    /// miss where the request model hits). `None` when there is nothing to
-    /// price or no price is known.
-    fn price(&self, info: &ResponseInfo) -> Option<Cost> {
-        let usage = &info.usage;
-        if info.provider_cost_usd.is_some() || usage.is_empty() {
-            return None;
-        }
-        let model = info
-            .response_model
-            .as_deref()
-            .or(self.request_model.as_deref())?;
-        let cost = self.prices.cost(Some(self.provider), model, usage);
-        match (cost, &info.response_model, &self.request_model) {
-            (None, Some(_), Some(req)) => self.prices.cost(Some(self.provider), req, usage),
-            (c, _, _) => c,
         }
     }
 }

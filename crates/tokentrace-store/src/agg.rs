@@ -180,7 +180,7 @@ impl Histogram {
             Self::Exact(values) => {
                 let mut sorted = values.clone();
                 sorted.sort_by(f64::total_cmp);
-                crate::query::percentile(&sorted, p)
+                percentile(&sorted, p)
             }
             Self::Buckets(buckets) => {
                 let n: u64 = buckets.iter().map(|b| u64::from(b.1)).sum();
@@ -199,6 +199,15 @@ impl Histogram {
             }
         }
     }
+}
+
+/// Nearest-rank percentile of an ascending slice.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn bump(buckets: &mut Vec<(u16, u32)>, i: u16) {
@@ -727,7 +736,7 @@ mod tests {
     fn exact_percentile(values: &[f64], p: f64) -> f64 {
         let mut v = values.to_vec();
         v.sort_by(f64::total_cmp);
-        crate::query::percentile(&v, p)
+        percentile(&v, p)
     }
 
     /// A deterministic spread of latencies from 2 µs to ~100 s.
@@ -742,6 +751,15 @@ mod tests {
                 0.002 * (5e7f64).powf(u)
             })
             .collect()
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.5), 50.0);
+        assert_eq!(percentile(&v, 0.95), 95.0);
+        assert_eq!(percentile(&[7.0], 0.95), 7.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
     }
 
     #[test]

@@ -1,30 +1,22 @@
-//! The OpenTelemetry [`SpanExporter`] that writes spans to the store.
-//!
-//! `export` only hands the batch to a bounded channel (`try_send`): it never
-//! blocks the span processor. An encoder thread serialises each batch's JSON
-//! columns; a dedicated writer thread owns the SQLite connection and writes
-//! each batch (or, when several are waiting, several batches: a group commit)
-//! in one transaction, so a process killed mid-write leaves every committed
-//! batch and nothing half-written. A third thread checkpoints the WAL into
-//! the database file in the background.
+//! The OpenTelemetry [`SpanExporter`] that writes spans to the store: its
+//! builder, the exporter and its counters' handle. The work happens behind
+//! the store's one queue ([`crate::worker`]): `export` and
+//! [`StoreExporter::try_push`] only hand spans to it and never block.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use rusqlite::{Connection, TransactionBehavior, params};
 
+use crate::encode::ResourceInfo;
 use crate::error::StoreError;
 use crate::model::{ExportStats, Retention};
-use crate::query;
 use crate::schema;
-use crate::write::{self, EncodedBatch};
+use crate::worker::{Checkpointer, QueueConfig, Shared, Worker, WriterConfig};
 
 /// WAL size (256 MiB) after which the writer's own commit checkpoints: a
 /// backstop, as the checkpoint thread normally keeps the WAL short. Above one
@@ -33,14 +25,16 @@ use crate::write::{self, EncodedBatch};
 const WAL_AUTOCHECKPOINT_BYTES: i64 = 256 * 1024 * 1024;
 /// Default number of batches the writer queue holds.
 const DEFAULT_QUEUE_BATCHES: usize = 64;
+/// Default number of spans handed over one at a time that wait to be batched.
+const DEFAULT_QUEUE_SPANS: usize = 2048;
+/// Default size of a batch cut from spans handed over one at a time.
+const DEFAULT_MAX_BATCH: usize = 512;
+/// Default longest wait of a span handed over on its own before its batch is cut.
+const DEFAULT_BATCH_DELAY: Duration = Duration::from_secs(1);
 /// Default time the writer waits for a lock held by another connection.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default interval between retention passes.
 const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
-/// Most spans the writer commits in one transaction when batches queue up
-/// (a group commit): the pages every batch rewrites (index leaves of busy
-/// users and sessions, the statistics rows) are then written once.
-const MAX_GROUP_SPANS: usize = 65_536;
 /// How long `force_flush` waits for the writer by default.
 const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -49,7 +43,7 @@ const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 #[must_use]
 pub struct StoreExporterBuilder {
     path: PathBuf,
-    queue_batches: usize,
+    queue: QueueConfig,
     busy_timeout: Duration,
     retention: Retention,
     retention_interval: Duration,
@@ -62,7 +56,24 @@ impl StoreExporterBuilder {
     /// How many batches may wait for the writer before new ones are dropped
     /// (and counted). Defaults to 64.
     pub fn queue_capacity(mut self, batches: usize) -> Self {
-        self.queue_batches = batches.max(1);
+        self.queue.batches = batches.max(1);
+        self
+    }
+
+    /// How many spans handed over one at a time
+    /// ([`StoreExporter::try_push`]) may wait to be batched before new ones
+    /// are dropped (and counted). Defaults to 2048.
+    pub fn span_queue_capacity(mut self, spans: usize) -> Self {
+        self.queue.spans = spans.max(1);
+        self
+    }
+
+    /// How spans handed over one at a time are batched: at most `max_batch`
+    /// spans per batch, cut at the latest `delay` after its first span
+    /// arrived (a flush cuts at once). Defaults to 512 spans and 1 second.
+    pub fn span_batching(mut self, max_batch: usize, delay: Duration) -> Self {
+        self.queue.max_batch = max_batch.max(1);
+        self.queue.delay = delay;
         self
     }
 
@@ -135,51 +146,20 @@ impl StoreExporterBuilder {
             let pages = (bytes / page_size.max(1) as u64).max(1);
             conn.pragma_update(None, "max_page_count", pages as i64)?;
         }
-        // Both channels hold at most `queue_batches` (the `pending` count
-        // bounds what waits in either), so the encoder never blocks long.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(self.queue_batches);
-        let (enc_tx, enc_rx) = std::sync::mpsc::sync_channel::<Encoded>(self.queue_batches);
-        let shared = Arc::new(Shared::default());
-        let encoder = std::thread::Builder::new()
-            .name("tokentrace-enc".to_owned())
-            .spawn(move || encode_loop(&rx, &enc_tx))
-            .map_err(|e| {
-                StoreError::with_source(
-                    crate::StoreErrorKind::Io,
-                    "cannot start the store encoder thread",
-                    e,
-                )
-            })?;
-        let writer = Writer {
+        let worker = Worker::start(
             conn,
-            rx: enc_rx,
-            shared: Arc::clone(&shared),
-            retention: self.retention,
-            retention_interval: self.retention_interval,
-            upstream: self.upstream_dropped,
-            persisted: ExportStats::default(),
-            checkpointer,
-            encoder: Some(encoder),
-        };
-        let thread = std::thread::Builder::new()
-            .name("tokentrace-store".to_owned())
-            .spawn(move || writer.run())
-            .map_err(|e| {
-                StoreError::with_source(
-                    crate::StoreErrorKind::Io,
-                    "cannot start the store writer thread",
-                    e,
-                )
-            })?;
+            self.queue,
+            WriterConfig {
+                retention: self.retention,
+                retention_interval: self.retention_interval,
+                upstream: self.upstream_dropped,
+                checkpointer,
+            },
+            ResourceInfo::from_resource(&Resource::builder_empty().build()),
+        )?;
         Ok(StoreExporter {
-            shared,
-            sender: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-            resource: Arc::new(ResourceInfo::from_resource(
-                &Resource::builder_empty().build(),
-            )),
+            worker,
             path: self.path,
-            queue_batches: self.queue_batches,
         })
     }
 }
@@ -202,12 +182,8 @@ impl StoreExporterBuilder {
 /// ```
 #[derive(Debug)]
 pub struct StoreExporter {
-    shared: Arc<Shared>,
-    sender: Mutex<Option<SyncSender<Job>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    resource: Arc<ResourceInfo>,
+    worker: Worker,
     path: PathBuf,
-    queue_batches: usize,
 }
 
 impl StoreExporter {
@@ -224,7 +200,12 @@ impl StoreExporter {
     pub fn builder(path: impl AsRef<Path>) -> StoreExporterBuilder {
         StoreExporterBuilder {
             path: path.as_ref().to_owned(),
-            queue_batches: DEFAULT_QUEUE_BATCHES,
+            queue: QueueConfig {
+                batches: DEFAULT_QUEUE_BATCHES,
+                spans: DEFAULT_QUEUE_SPANS,
+                max_batch: DEFAULT_MAX_BATCH,
+                delay: DEFAULT_BATCH_DELAY,
+            },
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             retention: Retention::default(),
             retention_interval: DEFAULT_RETENTION_INTERVAL,
@@ -243,7 +224,7 @@ impl StoreExporter {
     /// This exporter's counters (written, dropped, failed spans) so far.
     #[must_use]
     pub fn stats(&self) -> ExportStats {
-        self.shared.counters.snapshot()
+        self.worker.shared.counters.snapshot()
     }
 
     /// A cloneable handle to the counters that outlives moving the exporter
@@ -251,73 +232,29 @@ impl StoreExporter {
     #[must_use]
     pub fn stats_handle(&self) -> StoreStatsHandle {
         StoreStatsHandle {
-            shared: Arc::clone(&self.shared),
+            shared: Arc::clone(&self.worker.shared),
         }
     }
 
-    /// Waits until every batch handed over so far is written (or failed), at
+    /// Hands one finished span to the store's queue, for a span processor of
+    /// its own (the `tokentrace` facade's) instead of a batching one in front
+    /// of [`export`](SpanExporter::export): the store then batches the spans
+    /// itself (see [`StoreExporterBuilder::span_batching`]). Never blocks
+    /// beyond a short lock: when [`span_queue_capacity`](StoreExporterBuilder::span_queue_capacity)
+    /// spans are waiting already, or after shutdown, the span is dropped,
+    /// counted in [`ExportStats::dropped_spans`], and `false` returned.
+    pub fn try_push(&self, span: SpanData) -> bool {
+        self.worker.shared.push(span)
+    }
+
+    /// Waits until every span handed over so far is written (or failed), at
     /// most `timeout`.
     ///
     /// # Errors
     ///
-    /// [`OTelSdkError::Timeout`] when the writer did not catch up in time.
+    /// [`OTelSdkError::Timeout`](opentelemetry_sdk::error::OTelSdkError::Timeout) when the writer did not catch up in time.
     pub fn flush_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.shared.wait_drained(timeout)
-    }
-
-    fn enqueue(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let sender = lock(&self.sender);
-        let Some(sender) = sender.as_ref() else {
-            return Err(OTelSdkError::AlreadyShutdown);
-        };
-        let n = batch.len() as u64;
-        let mut progress = lock(&self.shared.progress);
-        // Batches waiting to be encoded or written: at most `queue_batches`.
-        if self.shared.pending.fetch_add(1, Ordering::Relaxed) >= self.queue_batches {
-            self.shared.pending.fetch_sub(1, Ordering::Relaxed);
-            self.shared
-                .counters
-                .dropped_spans
-                .fetch_add(n, Ordering::Relaxed);
-            // Dropping rather than blocking: the caller is the span pipeline
-            // and a slow disk must never back up into the application.
-            return Err(OTelSdkError::InternalFailure(
-                "tokentrace store queue full: batch dropped".to_owned(),
-            ));
-        }
-        let seq = progress.enqueued + 1;
-        let job = Job {
-            seq,
-            resource: Arc::clone(&self.resource),
-            spans: batch,
-        };
-        match sender.try_send(job) {
-            Ok(()) => {
-                progress.enqueued = seq;
-                Ok(())
-            }
-            Err(TrySendError::Full(_)) => {
-                self.shared.pending.fetch_sub(1, Ordering::Relaxed);
-                self.shared
-                    .counters
-                    .dropped_spans
-                    .fetch_add(n, Ordering::Relaxed);
-                Err(OTelSdkError::InternalFailure(
-                    "tokentrace store queue full: batch dropped".to_owned(),
-                ))
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.shared.pending.fetch_sub(1, Ordering::Relaxed);
-                self.shared
-                    .counters
-                    .dropped_spans
-                    .fetch_add(n, Ordering::Relaxed);
-                Err(OTelSdkError::AlreadyShutdown)
-            }
-        }
+        self.worker.shared.flush(timeout)
     }
 }
 
@@ -326,37 +263,29 @@ impl SpanExporter for StoreExporter {
         &self,
         batch: Vec<SpanData>,
     ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        std::future::ready(self.enqueue(batch))
+        std::future::ready(self.worker.shared.enqueue(batch))
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        // Dropping the sender lets the writer drain what is queued and exit.
-        let had_sender = lock(&self.sender).take().is_some();
-        if !had_sender {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
-        let result = self.shared.wait_finished(timeout);
-        if result.is_ok()
-            && let Some(handle) = lock(&self.thread).take()
-        {
-            let _ = handle.join();
-        }
-        result
+        // The threads write what is queued and exit.
+        self.worker.shutdown(timeout)
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.shared.wait_drained(DEFAULT_FLUSH_TIMEOUT)
+        self.worker.shared.flush(DEFAULT_FLUSH_TIMEOUT)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = Arc::new(ResourceInfo::from_resource(resource));
+        self.worker
+            .shared
+            .set_resource(ResourceInfo::from_resource(resource));
     }
 }
 
 impl Drop for StoreExporter {
     fn drop(&mut self) {
-        if lock(&self.sender).take().is_some() {
-            let _ = self.shared.wait_finished(DEFAULT_FLUSH_TIMEOUT);
+        if self.worker.shared.close() {
+            let _ = self.worker.shared.wait_finished(DEFAULT_FLUSH_TIMEOUT);
         }
     }
 }
@@ -374,424 +303,12 @@ impl StoreStatsHandle {
         self.shared.counters.snapshot()
     }
 
-    /// Waits until every batch handed over so far is written, at most `timeout`.
+    /// Waits until every span handed over so far is written, at most `timeout`.
     ///
     /// # Errors
     ///
-    /// [`OTelSdkError::Timeout`] when the writer did not catch up in time.
+    /// [`OTelSdkError::Timeout`](opentelemetry_sdk::error::OTelSdkError::Timeout) when the writer did not catch up in time.
     pub fn flush(&self, timeout: Duration) -> OTelSdkResult {
-        self.shared.wait_drained(timeout)
+        self.shared.flush(timeout)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks cannot leave the data inconsistent
-    // (plain counters and an Option), so poisoning is ignored.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    written_spans: AtomicU64,
-    dropped_spans: AtomicU64,
-    failed_spans: AtomicU64,
-    failed_batches: AtomicU64,
-    upstream_dropped_spans: AtomicU64,
-    retention_deleted_spans: AtomicU64,
-}
-
-impl Counters {
-    fn snapshot(&self) -> ExportStats {
-        ExportStats {
-            written_spans: self.written_spans.load(Ordering::Relaxed),
-            dropped_spans: self.dropped_spans.load(Ordering::Relaxed),
-            failed_spans: self.failed_spans.load(Ordering::Relaxed),
-            failed_batches: self.failed_batches.load(Ordering::Relaxed),
-            upstream_dropped_spans: self.upstream_dropped_spans.load(Ordering::Relaxed),
-            retention_deleted_spans: self.retention_deleted_spans.load(Ordering::Relaxed),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Progress {
-    enqueued: u64,
-    done: u64,
-    finished: bool,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    counters: Counters,
-    /// Batches accepted by `export` and not yet taken by the writer.
-    pending: AtomicUsize,
-    progress: Mutex<Progress>,
-    cv: Condvar,
-}
-
-impl Shared {
-    fn wait_drained(&self, timeout: Duration) -> OTelSdkResult {
-        let progress = lock(&self.progress);
-        let target = progress.enqueued;
-        let (progress, _) = self
-            .cv
-            .wait_timeout_while(progress, timeout, |p| p.done < target && !p.finished)
-            .unwrap_or_else(PoisonError::into_inner);
-        if progress.done >= target || progress.finished {
-            Ok(())
-        } else {
-            Err(OTelSdkError::Timeout(timeout))
-        }
-    }
-
-    fn wait_finished(&self, timeout: Duration) -> OTelSdkResult {
-        let progress = lock(&self.progress);
-        let (progress, _) = self
-            .cv
-            .wait_timeout_while(progress, timeout, |p| !p.finished)
-            .unwrap_or_else(PoisonError::into_inner);
-        if progress.finished {
-            Ok(())
-        } else {
-            Err(OTelSdkError::Timeout(timeout))
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Job {
-    seq: u64,
-    resource: Arc<ResourceInfo>,
-    spans: Vec<SpanData>,
-}
-
-/// A [`Job`] after the encoder thread.
-#[derive(Debug)]
-struct Encoded {
-    seq: u64,
-    batch: EncodedBatch,
-}
-
-/// The encoder thread: serialises each batch's JSON columns so the writer's
-/// transaction only binds and inserts (the two run in parallel). Exits when
-/// the exporter drops its sender, after passing on what was queued.
-fn encode_loop(rx: &Receiver<Job>, tx: &SyncSender<Encoded>) {
-    // Like the writer, it must never produce spans of its own.
-    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-        let mut order = Vec::new();
-        while let Ok(job) = rx.recv() {
-            let batch = EncodedBatch::encode(job.resource, job.spans, &mut order);
-            if tx
-                .send(Encoded {
-                    seq: job.seq,
-                    batch,
-                })
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-}
-
-/// The resource, pre-serialised once rather than per span.
-#[derive(Debug)]
-pub(crate) struct ResourceInfo {
-    pub(crate) service_name: Option<String>,
-    pub(crate) json: String,
-}
-
-impl ResourceInfo {
-    fn from_resource(resource: &Resource) -> Self {
-        let service_name = resource
-            .get(&opentelemetry::Key::from_static_str("service.name"))
-            .map(|v| v.as_str().into_owned());
-        let attributes: Vec<opentelemetry::KeyValue> = resource
-            .iter()
-            .map(|(k, v)| opentelemetry::KeyValue::new(k.clone(), v.clone()))
-            .collect();
-        let mut json = String::new();
-        write::write_attributes(&mut json, &attributes, &mut Vec::new());
-        Self { service_name, json }
-    }
-}
-
-struct Writer {
-    conn: Connection,
-    rx: Receiver<Encoded>,
-    shared: Arc<Shared>,
-    retention: Retention,
-    retention_interval: Duration,
-    upstream: Option<Arc<AtomicU64>>,
-    persisted: ExportStats,
-    checkpointer: Option<Checkpointer>,
-    encoder: Option<JoinHandle<()>>,
-}
-
-/// Copies committed WAL pages into the database file on its own thread
-/// (SQLite `PASSIVE` checkpoints, which never block the writer or readers),
-/// so the writer thread spends its time on batches rather than on the
-/// checkpoint's reads, writes and fsyncs. The writer still checkpoints by
-/// itself past [`WAL_AUTOCHECKPOINT_BYTES`], which bounds the WAL if this
-/// thread falls behind.
-#[derive(Debug)]
-struct Checkpointer {
-    notify: SyncSender<()>,
-    thread: JoinHandle<()>,
-}
-
-/// Least time between two background checkpoints: pages rewritten by several
-/// batches within it are copied once.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-
-impl Checkpointer {
-    fn start(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
-        // The writer's connection has created and migrated the file already.
-        let conn = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        conn.busy_timeout(busy_timeout)?;
-        let (notify, rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let thread = std::thread::Builder::new()
-            .name("tokentrace-ckpt".to_owned())
-            .spawn(move || {
-                tracing::subscriber::with_default(
-                    tracing::subscriber::NoSubscriber::default(),
-                    || {
-                        // One checkpoint per wake-up; the channel holds at most
-                        // one pending wake-up however many batches commit.
-                        while rx.recv().is_ok() {
-                            let _ =
-                                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                            std::thread::sleep(CHECKPOINT_EVERY);
-                        }
-                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    },
-                );
-            })
-            .map_err(|e| {
-                StoreError::with_source(
-                    crate::StoreErrorKind::Io,
-                    "cannot start the store checkpoint thread",
-                    e,
-                )
-            })?;
-        Ok(Self { notify, thread })
-    }
-
-    /// A batch was committed: checkpoint soon.
-    fn poke(&self) {
-        let _ = self.notify.try_send(());
-    }
-
-    /// Runs a last checkpoint and waits for the thread.
-    fn finish(self) {
-        drop(self.notify);
-        let _ = self.thread.join();
-    }
-}
-
-impl Writer {
-    fn run(mut self) {
-        // Nothing the writer does (SQLite, serde) may produce spans of its
-        // own: they would feed back into the exporter.
-        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-            self.event_loop();
-        });
-        let mut progress = lock(&self.shared.progress);
-        progress.finished = true;
-        self.shared.cv.notify_all();
-    }
-
-    fn event_loop(&mut self) {
-        let mut last_retention = Instant::now();
-        let has_retention = self.retention.max_age.is_some() || self.retention.max_spans.is_some();
-        if has_retention {
-            self.apply_retention();
-        }
-        loop {
-            let wait = if has_retention {
-                self.retention_interval
-                    .saturating_sub(last_retention.elapsed())
-            } else {
-                Duration::from_secs(3600)
-            };
-            match self.rx.recv_timeout(wait) {
-                Ok(first) => {
-                    // Whatever else is queued joins the same transaction.
-                    let mut group = vec![first];
-                    let mut spans = group[0].batch.len();
-                    while spans < MAX_GROUP_SPANS {
-                        let Ok(next) = self.rx.try_recv() else { break };
-                        spans += next.batch.len();
-                        group.push(next);
-                    }
-                    self.shared
-                        .pending
-                        .fetch_sub(group.len(), Ordering::Relaxed);
-                    self.write(&group);
-                    let mut progress = lock(&self.shared.progress);
-                    progress.done = group.last().map_or(progress.done, |e| e.seq);
-                    self.shared.cv.notify_all();
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-            if has_retention && last_retention.elapsed() >= self.retention_interval {
-                self.apply_retention();
-                last_retention = Instant::now();
-            }
-        }
-        if let Some(encoder) = self.encoder.take() {
-            let _ = encoder.join();
-        }
-        // Persist the final counters (drops after the last batch).
-        let _ = self.persist_counters_only();
-        if let Some(c) = self.checkpointer.take() {
-            c.finish();
-        }
-    }
-
-    /// Writes `group` in one transaction. If that fails and the group holds
-    /// several batches, each is retried on its own (unless the database is
-    /// locked: that would only wait out the busy timeout once per batch), so
-    /// a batch fails alone, as it would have without grouping.
-    fn write(&mut self, group: &[Encoded]) {
-        let batches: Vec<&EncodedBatch> = group.iter().map(|e| &e.batch).collect();
-        match self.commit(&batches) {
-            Ok(()) => {}
-            Err(e) if group.len() > 1 && !is_busy(&e) => {
-                for b in batches {
-                    if self.commit(&[b]).is_err() {
-                        self.count_failed(&[b]);
-                    }
-                }
-            }
-            Err(_) => self.count_failed(&batches),
-        }
-    }
-
-    fn count_failed(&self, batches: &[&EncodedBatch]) {
-        let c = &self.shared.counters;
-        let n: usize = batches.iter().map(|b| b.len()).sum();
-        c.failed_spans.fetch_add(n as u64, Ordering::Relaxed);
-        c.failed_batches
-            .fetch_add(batches.len() as u64, Ordering::Relaxed);
-    }
-
-    fn commit(&mut self, batches: &[&EncodedBatch]) -> rusqlite::Result<()> {
-        let n: usize = batches.iter().map(|b| b.len()).sum();
-        let c = &self.shared.counters;
-        if let Some(up) = &self.upstream {
-            c.upstream_dropped_spans
-                .store(up.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-        let now = c.snapshot();
-        let target = ExportStats {
-            written_spans: now.written_spans + n as u64,
-            ..now
-        };
-        write::write_batch(&mut self.conn, batches, &self.persisted, &target)?;
-        c.written_spans.fetch_add(n as u64, Ordering::Relaxed);
-        self.persisted = target;
-        if let Some(ck) = &self.checkpointer {
-            ck.poke();
-        }
-        Ok(())
-    }
-
-    fn persist_counters_only(&mut self) -> rusqlite::Result<()> {
-        if let Some(up) = &self.upstream {
-            self.shared
-                .counters
-                .upstream_dropped_spans
-                .store(up.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-        let now = self.shared.counters.snapshot();
-        if now == self.persisted {
-            return Ok(());
-        }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        persist_counters(&tx, &self.persisted, &now)?;
-        tx.commit()?;
-        self.persisted = now;
-        Ok(())
-    }
-
-    fn apply_retention(&mut self) {
-        if let Ok(deleted) = query::apply_retention(&mut self.conn, &self.retention, now_ns()) {
-            self.shared
-                .counters
-                .retention_deleted_spans
-                .fetch_add(deleted, Ordering::Relaxed);
-        }
-    }
-}
-
-/// The database was locked by another connection past the busy timeout.
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
-fn now_ns() -> i64 {
-    time_ns(SystemTime::now())
-}
-
-const UPSERT_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2)
-ON CONFLICT (key) DO UPDATE SET value = value + excluded.value";
-
-pub(crate) fn persist_counters(
-    tx: &rusqlite::Transaction<'_>,
-    persisted: &ExportStats,
-    target: &ExportStats,
-) -> rusqlite::Result<()> {
-    let mut meta = tx.prepare_cached(UPSERT_META)?;
-    let pairs = [
-        (
-            "written_spans",
-            target.written_spans,
-            persisted.written_spans,
-        ),
-        (
-            "dropped_spans",
-            target.dropped_spans,
-            persisted.dropped_spans,
-        ),
-        ("failed_spans", target.failed_spans, persisted.failed_spans),
-        (
-            "failed_batches",
-            target.failed_batches,
-            persisted.failed_batches,
-        ),
-        (
-            "upstream_dropped_spans",
-            target.upstream_dropped_spans,
-            persisted.upstream_dropped_spans,
-        ),
-        (
-            "retention_deleted_spans",
-            target.retention_deleted_spans,
-            persisted.retention_deleted_spans,
-        ),
-    ];
-    for (key, now, before) in pairs {
-        let delta = now.saturating_sub(before);
-        if delta > 0 {
-            meta.execute(params![key, delta as i64])?;
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn time_ns(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }

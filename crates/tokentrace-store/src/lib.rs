@@ -3,8 +3,10 @@
 //! [`StoreExporter`] is an OpenTelemetry [`SpanExporter`](opentelemetry_sdk::trace::SpanExporter)
 //! that writes spans to a SQLite file in WAL mode from a dedicated writer
 //! thread (JSON encoding on a second thread), one transaction per batch or
-//! per group of queued batches, never blocking the caller (a full queue drops
-//! the batch and counts it). [`Store`] reads it back: a trace with its
+//! per group of queued batches. Spans reach those threads through one
+//! bounded queue, whole batches (`export`) or one at a time
+//! ([`StoreExporter::try_push`]), never blocking the caller (a full queue
+//! drops the batch or span and counts it). [`Store`] reads it back: a trace with its
 //! span tree ([`Store::get_trace`]), filtered listings ([`Store::traces`]),
 //! aggregates ([`Store::stats`]), sessions, and [`Store::clear`].
 //!
@@ -32,13 +34,16 @@
 
 mod agg;
 mod analytics;
+mod encode;
 mod error;
 mod exporter;
 mod metrics;
 mod model;
 mod query;
+mod retention;
+mod rows;
 mod schema;
-mod write;
+mod worker;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use exporter::{StoreExporter, StoreExporterBuilder, StoreStatsHandle};

@@ -15,8 +15,8 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMe
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use rusqlite::{Connection, params};
 
+use crate::encode::time_ns;
 use crate::error::StoreError;
-use crate::exporter::time_ns;
 use crate::schema;
 
 /// How long a metrics write waits for the span writer's lock.

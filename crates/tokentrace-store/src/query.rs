@@ -1,4 +1,4 @@
-//! Read queries (and `clear`/retention) over the store.
+//! Read queries over the store (and `clear`; retention is in [`crate::retention`]).
 //!
 //! Every statement is a constant string or assembled from constant fragments;
 //! user input only ever travels as bound parameters.
@@ -9,15 +9,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, Row, TransactionBehavior, params_from_iter};
 
-use crate::agg::{self, AggDeltas, Dim, Histogram};
+use crate::agg::{self, Dim, Histogram};
 use crate::error::{StoreError, check_trace_id};
 use crate::model::{
     ExportStats, GroupBy, ModelSeen, Page, Retention, SessionSummary, SpanRow, StatsRow, Trace,
     TraceFilter, TraceSort, TraceSummary,
 };
-use crate::schema;
+use crate::{retention, schema};
 
 const GET_TRACE_SQL: &str = "SELECT trace_id, span_id, parent_span_id, name, kind, status_code,
     status_message, start_ns, end_ns, duration_ms, service_name, attributes, events, workflow,
@@ -232,7 +232,7 @@ impl Store {
             // Names are plain text; attribute values sit in the JSON column
             // escaped (`"` as `\"`, `\` as `\\`), so they are matched in that form.
             let mut quoted = String::with_capacity(text.len() + 2);
-            crate::write::write_str(&mut quoted, text);
+            crate::encode::write_str(&mut quoted, text);
             let json_text = &quoted[1..quoted.len() - 1];
             clauses.push(
                 "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
@@ -562,82 +562,8 @@ impl Store {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        Ok(apply_retention(&mut self.conn(), retention, now)?)
+        Ok(retention::apply(&mut self.conn(), retention, now)?)
     }
-}
-
-/// Deletes whole traces: those that ended before `now - max_age`, then the
-/// oldest until at most `max_spans` spans remain. The aggregates lose exactly
-/// what the deleted traces and spans contributed.
-pub(crate) fn apply_retention(
-    conn: &mut Connection,
-    retention: &Retention,
-    now_ns: i64,
-) -> rusqlite::Result<u64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut deleted = 0u64;
-    if let Some(age) = retention.max_age {
-        let age_ns = i64::try_from(age.as_nanos()).unwrap_or(i64::MAX);
-        let cutoff = now_ns.saturating_sub(age_ns);
-        deleted += delete_traces(&tx, "WHERE end_ns < ?1", cutoff)?;
-    }
-    if let Some(max) = retention.max_spans {
-        let max = i64::try_from(max).unwrap_or(i64::MAX);
-        // Start time of the newest trace that no longer fits: it and every
-        // older trace go, so traces are never cut in half.
-        let cutoff: Option<i64> = tx
-            .query_row(
-                "SELECT start_ns FROM (
-                    SELECT start_ns, SUM(span_count) OVER (ORDER BY start_ns DESC, trace_id DESC) AS kept
-                    FROM traces)
-                 WHERE kept > ?1 ORDER BY start_ns DESC LIMIT 1",
-                [max],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(cutoff) = cutoff {
-            deleted += delete_traces(&tx, "WHERE start_ns <= ?1", cutoff)?;
-        }
-    }
-    tx.commit()?;
-    Ok(deleted)
-}
-
-/// Deletes the traces `where_sql` selects (with their spans and keys) and
-/// takes them out of the aggregates; returns the number of spans deleted.
-fn delete_traces(tx: &Connection, where_sql: &'static str, arg: i64) -> rusqlite::Result<u64> {
-    let mut deltas = AggDeltas::default();
-    agg::apply_traces(tx, &mut deltas, where_sql, [arg], -1)?;
-    let in_traces = format!("trace_id IN (SELECT trace_id FROM traces {where_sql})");
-    agg::apply_steps(
-        tx,
-        &mut deltas,
-        &format!(
-            "SELECT {} FROM spans WHERE {} AND {in_traces}",
-            agg::step_columns(),
-            agg::STEP_SPAN
-        ),
-        [arg],
-        -1,
-    )?;
-    agg::apply_spans(
-        tx,
-        &mut deltas,
-        &format!(
-            "SELECT {} FROM spans
-             WHERE (model IS NOT NULL OR provider IS NOT NULL) AND {} AND {in_traces}",
-            agg::SPAN_CONTRIBUTION_COLUMNS,
-            agg::COUNTED_SPAN
-        ),
-        [arg],
-        -1,
-    )?;
-    let n = tx.execute(&format!("DELETE FROM spans WHERE {in_traces}"), [arg])?;
-    tx.execute(&format!("DELETE FROM trace_keys WHERE {in_traces}"), [arg])?;
-    tx.execute(&format!("DELETE FROM traces {where_sql}"), [arg])?;
-    // After the traces are gone: a session's first/last start is recomputed from the rest.
-    deltas.flush(tx)?;
-    Ok(n as u64)
 }
 
 fn traces_count_sql(where_sql: &str) -> String {
@@ -754,15 +680,6 @@ pub(crate) fn fill_models(conn: &Connection, items: &mut [TraceSummary]) -> rusq
         t.model = t.models.first().cloned();
     }
     Ok(())
-}
-
-/// Nearest-rank percentile of an ascending slice.
-pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn u64_col(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
@@ -903,15 +820,6 @@ pub(crate) fn escape_like(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentile_is_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 0.5), 50.0);
-        assert_eq!(percentile(&v, 0.95), 95.0);
-        assert_eq!(percentile(&[7.0], 0.95), 7.0);
-        assert_eq!(percentile(&[], 0.5), 0.0);
-    }
 
     /// Every dashboard query reads through an index (or the aggregate
     /// table's key): no plain `SCAN` of a table.

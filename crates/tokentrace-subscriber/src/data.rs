@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
+use tokentrace_core::bound::truncate_utf8;
+use tokentrace_core::json::bounded_object;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+pub(crate) use crate::llm_fields::LlmFields;
 use crate::rollup::Rollup;
 
 /// What a span is, from its `tokentrace.span.type` field (docs/architecture.md,
@@ -136,85 +139,6 @@ impl Scope {
 
     pub(crate) fn end(&self) {
         self.alive.store(false, Ordering::Relaxed);
-    }
-}
-
-/// Values of the LLM span fields EnrichLayer reads (usage, cost, error and
-/// the metric attributes).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LlmFields {
-    pub(crate) input_tokens: Option<i64>,
-    pub(crate) output_tokens: Option<i64>,
-    pub(crate) cache_read_tokens: Option<i64>,
-    pub(crate) cache_write_tokens: Option<i64>,
-    pub(crate) reasoning_tokens: Option<i64>,
-    pub(crate) total_tokens: Option<i64>,
-    pub(crate) cost_total_usd: Option<f64>,
-    /// `gen_ai.usage.cost` / `llm.cost.total`, used when `cost.total_usd` is absent.
-    pub(crate) cost_fallback_usd: Option<f64>,
-    pub(crate) status_error: bool,
-    pub(crate) error_type: Option<String>,
-    /// Shared strings: the metrics attributes clone them by reference count.
-    pub(crate) operation: Option<Arc<str>>,
-    pub(crate) provider: Option<Arc<str>>,
-    pub(crate) request_model: Option<Arc<str>>,
-    pub(crate) response_model: Option<Arc<str>>,
-    pub(crate) server_address: Option<Arc<str>>,
-    pub(crate) server_port: Option<i64>,
-    pub(crate) time_to_first_chunk_s: Option<f64>,
-    /// `gen_ai.usage.{text,image,audio}.input_tokens`, in that order.
-    pub(crate) input_modalities: [Option<i64>; 3],
-    /// `gen_ai.usage.{text,image,audio}.output_tokens`, in that order.
-    pub(crate) output_modalities: [Option<i64>; 3],
-}
-
-impl LlmFields {
-    /// Overwrites every value `newer` carries.
-    pub(crate) fn update(&mut self, newer: Self) {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if newer.$f.is_some() { self.$f = newer.$f; } )* };
-        }
-        take!(
-            input_tokens,
-            output_tokens,
-            cache_read_tokens,
-            cache_write_tokens,
-            reasoning_tokens,
-            total_tokens,
-            cost_total_usd,
-            cost_fallback_usd,
-            error_type,
-            operation,
-            provider,
-            request_model,
-            response_model,
-            server_address,
-            server_port,
-            time_to_first_chunk_s
-        );
-        for (mine, theirs) in self
-            .input_modalities
-            .iter_mut()
-            .zip(newer.input_modalities)
-            .chain(
-                self.output_modalities
-                    .iter_mut()
-                    .zip(newer.output_modalities),
-            )
-        {
-            if theirs.is_some() {
-                *mine = theirs;
-            }
-        }
-        self.status_error |= newer.status_error;
-    }
-
-    pub(crate) fn is_error(&self) -> bool {
-        self.status_error || self.error_type.is_some()
-    }
-
-    pub(crate) fn cost_usd(&self) -> Option<f64> {
-        self.cost_total_usd.or(self.cost_fallback_usd)
     }
 }
 
@@ -429,79 +353,26 @@ pub(crate) fn truncate_bytes(s: &str, max_bytes: usize) -> (String, bool) {
     if s.len() <= max_bytes {
         return (s.to_owned(), false);
     }
-    let budget = max_bytes.saturating_sub(ELLIPSIS.len_utf8());
-    let mut end = budget.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out = String::with_capacity(end + ELLIPSIS.len_utf8());
-    out.push_str(&s[..end]);
+    let kept = truncate_utf8(s, max_bytes.saturating_sub(ELLIPSIS.len_utf8()));
+    let mut out = String::with_capacity(kept.len() + ELLIPSIS.len_utf8());
+    out.push_str(kept);
     if max_bytes >= ELLIPSIS.len_utf8() {
         out.push(ELLIPSIS);
     }
     (out, true)
 }
 
-/// Bytes `c` takes inside a JSON string literal as serde_json writes it.
-fn json_escaped_len(c: char) -> usize {
-    match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{08}' | '\u{0c}' => 2,
-        c if (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
-    }
-}
-
 /// Serialises `entries` as one JSON object of at most `max_bytes` bytes
 /// (never less than `{}`). An entry that does not fit is shortened when it is
 /// a string (its value cut and marked with `…`) and dropped otherwise; later
 /// entries that still fit are kept. The result is always valid JSON. Returns
-/// the text and the number of entries cut or dropped.
+/// the text and the number of entries cut or dropped. Written by core's
+/// [`bounded_object`].
 pub(crate) fn bounded_json_object<'a>(
     entries: impl IntoIterator<Item = (&'a str, &'a Value)>,
     max_bytes: usize,
 ) -> (String, u32) {
-    let mut out = String::from("{");
-    let mut damaged = 0u32;
-    for (key, value) in entries {
-        let key_json = Value::String(key.to_owned()).to_string();
-        let sep = usize::from(out.len() > 1);
-        // `sep` + key + `:` + value + the closing `}`.
-        let fixed = sep + key_json.len() + 1 + 1;
-        let value_json = value.to_string();
-        if out.len() + fixed + value_json.len() <= max_bytes {
-            push_entry(&mut out, &key_json, &value_json);
-            continue;
-        }
-        damaged += 1;
-        let Value::String(text) = value else { continue };
-        // Room for the value's quotes and the ellipsis.
-        let Some(mut room) = max_bytes.checked_sub(out.len() + fixed + 2 + ELLIPSIS.len_utf8())
-        else {
-            continue;
-        };
-        let mut cut = String::new();
-        for c in text.chars() {
-            let len = json_escaped_len(c);
-            if len > room {
-                break;
-            }
-            room -= len;
-            cut.push(c);
-        }
-        cut.push(ELLIPSIS);
-        push_entry(&mut out, &key_json, &Value::String(cut).to_string());
-    }
-    out.push('}');
-    (out, damaged)
-}
-
-fn push_entry(out: &mut String, key_json: &str, value_json: &str) {
-    if out.len() > 1 {
-        out.push(',');
-    }
-    out.push_str(key_json);
-    out.push(':');
-    out.push_str(value_json);
+    bounded_object(entries, max_bytes, "…")
 }
 
 #[cfg(test)]

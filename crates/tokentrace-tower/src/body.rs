@@ -6,7 +6,7 @@ use pin_project_lite::pin_project;
 use tokentrace_core::semconv;
 use tracing::Span;
 
-use crate::service::record_error;
+use crate::status::record_error;
 
 pin_project! {
     /// Response body of [`WorkflowService`](crate::WorkflowService).

@@ -11,8 +11,8 @@ use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::body::WorkflowBody;
-use crate::layer::Config;
-use crate::service::record_error;
+use crate::config::Config;
+use crate::status::{record_error, record_status};
 
 pin_project! {
     /// Response future of [`WorkflowService`](crate::WorkflowService).
@@ -122,8 +122,7 @@ where
                 // only; 4xx is the client's fault and stays unset.
                 // <https://opentelemetry.io/docs/specs/semconv/http/http-spans/#status>
                 if status.is_server_error() {
-                    span.record(semconv::OTEL_STATUS_CODE, "error");
-                    span.record(semconv::ERROR_TYPE, status.as_str());
+                    record_status(&span, status.as_str());
                 }
                 if let Some(name) = this
                     .config

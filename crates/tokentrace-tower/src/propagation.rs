@@ -1,13 +1,21 @@
-//! Continuing an inbound W3C trace context.
+//! Continuing an inbound trace context through the process's propagator.
 //!
-//! <https://www.w3.org/TR/trace-context/#traceparent-header> and
-//! <https://www.w3.org/TR/baggage/>: both headers are read through the
-//! OpenTelemetry SDK propagators, which validate them and ignore malformed
-//! input (a malformed `traceparent` starts a new trace, per the spec).
+//! Inbound headers are read with the global OpenTelemetry propagator, the
+//! one `tokentrace::Telemetry::install` sets (W3C Trace Context,
+//! <https://www.w3.org/TR/trace-context/#traceparent-header>, and W3C Baggage,
+//! <https://www.w3.org/TR/baggage/>) and the same one `LlmMiddleware` injects
+//! with. Until a propagator is set, OpenTelemetry's global is a no-op that
+//! names no fields; a layer used then (a plain subscriber, `Telemetry::build`
+//! without `install`) reads W3C Trace Context + Baggage instead, so trace
+//! continuation never depends on a global having been set. The propagators
+//! validate their input and ignore malformed headers (a malformed
+//! `traceparent` starts a new trace, per the spec).
+
+use std::sync::LazyLock;
 
 use http::HeaderMap;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
@@ -25,23 +33,50 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// The remote parent named by `traceparent`, when there is a valid one.
+/// W3C Trace Context + Baggage: what `install` sets, used while no global
+/// propagator is set.
+static W3C: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
+    TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
+});
+
+/// Extracts a context from `headers` with the global propagator (or [`W3C`]
+/// while none is set); `None` when no header the propagator reads is present.
+fn extract(headers: &HeaderMap) -> Option<opentelemetry::Context> {
+    let read = |p: &dyn TextMapPropagator| {
+        p.fields()
+            .any(|f| headers.contains_key(f))
+            .then(|| p.extract(&HeaderExtractor(headers)))
+    };
+    opentelemetry::global::get_text_map_propagator(|p| {
+        if p.fields().next().is_some() {
+            read(p)
+        } else {
+            read(&*W3C)
+        }
+    })
+}
+
+/// The remote parent named by the propagation headers, when there is a valid
+/// one: the current context with that remote span context. Only the span
+/// context is taken: inbound baggage is read as metadata (when opted in),
+/// never carried on.
 pub(crate) fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
-    if !headers.contains_key("traceparent") {
-        return None;
-    }
-    let cx = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-    cx.span().span_context().is_valid().then_some(cx)
+    let cx = extract(headers)?;
+    let sc = cx.span().span_context().clone();
+    sc.is_valid()
+        .then(|| opentelemetry::Context::current().with_remote_span_context(sc))
 }
 
 /// Copies `baggage` entries into the request's metadata, each bounded like
 /// any other header value. Only called when the user opted in: baggage is
 /// client-controlled.
 pub(crate) fn baggage_into(headers: &HeaderMap, meta: &mut WorkflowMetadata) {
-    if !headers.contains_key("baggage") {
+    let Some(cx) = extract(headers) else {
         return;
-    }
-    let cx = BaggagePropagator::new().extract(&HeaderExtractor(headers));
+    };
     for (key, (value, _)) in cx.baggage() {
         // A member named like a credential (`api_key`, `token`) is never recorded.
         if tokentrace_core::bound::is_secret_header(key.as_str()) {

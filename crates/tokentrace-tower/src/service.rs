@@ -11,9 +11,9 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::body::WorkflowBody;
+use crate::config::Config;
 use crate::extract::{ExtractMetadata, WorkflowMetadata};
 use crate::future::WorkflowFuture;
-use crate::layer::Config;
 use crate::propagation;
 
 /// Middleware that opens one workflow span per request.
@@ -62,7 +62,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         if !config.enabled
-            || !crate::layer::enabled_globally()
+            || !tokentrace_core::defaults::workflow_layers_enabled()
             || config.skip_paths.iter().any(|p| p == req.uri().path())
         {
             return WorkflowFuture::untraced(self.inner.call(req));
@@ -182,22 +182,3 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
     }
     span
 }
-
-/// Marks `span` as failed with `message`, bounded to a few hundred bytes.
-pub(crate) fn record_error(span: &Span, error_type: &str, message: &dyn std::fmt::Display) {
-    // A provider's raw JSON error body inside the message becomes its message.
-    let mut message = tokentrace_core::bound::readable_error(&message.to_string()).into_owned();
-    if message.len() > MAX_MESSAGE_LEN {
-        let mut end = MAX_MESSAGE_LEN;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-    }
-    span.record(semconv::OTEL_STATUS_CODE, "error");
-    span.record(semconv::OTEL_STATUS_DESCRIPTION, message.as_str());
-    span.record(semconv::ERROR_TYPE, error_type);
-    span.record(semconv::EXCEPTION_MESSAGE, message.as_str());
-}
-
-const MAX_MESSAGE_LEN: usize = 512;

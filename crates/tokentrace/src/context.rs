@@ -10,11 +10,14 @@
 //! | a queue message, a child process, another service | [`inject`] into its headers or environment, [`extract`] on the other side |
 //! | a batch job that serves several requests | [`link_to`] each request's context |
 //!
-//! [`inject`] and [`extract`] speak W3C Trace Context (`traceparent`,
-//! `tracestate`, <https://www.w3.org/TR/trace-context/>) and W3C Baggage
-//! (`baggage`, <https://www.w3.org/TR/baggage/>). They need the
-//! tracing-opentelemetry layer that `Telemetry::install` sets up; without it
-//! they inject nothing and extract an invalid context.
+//! [`inject`] and [`extract`] use the process's OpenTelemetry propagator,
+//! the one `Telemetry::install` sets and `WorkflowLayer` and `LlmMiddleware`
+//! use too: W3C Trace Context (`traceparent`, `tracestate`,
+//! <https://www.w3.org/TR/trace-context/>) and W3C Baggage (`baggage`,
+//! <https://www.w3.org/TR/baggage/>). While no global propagator is set
+//! (OpenTelemetry's default names no fields), they speak those two W3C
+//! formats all the same. [`inject`] needs the tracing-opentelemetry layer
+//! that `Telemetry::install` sets up; without it it injects nothing.
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -48,14 +51,34 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use opentelemetry::propagation::{Injector, TextMapPropagator};
+use std::sync::LazyLock;
+
+use opentelemetry::propagation::{Injector, TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TraceId};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The keys [`inject`] writes and [`extract`] reads.
-const KEYS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+/// W3C Trace Context + Baggage: what `install` sets, used while no global
+/// propagator is set.
+static W3C: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
+    TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
+});
+
+/// Runs `f` with the global propagator, or [`W3C`] while none is set (the
+/// OpenTelemetry default is a no-op that names no fields).
+fn with_propagator<T>(mut f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
+    opentelemetry::global::get_text_map_propagator(|p| {
+        if p.fields().next().is_some() {
+            f(p)
+        } else {
+            f(&*W3C)
+        }
+    })
+}
 
 /// Spawns `fut` on the current tokio runtime, inside the current span.
 ///
@@ -191,15 +214,17 @@ pub fn inject<C: CarrierMut + ?Sized>(carrier: &mut C) {
 /// Reads a trace context (and baggage) from `carrier`. Malformed or missing
 /// fields give an [invalid](RemoteContext::is_valid) context, never an error.
 pub fn extract<C: Carrier + ?Sized>(carrier: &C) -> RemoteContext {
-    // The propagators want borrowed `&str`s; a carrier may produce owned
-    // values (the environment), so the three fields are copied out first.
-    let fields: HashMap<String, String> = KEYS
-        .iter()
-        .filter_map(|k| carrier.get(k).map(|v| ((*k).to_owned(), v.into_owned())))
-        .collect();
-    let cx = TraceContextPropagator::new().extract(&fields);
-    let cx = BaggagePropagator::new().extract_with_context(&cx, &fields);
-    RemoteContext { cx }
+    with_propagator(|p| {
+        // The propagators want borrowed `&str`s; a carrier may produce owned
+        // values (the environment), so the fields are copied out first.
+        let fields: HashMap<String, String> = p
+            .fields()
+            .filter_map(|k| carrier.get(k).map(|v| (k.to_owned(), v.into_owned())))
+            .collect();
+        RemoteContext {
+            cx: p.extract(&fields),
+        }
+    })
 }
 
 /// Links the current span to `other` (an OTel span link): for work that
@@ -247,10 +272,7 @@ impl RemoteContext {
     /// Writes this context into `carrier`.
     pub fn inject<C: CarrierMut + ?Sized>(&self, carrier: &mut C) {
         let mut adapter = InjectAdapter(carrier);
-        if self.is_valid() {
-            TraceContextPropagator::new().inject_context(&self.cx, &mut adapter);
-        }
-        BaggagePropagator::new().inject_context(&self.cx, &mut adapter);
+        with_propagator(|p| p.inject_context(&self.cx, &mut adapter));
     }
 
     /// Makes `span` a child of this context. Must be called before the span
@@ -261,5 +283,35 @@ impl RemoteContext {
 
     pub(crate) fn into_context(self) -> opentelemetry::Context {
         self.cx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `install()` the global propagator is OpenTelemetry's no-op
+    /// (no fields); `extract` still reads W3C Trace Context and Baggage.
+    #[test]
+    fn without_a_global_propagator_w3c_is_read() {
+        let headers = HashMap::from([
+            (
+                "traceparent".to_owned(),
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            ),
+            ("baggage".to_owned(), "tenant=acme".to_owned()),
+        ]);
+        let cx = extract(&headers);
+        assert!(cx.is_valid());
+        assert_eq!(
+            cx.trace_id().as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(cx.span_id().as_deref(), Some("00f067aa0ba902b7"));
+        assert_eq!(cx.baggage("tenant").as_deref(), Some("acme"));
+        let mut out = HashMap::new();
+        cx.inject(&mut out);
+        assert_eq!(out.get("traceparent"), headers.get("traceparent"));
+        assert_eq!(out.get("baggage").map(String::as_str), Some("tenant=acme"));
     }
 }

@@ -36,11 +36,16 @@
 //!
 //! Every setting and environment variable is listed on [`Telemetry`].
 //!
+//! Carrying a trace across tasks, threads, queues and processes
+//! ([`inject`], [`extract`], [`link_to`], [`ContextSnapshot`], ...) is in
+//! [`context`]; the same names are at the root.
+//!
 //! # Feature flags
 //!
 //! | feature | enables | default |
 //! |---|---|---|
-//! | `tower` | [`WorkflowLayer`] for inbound requests (axum, hyper, tonic) | yes |
+//! | `tower` | [`WorkflowLayer`] for inbound requests (any tower stack: hyper, tonic, axum) | yes |
+//! | `axum` | [`WorkflowLayer`] names spans by axum's `MatchedPath` (the route template); implies `tower` | yes |
 //! | `reqwest` | [`LlmMiddleware`] for outbound LLM and vector-DB calls | yes |
 //! | `macros` | the `#[workflow]` attribute | yes |
 //! | `store` | the embedded SQLite store and [`store`] (queries) | yes |
@@ -51,32 +56,37 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
 
-// ---- workflows and context (issue 4) ----
+// ---- workflows and context ----
 #[doc(hidden)]
-#[path = "private.rs"]
 pub mod __private;
-mod context;
+pub mod context;
+mod kind;
 mod workflow;
 
+// The context functions live in [`context`]; the root names are the
+// contract's and stay.
 #[cfg(feature = "tokio")]
+#[doc(no_inline)]
 pub use context::spawn;
+#[doc(no_inline)]
 pub use context::{
     Carrier, CarrierMut, ContextGuard, ContextSnapshot, EnvCarrier, RemoteContext, extract, inject,
     link_to,
 };
+pub use kind::{UnknownWorkflowKind, WorkflowKind};
+#[doc(inline)]
+pub use tokentrace_core::defaults::set_workflow_filter;
+#[doc(inline)]
+pub use tokentrace_core::workflow_filter::WorkflowFilter;
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use tokentrace_macros::workflow;
 #[cfg(feature = "tower")]
 #[doc(inline)]
 pub use tokentrace_tower::{ExtractMetadata, WorkflowLayer, WorkflowMetadata};
-pub use workflow::{
-    AttributeValue, TracedRun, UnknownWorkflowKind, WorkflowFilter, WorkflowKind,
-    set_workflow_filter, traced_run,
-};
+pub use workflow::{AttributeValue, TracedRun, traced_run};
 
-// ---- set-up, store and re-exports (issue 6) ----
-mod config;
+// ---- set-up, store and re-exports ----
 mod pipeline;
 mod sanitize;
 mod semconv_mode;

@@ -1,6 +1,9 @@
 //! The span pipeline behind [`Telemetry`](crate::Telemetry): a sampler that
 //! can keep error spans of sampled-out traces, and a span processor with one
-//! bounded queue and one worker thread per exporter.
+//! bounded queue and one worker thread per exporter, except the SQLite store:
+//! it has a bounded queue and threads of its own, so the processor hands each
+//! span straight to that queue ([`StoreSink`]), and a span bound for the
+//! store passes one queue, one drop counter and one flush hand-over.
 //!
 //! Why our own processor rather than the SDK's `BatchSpanProcessor`: its drop
 //! counter is private, and one exporter stuck on a hanging collector must not
@@ -55,6 +58,39 @@ pub(crate) trait BlockingExporter: Send + Sync + std::fmt::Debug {
     fn flush(&self) -> OTelSdkResult;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
     fn set_resource(&mut self, resource: &Resource);
+    /// The store, when this exporter is one: the processor hands it each
+    /// span itself rather than queueing spans for a worker of its own.
+    #[cfg(feature = "store")]
+    fn store(&self) -> Option<&tokentrace_store::StoreExporter> {
+        None
+    }
+}
+
+/// The SQLite store as the processor drives it: each span goes straight into
+/// the store's own queue ([`StoreExporter::try_push`](tokentrace_store::StoreExporter::try_push)),
+/// which batches, bounds and counts (a full queue drops the span and counts
+/// it in the store's `dropped_spans`); a flush waits for the store's writer.
+#[cfg(feature = "store")]
+#[derive(Debug)]
+pub(crate) struct StoreSink(pub(crate) tokentrace_store::StoreExporter);
+
+#[cfg(feature = "store")]
+impl BlockingExporter for StoreSink {
+    fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        futures_executor::block_on(self.0.export(batch))
+    }
+    fn flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        SpanExporter::set_resource(&mut self.0, resource);
+    }
+    fn store(&self) -> Option<&tokentrace_store::StoreExporter> {
+        Some(&self.0)
+    }
 }
 
 impl<E: SpanExporter> BlockingExporter for E {
@@ -86,10 +122,15 @@ pub(crate) struct QueueConfig {
 /// Counters shared with the guard.
 #[derive(Debug, Default)]
 pub(crate) struct PipelineStats {
-    /// Spans dropped because an exporter's queue was full.
+    /// Spans dropped because an exporter's queue was full (the store's
+    /// queue counts its own).
     pub(crate) queue_dropped: Arc<AtomicU64>,
     /// Spans in batches an exporter reported failing.
     pub(crate) export_failed: AtomicU64,
+    /// The store's counters, when spans go to it: its queue's drops are lost
+    /// spans of the pipeline.
+    #[cfg(feature = "store")]
+    store: std::sync::OnceLock<tokentrace_store::StoreStatsHandle>,
 }
 
 /// Remembers (a bounded number of) traces that had an error span, so their
@@ -125,6 +166,9 @@ impl ErrorTraces {
 #[derive(Debug)]
 pub(crate) struct QueueProcessor {
     sinks: Vec<Sink>,
+    /// Exporters with a queue of their own, handed each span directly (the
+    /// store, see [`StoreSink`]).
+    direct: Vec<Box<dyn BlockingExporter>>,
     keep_errors: bool,
     policy: ExportPolicy,
     error_traces: Mutex<ErrorTraces>,
@@ -168,7 +212,18 @@ impl QueueProcessor {
         policy: ExportPolicy,
         stats: &Arc<PipelineStats>,
     ) -> Self {
-        let sinks = exporters
+        #[allow(unused_mut)] // only the `store` feature has direct exporters
+        let (mut direct, mut queued) = (Vec::new(), Vec::new());
+        for exporter in exporters {
+            #[cfg(feature = "store")]
+            if let Some(store) = exporter.store() {
+                let _ = stats.store.set(store.stats_handle());
+                direct.push(exporter);
+                continue;
+            }
+            queued.push(exporter);
+        }
+        let sinks = queued
             .into_iter()
             .map(|exporter| {
                 let shared = Arc::new(SinkShared {
@@ -204,6 +259,7 @@ impl QueueProcessor {
             .collect();
         Self {
             sinks,
+            direct,
             keep_errors,
             policy,
             error_traces: Mutex::new(ErrorTraces::default()),
@@ -363,6 +419,15 @@ impl SpanProcessor for QueueProcessor {
             return;
         }
         self.policy.apply(&mut span);
+        #[cfg(feature = "store")]
+        if let Some(store) = self.direct.first().and_then(|e| e.store()) {
+            for sink in &self.sinks {
+                sink.shared.push(span.clone());
+            }
+            // Full or shut down: dropped and counted by the store.
+            store.try_push(span);
+            return;
+        }
         let Some((last, rest)) = self.sinks.split_last() else {
             return;
         };
@@ -374,6 +439,13 @@ impl SpanProcessor for QueueProcessor {
 
     fn force_flush(&self) -> OTelSdkResult {
         let mut result = Ok(());
+        #[cfg(feature = "store")]
+        for store in self.direct.iter().filter_map(|e| e.store()) {
+            // Cuts what waits in the store's queue and waits for its writer.
+            if let Err(e) = store.flush_with_timeout(Duration::from_secs(30)) {
+                result = Err(e);
+            }
+        }
         for sink in &self.sinks {
             if let Err(e) = sink.shared.flush(Duration::from_secs(30)) {
                 result = Err(e);
@@ -384,6 +456,12 @@ impl SpanProcessor for QueueProcessor {
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         let mut result = Ok(());
+        for exporter in &self.direct {
+            // The store writes what its queue holds, then stops its threads.
+            if let Err(e) = exporter.shutdown(timeout) {
+                result = Err(e);
+            }
+        }
         for sink in &self.sinks {
             match sink.shared.shutdown(timeout) {
                 Ok(()) => {
@@ -398,6 +476,9 @@ impl SpanProcessor for QueueProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
+        for exporter in &mut self.direct {
+            exporter.set_resource(resource);
+        }
         for sink in &self.sinks {
             if let Some(e) = lock(&sink.shared.state).exporter.as_mut() {
                 e.set_resource(resource);
@@ -407,9 +488,17 @@ impl SpanProcessor for QueueProcessor {
 }
 
 impl PipelineStats {
-    /// Spans lost in the pipeline (full queues plus failed exports).
+    /// Spans lost in the pipeline (full queues, the store's included, plus
+    /// failed exports).
     pub(crate) fn lost(&self) -> u64 {
-        self.queue_dropped.load(Ordering::Relaxed) + self.export_failed.load(Ordering::Relaxed)
+        #[allow(unused_mut)]
+        let mut n =
+            self.queue_dropped.load(Ordering::Relaxed) + self.export_failed.load(Ordering::Relaxed);
+        #[cfg(feature = "store")]
+        if let Some(store) = self.store.get() {
+            n += store.get().dropped_spans;
+        }
+        n
     }
 }
 

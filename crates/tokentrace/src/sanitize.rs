@@ -196,20 +196,17 @@ fn redacted_marker(bytes: usize) -> String {
 /// quoted values start) and to [`MAX_FOREIGN_TEXT_BYTES`], with a marker
 /// saying how much was cut; `None` when nothing needs cutting.
 pub(crate) fn cut_text(text: &str) -> Option<String> {
-    let mut end = text
+    let end = text
         .find(['{', '[', '"'])
         .unwrap_or(text.len())
         .min(MAX_FOREIGN_TEXT_BYTES);
-    if end >= text.len() {
+    let kept = tokentrace_core::bound::truncate_utf8(text, end);
+    if kept.len() == text.len() {
         return None;
     }
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
     Some(format!(
-        "{}{}",
-        &text[..end],
-        redacted_marker(text.len() - end)
+        "{kept}{}",
+        redacted_marker(text.len() - kept.len())
     ))
 }
 

@@ -17,8 +17,8 @@
 //!
 //! `PORT` changes the port (default 3000).
 
-use example_agent_service::{Config, app};
-use example_mock_providers::MockProviders;
+use tokentrace_demo::mocks::MockProviders;
+use tokentrace_demo::service::{Config, app};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use example_mock_providers::MockProviders;
 use serde_json::json;
+use tokentrace_demo::mocks::MockProviders;
 
 const HOW_TO: &str = "\
 OTEL_EXPORTER_OTLP_ENDPOINT is not set. Start something that receives OTLP/HTTP, for example:

@@ -7,8 +7,8 @@
 //!
 //! Run with `cargo run -p example-prompt-templates`.
 
-use example_mock_providers::MockProviders;
 use serde_json::json;
+use tokentrace_demo::mocks::MockProviders;
 
 const ANSWER: &str = "Answer the question using {context}: {question}";
 const TRANSLATE: &str = "Translate to {language}: {text}";

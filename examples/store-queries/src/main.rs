@@ -10,9 +10,9 @@
 
 use std::path::PathBuf;
 
-use example_mock_providers::MockProviders;
 use serde_json::json;
 use tokentrace::store::{GroupBy, Store, TraceFilter};
+use tokentrace_demo::mocks::MockProviders;
 
 /// Records a few traces for two users through the mock OpenAI and Gemini.
 async fn record(path: &PathBuf) -> anyhow::Result<()> {

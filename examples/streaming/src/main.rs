@@ -10,9 +10,9 @@
 
 use std::io::Write as _;
 
-use example_mock_providers::MockProviders;
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
+use tokentrace_demo::mocks::MockProviders;
 
 /// Reads a streamed body chunk by chunk, echoing its size, and returns its length.
 async fn drain(resp: reqwest::Response) -> anyhow::Result<usize> {

@@ -7,9 +7,9 @@
 //! Run with `cargo run -p example-workflow-macro`, then browse the trace with
 //! `cargo run -p tokentrace-cli -- show <trace id>` (printed at the end).
 
-use example_mock_providers::MockProviders;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::json;
+use tokentrace_demo::mocks::MockProviders;
 
 /// A sync step: its arguments and result are recorded (bounded).
 #[tokentrace::workflow(name = "search_flights", kind = "tool", capture_args, capture_result)]

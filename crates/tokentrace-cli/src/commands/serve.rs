@@ -34,11 +34,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .budgets
         .as_deref()
         .map(|path| {
-            crate::commands::budgets::Source::load(
-                path,
-                args.redis.clone(),
-                args.budgets_prefix.clone(),
-            )
+            crate::budget_state::Source::load(path, args.redis.clone(), args.budgets_prefix.clone())
         })
         .transpose()?;
     let listener = TcpListener::bind(args.bind)
@@ -60,7 +56,7 @@ pub(crate) async fn serve(
     store: tokentrace_store::Store,
     token: Option<&str>,
     path: &Path,
-    budgets: Option<crate::commands::budgets::Source>,
+    budgets: Option<crate::budget_state::Source>,
 ) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()

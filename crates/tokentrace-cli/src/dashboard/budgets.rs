@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokentrace_core::semconv;
 
 use super::AppState;
-use crate::commands::budgets::Source;
+use crate::budget_state::Source;
 use crate::output;
 
 #[derive(Serialize)]
@@ -55,7 +55,7 @@ struct Ctx {
     decisions: Vec<DecisionRow>,
 }
 
-fn limit_rows(rows: Vec<crate::commands::budgets::Row>) -> Vec<LimitRow> {
+fn limit_rows(rows: Vec<crate::budget_state::Row>) -> Vec<LimitRow> {
     let dash = || "-".to_owned();
     rows.into_iter()
         .map(|r| {
@@ -145,7 +145,6 @@ pub(crate) async fn page(State(state): State<AppState>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
     use axum::body::Body;
@@ -262,46 +261,14 @@ mode = "warn"
         assert_eq!(&r[1..4], ["global", "0", "3"]);
     }
 
-    struct Server(Child);
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
     /// With `--budgets` and `--redis`: each limit and key with spend,
     /// reservations, % used and refusals, read from a real `redis-server`
     /// (scripts/setup-redis) holding state written by the budget API.
     #[tokio::test]
     async fn with_redis_the_page_shows_spend_against_each_limit() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let _server = Server(
-            Command::new("redis-server")
-                .args([
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                    "--save",
-                    "",
-                ])
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("redis-server not found: run scripts/setup-redis"),
-        );
-        let addr = format!("127.0.0.1:{port}");
+        let server = tokentrace_test_support::redis_server();
+        let addr = server.addr().to_owned();
         let redis = RedisStore::new(addr.clone());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while redis.ping().await.is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         let prefix = "dash-test:";
         let budgets =
             Budgets::with_store(BudgetConfig::from_toml_str(CONFIG).unwrap(), redis).prefix(prefix);
@@ -354,7 +321,7 @@ mode = "warn"
         );
 
         // Redis gone: the page still answers, saying why there is no state.
-        drop(_server);
+        drop(server);
         let started = Instant::now();
         let (status, html) = get(&app, "/budgets").await;
         assert_eq!(status, StatusCode::OK);

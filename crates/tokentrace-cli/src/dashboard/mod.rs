@@ -60,7 +60,7 @@ pub(crate) struct AppState {
     store: Arc<Store>,
     templates: Arc<Environment<'static>>,
     /// The budget file (and Redis) `/budgets` shows, when configured.
-    budgets: Option<Arc<crate::commands::budgets::Source>>,
+    budgets: Option<Arc<crate::budget_state::Source>>,
 }
 
 /// Why a request failed, shown as an HTML page or a JSON error.
@@ -126,7 +126,7 @@ impl AppState {
 
     /// Show `source`'s limits on `/budgets`.
     #[must_use]
-    pub(crate) fn with_budgets(mut self, source: crate::commands::budgets::Source) -> Self {
+    pub(crate) fn with_budgets(mut self, source: crate::budget_state::Source) -> Self {
         self.budgets = Some(Arc::new(source));
         self
     }

@@ -7,12 +7,12 @@ use tokentrace_store::{Page, Store, Trace, TraceSummary};
 use tower::ServiceExt as _;
 
 use super::{AppState, CONTENT_SECURITY_POLICY, router};
-use crate::test_support::{XSS_IMG, XSS_SCRIPT, seed};
+use tokentrace_test_support::seed::{XSS_IMG, XSS_SCRIPT, seed};
 
 struct Fixture {
     _dir: tempfile::TempDir,
     app: axum::Router,
-    seed: Vec<crate::test_support::SeedTrace>,
+    seed: Vec<tokentrace_test_support::seed::SeedTrace>,
     now_ns: i64,
 }
 
@@ -393,8 +393,9 @@ async fn stats_page_renders_every_chart() {
     assert_eq!(body.matches("<svg class=\"chart").count(), 11);
     // One column per UTC day from the first to the last trace (gaps included),
     // in each of the three time charts.
-    let day =
-        |t: &crate::test_support::SeedTrace| (f.now_ns - t.age_ns).div_euclid(86_400_000_000_000);
+    let day = |t: &tokentrace_test_support::seed::SeedTrace| {
+        (f.now_ns - t.age_ns).div_euclid(86_400_000_000_000)
+    };
     let first = f.seed.iter().map(day).min().unwrap();
     let last = f.seed.iter().map(day).max().unwrap();
     let days = usize::try_from(last - first + 1).unwrap();
@@ -473,7 +474,7 @@ async fn traces_page_sorts_and_totals_the_filtered_set() {
     let f = fixture(None);
     let (status, _, body) = get(&f.app, "/?sort=cost_desc").await;
     assert_eq!(status, StatusCode::OK);
-    let mut by_cost: Vec<&crate::test_support::SeedTrace> = f.seed.iter().collect();
+    let mut by_cost: Vec<&tokentrace_test_support::seed::SeedTrace> = f.seed.iter().collect();
     by_cost.sort_by(|a, b| b.cost().total_cmp(&a.cost()));
     let first_row = body.split("data-trace-id=\"").nth(1).unwrap();
     assert!(

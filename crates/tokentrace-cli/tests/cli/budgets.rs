@@ -1,7 +1,7 @@
 //! `tokentrace budgets` against a real `redis-server` (scripts/setup-redis)
 //! holding state written by the budget API, and without Redis.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokentrace_core::budget::BudgetConfig;
@@ -25,46 +25,14 @@ window = "month"
 mode = "warn"
 "#;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn budgets_shows_spend_reservations_and_refusals_from_redis() {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("budgets.toml");
     std::fs::write(&config_path, CONFIG).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _server = Server(
-        Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server not found: run scripts/setup-redis"),
-    );
-    let addr = format!("127.0.0.1:{port}");
+    let server = tokentrace_test_support::redis_server();
+    let addr = server.addr().to_owned();
     let store = RedisStore::new(addr.clone());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while store.ping().await.is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let budgets = Budgets::with_store(BudgetConfig::from_toml_str(CONFIG).unwrap(), store);
     let u1 = BudgetKeys::new().user("u-1");
     budgets.reserve(&u1, 0.5).await.unwrap().settle(0.25);
@@ -119,7 +87,7 @@ async fn budgets_shows_spend_reservations_and_refusals_from_redis() {
     assert!(rows[0]["spent_usd"].is_null());
 
     // Redis gone: an error, not a hang.
-    drop(_server);
+    drop(server);
     let start = Instant::now();
     let o = run(&["budgets", "--config", cfg, "--redis", &addr]);
     assert!(!o.status.success());

@@ -6,11 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-#[path = "../../src/test_support.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod seed_impl;
-
-pub(crate) use seed_impl::{SeedTrace, XSS_IMG, XSS_SCRIPT, bulk};
+pub(crate) use tokentrace_test_support::seed::{SeedTrace, XSS_IMG, XSS_SCRIPT, bulk};
 
 /// A temp dir holding a seeded `traces.db`.
 pub(crate) struct Seeded {
@@ -23,7 +19,7 @@ pub(crate) struct Seeded {
 pub(crate) fn seeded() -> Seeded {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traces.db");
-    let (traces, now_ns) = seed_impl::seed(&path);
+    let (traces, now_ns) = tokentrace_test_support::seed::seed(&path);
     Seeded {
         _dir: dir,
         path,

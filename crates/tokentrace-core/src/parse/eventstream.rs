@@ -9,7 +9,7 @@
 //! `:exception-type`. The payload streams into the JSON scanner unbuffered;
 //! only the 12-byte prelude and the headers (bounded) are held.
 
-use super::scan::{Scanner, Sink};
+use crate::json::scan::{Scanner, Sink};
 
 /// Largest headers block accepted; Bedrock's are under 100 bytes.
 const MAX_HEADERS: usize = 16 * 1024;

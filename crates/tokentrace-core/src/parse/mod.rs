@@ -3,7 +3,7 @@
 //! [`ResponseParser`] takes a response body in chunks of any size, as the
 //! application reads it, and keeps only what the final [`ResponseInfo`] needs:
 //! memory does not grow with the body or the stream, and an SSE event or JSON
-//! value of any size costs no buffer (see `scan.rs`). The same parser serves
+//! value of any size costs no buffer (see `json/scan.rs`). The same parser serves
 //! plain JSON, SSE, NDJSON and the AWS event stream; the [`Flavor`] decides
 //! which members are read and how provider counts map to OpenTelemetry
 //! accounting.
@@ -25,17 +25,19 @@
 
 mod eventstream;
 mod extract;
-mod lite;
-mod scan;
+mod ndjson;
+pub(crate) mod raw;
 mod sse;
+pub(crate) mod wire;
 
 pub use eventstream::encode_message as encode_event_stream_message;
 
+use crate::json::scan::{Capture, Limits, Scanner, Sink};
 use crate::provider::{BodyFormat, Flavor, Provider};
 use crate::usage::ResponseInfo;
 use eventstream::{EventStreamFramer, FrameHeaders, FrameSink};
 use extract::Extractor;
-use scan::{Capture, Limits, Scanner, Sink};
+use ndjson::{NdjsonFramer, NdjsonSink};
 use sse::{SseFramer, SseSink};
 
 /// Incremental response parser: feed it the body as it arrives, then [`finish`](Self::finish).
@@ -46,13 +48,6 @@ pub struct ResponseParser {
     framing: Framing,
     ex: Extractor,
     events: u64,
-    /// An NDJSON line held nothing but whitespace so far.
-    line_blank: bool,
-    /// The current NDJSON line while it fits in `event_limit` (see `sse.rs`).
-    line: Vec<u8>,
-    /// The current NDJSON line outgrew `line`: it streams into the scanner.
-    line_streaming: bool,
-    event_limit: usize,
     done: bool,
     bytes: u64,
     finished: Option<ResponseInfo>,
@@ -61,7 +56,7 @@ pub struct ResponseParser {
 #[derive(Debug)]
 enum Framing {
     Json,
-    Ndjson,
+    Ndjson(NdjsonFramer),
     Sse(SseFramer),
     EventStream(EventStreamFramer),
 }
@@ -114,6 +109,20 @@ impl SseSink for Route<'_> {
     }
 }
 
+impl NdjsonSink for Route<'_> {
+    fn interesting(&mut self, line: &[u8]) -> bool {
+        self.ex.interesting(line)
+    }
+
+    fn line_seen(&mut self) {
+        *self.events += 1;
+    }
+
+    fn malformed(&mut self) {
+        self.partial();
+    }
+}
+
 impl FrameSink for Route<'_> {
     fn frame_start(&mut self, headers: &FrameHeaders) {
         self.ex.frame(headers);
@@ -142,11 +151,14 @@ impl ResponseParser {
         format: BodyFormat,
         limit: usize,
     ) -> Self {
-        let patterns = extract::patterns(flavor);
+        let patterns = crate::providers::wire(flavor).patterns;
         let scanner = Scanner::new(patterns, Limits::default());
         let (scanner, framing) = match format {
             BodyFormat::Json => (scanner, Framing::Json),
-            BodyFormat::Ndjson => (scanner.no_root_array(), Framing::Ndjson),
+            BodyFormat::Ndjson => (
+                scanner.no_root_array(),
+                Framing::Ndjson(NdjsonFramer::with_limit(limit)),
+            ),
             BodyFormat::Sse => (
                 scanner.no_root_array(),
                 Framing::Sse(SseFramer::with_limit(limit)),
@@ -162,10 +174,6 @@ impl ResponseParser {
             framing,
             ex: Extractor::new(provider, flavor),
             events: 0,
-            line_blank: true,
-            line: Vec::new(),
-            line_streaming: false,
-            event_limit: limit,
             done: false,
             bytes: 0,
             finished: None,
@@ -196,11 +204,12 @@ impl ResponseParser {
     /// bounded by the capture limit and the nesting limit whatever the input.
     pub fn retained_bytes(&self) -> usize {
         let framing = match &self.framing {
-            Framing::Json | Framing::Ndjson => 0,
+            Framing::Json => 0,
+            Framing::Ndjson(f) => f.retained_bytes(),
             Framing::Sse(f) => f.retained_bytes(),
             Framing::EventStream(f) => f.retained_bytes(),
         };
-        self.scanner.retained_bytes() + framing + self.ex.retained_bytes() + self.line.capacity()
+        self.scanner.retained_bytes() + framing + self.ex.retained_bytes()
     }
 
     /// Bytes pushed so far.
@@ -224,46 +233,7 @@ impl ResponseParser {
             Framing::Json => self.scanner.push(chunk, &mut route),
             Framing::Sse(f) => f.push(chunk, &mut self.scanner, &mut route),
             Framing::EventStream(f) => f.push(chunk, &mut self.scanner, &mut route),
-            Framing::Ndjson => {
-                let mut rest = chunk;
-                while !rest.is_empty() {
-                    let end = memchr::memchr(b'\n', rest);
-                    let seg = &rest[..end.unwrap_or(rest.len())];
-                    if self.line_blank && seg.iter().any(|b| !b.is_ascii_whitespace()) {
-                        self.line_blank = false;
-                    }
-                    if self.line_streaming {
-                        self.scanner.push(seg, &mut route);
-                    } else if self.line.len() + seg.len() <= self.event_limit {
-                        self.line.extend_from_slice(seg);
-                    } else {
-                        self.line_streaming = true;
-                        self.scanner.push(&self.line, &mut route);
-                        self.line.clear();
-                        self.scanner.push(seg, &mut route);
-                    }
-                    let Some(end) = end else { break };
-                    if !self.line_blank {
-                        *route.events += 1;
-                        if !self.line_streaming && route.ex.interesting(&self.line) {
-                            self.scanner.push(&self.line, &mut route);
-                        }
-                        if !self.scanner.idle() {
-                            // A line that is not one whole JSON value: drop it, keep going.
-                            route.partial();
-                            self.scanner.flush_partial(&mut route);
-                        }
-                    }
-                    self.scanner.reset();
-                    self.line_blank = true;
-                    self.line_streaming = false;
-                    if self.line.capacity() > self.event_limit {
-                        self.line = Vec::new();
-                    }
-                    self.line.clear();
-                    rest = &rest[end + 1..];
-                }
-            }
+            Framing::Ndjson(f) => f.push(chunk, &mut self.scanner, &mut route),
         }
     }
 
@@ -287,19 +257,7 @@ impl ResponseParser {
                 }
             }
             Framing::Sse(f) => f.finish(&mut self.scanner, &mut route),
-            Framing::Ndjson => {
-                if !self.line_blank {
-                    *route.events += 1;
-                    // The body ended inside this line: parse it regardless of the prefilter.
-                    if !self.line_streaming {
-                        self.scanner.push(&self.line, &mut route);
-                    }
-                    if !self.scanner.idle() {
-                        clean_end = false;
-                        self.scanner.flush_partial(&mut route);
-                    }
-                }
-            }
+            Framing::Ndjson(f) => clean_end = f.finish(&mut self.scanner, &mut route),
             Framing::EventStream(f) => {
                 if !f.at_boundary() {
                     clean_end = false;

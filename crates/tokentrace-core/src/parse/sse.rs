@@ -9,7 +9,7 @@
 //! search instead of a JSON walk; an event larger than that streams straight
 //! into the JSON scanner, so memory stays bounded whatever the event size.
 
-use super::scan::{Scanner, Sink};
+use crate::json::scan::{Scanner, Sink};
 
 const DONE: &[u8] = b"[DONE]";
 /// Largest event data held for the prefilter; larger events are scanned as they stream.

@@ -388,15 +388,6 @@ fn an_unreachable_store_failing_closed_answers_503() {
     });
 }
 
-struct RedisServer(std::process::Child);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Two gateway replicas sharing one `redis-server` (scripts/setup-redis)
 /// through `[budgets] redis` enforce one global cap together: whichever
 /// replica a call lands on, the calls past the cap are refused and never
@@ -405,34 +396,8 @@ impl Drop for RedisServer {
 fn two_replicas_sharing_redis_enforce_one_cap() {
     let _otel = Otel::install();
     run(async {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let _server = RedisServer(
-            std::process::Command::new("redis-server")
-                .args([
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                    "--save",
-                    "",
-                ])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server not found: run scripts/setup-redis"),
-        );
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(&addr).await.is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let server = tokentrace_test_support::redis_server();
+        let addr = server.addr().to_owned();
         let (up, upstream_calls) = counting_upstream().await;
         // Each call is estimated at about $0.0006 and settles at $0.000602:
         // a $0.002 cap fits three.

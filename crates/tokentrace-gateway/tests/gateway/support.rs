@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,76 +13,40 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::post;
-use example_mock_providers::MockProviders;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
+use tokentrace_demo::mocks::MockProviders;
 use tokentrace_gateway::{Gateway, GatewayConfig};
 use tokentrace_reqwest::LlmMiddleware;
+use tokentrace_test_support::{Capture, install_trace_context_propagator};
 use tokentrace_tower::WorkflowLayer;
-use tracing::subscriber::DefaultGuard;
-use tracing_subscriber::layer::SubscriberExt as _;
 
-/// The full tracing stack with an in-memory exporter, as this thread's
-/// default subscriber; spans are exported as they end.
-pub(crate) struct Otel {
-    pub(crate) exporter: InMemorySpanExporter,
-    _provider: SdkTracerProvider,
-    _guard: DefaultGuard,
+/// The full tracing stack (`EnrichLayer` plus the OpenTelemetry layer) with
+/// an in-memory exporter, as this thread's default subscriber; spans are
+/// exported as they end, each checked for duplicate keys when read.
+pub(crate) struct Otel(Capture);
+
+impl std::ops::Deref for Otel {
+    type Target = Capture;
+    fn deref(&self) -> &Capture {
+        &self.0
+    }
 }
 
 impl Otel {
     pub(crate) fn install() -> Self {
-        static PROPAGATOR: OnceLock<()> = OnceLock::new();
-        PROPAGATOR.get_or_init(|| {
-            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        });
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
-        let subscriber = tracing_subscriber::registry()
-            .with(tokentrace_subscriber::EnrichLayer::new())
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-        let guard = tracing::subscriber::set_default(subscriber);
-        Self {
-            exporter,
-            _provider: provider,
-            _guard: guard,
-        }
-    }
-
-    pub(crate) fn spans(&self) -> Vec<SpanData> {
-        self.exporter.get_finished_spans().unwrap()
-    }
-
-    pub(crate) fn named(&self, name: &str) -> Vec<SpanData> {
-        self.spans()
-            .into_iter()
-            .filter(|s| s.name == name)
-            .collect()
+        install_trace_context_propagator();
+        Self(Capture::install_with(
+            tokentrace_subscriber::EnrichLayer::new(),
+        ))
     }
 
     /// Waits (bounded) until `n` spans named `name` have ended.
     pub(crate) async fn wait_for(&self, name: &str, n: usize) -> Vec<SpanData> {
-        for _ in 0..500 {
-            let found = self.named(name);
-            if found.len() >= n {
-                return found;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.named(name)
+        self.0.wait_for_named(name, n, 500).await
     }
 }
 
-/// A span's attributes as `key -> value` strings (sorted).
-pub(crate) fn attrs(span: &SpanData) -> BTreeMap<String, String> {
-    span.attributes
-        .iter()
-        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-        .collect()
-}
+pub(crate) use tokentrace_test_support::attrs;
 
 pub(crate) fn attr(span: &SpanData, key: &str) -> Option<String> {
     attrs(span).remove(key)

@@ -3,7 +3,7 @@
 //! enforce one limit, and a server killed mid-test follows the store policy
 //! without hanging.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokentrace_core::budget::{BudgetConfig, Limit, Scope, StorePolicy, Window};
@@ -11,60 +11,12 @@ use tokentrace_core::semconv::{self as sc, events};
 use tokentrace_reqwest::LlmMiddleware;
 use tokentrace_reqwest::budget::redis::RedisStore;
 use tokentrace_reqwest::budget::{self, BudgetKeys, Budgets};
+use tokentrace_test_support::{RedisServer, redis_server};
 
 use crate::support::*;
 
 const OPENAI: &str = "api.openai.com";
 const MODEL: &str = "tt-budget-model";
-
-/// A `redis-server` child on 127.0.0.1, killed by pid on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server not found: run scripts/setup-redis");
-        let addr = format!("127.0.0.1:{port}");
-        let probe = RedisStore::new(addr.clone());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while probe.ping().await.is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self { child, addr }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn prices() -> std::sync::Arc<tokentrace_core::PriceCatalogue> {
     std::sync::Arc::new(
@@ -108,7 +60,7 @@ async fn call(
     Ok(resp.text().await?)
 }
 
-fn instance(server: &Server, prefix: &str, policy: StorePolicy) -> Budgets {
+fn instance(server: &RedisServer, prefix: &str, policy: StorePolicy) -> Budgets {
     instance_with_timeout(server, prefix, policy, Duration::from_millis(300))
 }
 
@@ -116,7 +68,7 @@ fn instance(server: &Server, prefix: &str, policy: StorePolicy) -> Budgets {
 /// runs 200 calls at once on a loaded CI machine, where 300 ms can pass
 /// before Redis answers and fail-closed would refuse with `BudgetUnavailable`.
 fn instance_with_timeout(
-    server: &Server,
+    server: &RedisServer,
     prefix: &str,
     policy: StorePolicy,
     timeout: Duration,
@@ -125,7 +77,7 @@ fn instance_with_timeout(
         BudgetConfig::new()
             .limit(Limit::new(Scope::User, 2.0, Window::Day).name("user-daily"))
             .on_store_error(policy),
-        RedisStore::new(server.addr.clone()).timeout(timeout),
+        RedisStore::new(server.addr()).timeout(timeout),
     )
     .prefix(prefix)
 }
@@ -148,7 +100,7 @@ async fn settled(b: &Budgets) -> tokentrace_reqwest::budget::LimitStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_sharing_one_redis_enforce_one_limit() {
-    let server = Server::start().await;
+    let server = redis_server();
     let mock = mock(reply()).await;
     let slow = Duration::from_secs(3);
     let a = instance_with_timeout(&server, "tt-test-shared:", StorePolicy::FailClosed, slow);
@@ -198,7 +150,7 @@ async fn two_instances_sharing_one_redis_enforce_one_limit() {
 #[tokio::test]
 async fn redis_killed_mid_test_fails_open_or_closed_as_configured() {
     let otel = Otel::install();
-    let mut server = Server::start().await;
+    let mut server = redis_server();
     let mock = mock(reply()).await;
     let open = instance(&server, "tt-test-kill:", StorePolicy::FailOpen);
     let closed = instance(&server, "tt-test-kill:", StorePolicy::FailClosed);
@@ -378,14 +330,14 @@ async fn child_spends_against_the_shared_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_sharing_one_redis_enforce_one_limit() {
-    let server = Server::start().await;
+    let server = redis_server();
     let mock = mock(reply()).await;
     let dir = SyncDir::new();
     let prefix = "tt-test-processes:";
     let spawn = |id: &'static str| {
         let spec = format!(
             "{}|{}|{prefix}|{}|{id}",
-            server.addr,
+            server.addr(),
             mock.addr.port(),
             dir.0.display()
         );

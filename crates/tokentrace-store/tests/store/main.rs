@@ -9,5 +9,6 @@ mod faults;
 mod kill;
 mod metrics;
 mod queries;
+mod queue;
 mod roundtrip;
 mod support;

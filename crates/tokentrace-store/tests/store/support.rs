@@ -1,29 +1,19 @@
 //! Span fixtures and helpers shared by the test modules.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::Status;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tokentrace_store::StoreExporter;
+use tokentrace_test_support::span_data;
 
 /// Base time of seeded data: 2025-01-01T00:00:00Z.
 pub(crate) const T0_NS: u64 = 1_735_689_600_000_000_000;
 
-pub(crate) fn trace_id(n: u128) -> TraceId {
-    TraceId::from(n)
-}
-
 pub(crate) fn trace_hex(n: u128) -> String {
     format!("{n:032x}")
-}
-
-pub(crate) fn span_id(n: u64) -> SpanId {
-    SpanId::from(n)
 }
 
 /// A span of trace `t`, id `s`, with `parent` (0 = root), starting `start_ms`
@@ -42,32 +32,9 @@ impl S {
         dur_ms: u64,
     ) -> Self {
         let start = UNIX_EPOCH + Duration::from_nanos(T0_NS + start_ms * 1_000_000);
+        let end = start + Duration::from_millis(dur_ms);
         Self {
-            data: SpanData {
-                span_context: SpanContext::new(
-                    trace_id(t),
-                    span_id(s),
-                    TraceFlags::SAMPLED,
-                    false,
-                    TraceState::default(),
-                ),
-                parent_span_id: if parent == 0 {
-                    SpanId::INVALID
-                } else {
-                    span_id(parent)
-                },
-                parent_span_is_remote: false,
-                span_kind: SpanKind::Internal,
-                name: Cow::Owned(name.to_owned()),
-                start_time: start,
-                end_time: start + Duration::from_millis(dur_ms),
-                attributes: Vec::new(),
-                dropped_attributes_count: 0,
-                events: SpanEvents::default(),
-                links: SpanLinks::default(),
-                status: Status::Unset,
-                instrumentation_scope: InstrumentationScope::builder("test").build(),
-            },
+            data: span_data(t, s, parent, name.to_owned(), (start, end), "test"),
         }
     }
 

@@ -1,19 +1,22 @@
 //! Test harness: a subscriber wired like the facade wires it, an exporter to
 //! read back, and span helpers shaped like the reqwest middleware's.
 
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::{Key, Value};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry::Value;
+use opentelemetry_sdk::trace::SpanData;
 use tokentrace_core::semconv;
 use tokentrace_subscriber::EnrichLayer;
+use tokentrace_test_support::Capture;
 use tracing::field::Empty;
-use tracing_subscriber::prelude::*;
 
-/// The pieces of one test pipeline. Keep `provider` alive while spans end.
-pub(crate) struct Pipeline {
-    pub(crate) exporter: InMemorySpanExporter,
-    pub(crate) dispatch: tracing::Dispatch,
-    _provider: SdkTracerProvider,
+/// One test pipeline (registry, `EnrichLayer`, OpenTelemetry layer, an
+/// in-memory exporter), not installed: run code under it with `run`.
+pub(crate) struct Pipeline(Capture);
+
+impl std::ops::Deref for Pipeline {
+    type Target = Capture;
+    fn deref(&self) -> &Capture {
+        &self.0
+    }
 }
 
 impl Pipeline {
@@ -22,65 +25,11 @@ impl Pipeline {
     }
 
     pub(crate) fn with_layer(enrich: EnrichLayer) -> Self {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
-        let subscriber = tracing_subscriber::registry()
-            .with(enrich)
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-        Self {
-            exporter,
-            dispatch: tracing::Dispatch::new(subscriber),
-            _provider: provider,
-        }
-    }
-
-    /// Runs `f` with this pipeline as the thread's default subscriber.
-    pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        tracing::dispatcher::with_default(&self.dispatch, f)
-    }
-
-    pub(crate) fn spans(&self) -> Vec<SpanData> {
-        let spans = self
-            .exporter
-            .get_finished_spans()
-            .expect("exporter readable");
-        assert_unique_keys(&spans);
-        spans
-    }
-
-    /// The one exported span named `name`.
-    pub(crate) fn span(&self, name: &str) -> SpanData {
-        let mut found: Vec<SpanData> = self
-            .spans()
-            .into_iter()
-            .filter(|s| s.name == name)
-            .collect();
-        assert_eq!(found.len(), 1, "expected one span named {name}");
-        found.remove(0)
+        Self(Capture::detached_with(enrich))
     }
 }
 
-/// Every value of `key` on `span` (more than one would be a duplicate key).
-pub(crate) fn values<'a>(span: &'a SpanData, key: &str) -> Vec<&'a Value> {
-    span.attributes
-        .iter()
-        .filter(|kv| kv.key == Key::from(key.to_owned()))
-        .map(|kv| &kv.value)
-        .collect()
-}
-
-/// The single value of `key` on `span`, if present.
-pub(crate) fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    let v = values(span, key);
-    assert!(
-        v.len() <= 1,
-        "duplicate attribute {key} on {}: {v:?}",
-        span.name
-    );
-    v.first().copied()
-}
+pub(crate) use tokentrace_test_support::{attr, values};
 
 pub(crate) fn str_attr(span: &SpanData, key: &str) -> Option<String> {
     attr(span, key).map(|v| match v {
@@ -186,21 +135,4 @@ pub(crate) fn record_failure(span: &tracing::Span, error: &str) {
 pub(crate) fn llm_call(name: &str, c: Call) {
     let span = llm_span(name);
     record_usage(&span, c);
-}
-
-/// OTLP requires an attribute key to be unique within a span: every span a
-/// test reads through this helper is checked.
-pub(crate) fn assert_unique_keys(spans: &[SpanData]) {
-    for s in spans {
-        let mut seen = std::collections::HashSet::new();
-        for kv in &s.attributes {
-            assert!(
-                seen.insert(kv.key.as_str()),
-                "span {:?} exports the attribute {:?} twice: {:?}",
-                s.name,
-                kv.key.as_str(),
-                s.attributes
-            );
-        }
-    }
 }

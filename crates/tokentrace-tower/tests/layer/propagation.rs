@@ -103,3 +103,71 @@ async fn baggage_is_read_only_when_opted_in() {
         serde_json::json!({"tenant": "acme", "plan": "pro plus"})
     );
 }
+
+/// Reads a W3C `traceparent` value from a header of another name: a stand-in
+/// for a propagator of another format (B3, Jaeger) the application sets.
+#[derive(Debug)]
+struct RenamedTraceparent;
+
+const RENAMED: &str = "x-test-parent";
+static RENAMED_FIELDS: std::sync::LazyLock<[String; 1]> =
+    std::sync::LazyLock::new(|| [RENAMED.to_owned()]);
+
+impl opentelemetry::propagation::TextMapPropagator for RenamedTraceparent {
+    fn inject_context(
+        &self,
+        _cx: &opentelemetry::Context,
+        _injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+    }
+
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        let Some(value) = extractor.get(RENAMED) else {
+            return cx.clone();
+        };
+        let fields =
+            std::collections::HashMap::from([("traceparent".to_owned(), value.to_owned())]);
+        opentelemetry_sdk::propagation::TraceContextPropagator::new()
+            .extract_with_context(cx, &fields)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        opentelemetry::propagation::text_map_propagator::FieldIter::new(&*RENAMED_FIELDS)
+    }
+}
+
+/// Inbound headers are read with the global propagator when one is set (the
+/// one `install` sets, or the application's own), not a fixed W3C one. The
+/// global set here reads W3C as well, so tests sharing the process (under
+/// `cargo test`) see no difference.
+#[tokio::test]
+async fn the_global_propagator_reads_inbound_headers() {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+            Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+            Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            Box::new(RenamedTraceparent),
+        ]),
+    );
+    let otel = capture();
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(WorkflowLayer::new());
+    let req = Request::builder()
+        .uri("/")
+        .header(RENAMED, format!("00-{TRACE_ID}-{PARENT_ID}-01"))
+        .body(Body::empty())
+        .unwrap();
+    call(app, req).await;
+    let span = otel.only_span();
+    assert_eq!(
+        span.span_context.trace_id(),
+        TraceId::from_hex(TRACE_ID).unwrap()
+    );
+    assert_eq!(span.parent_span_id, SpanId::from_hex(PARENT_ID).unwrap());
+    assert!(span.parent_span_is_remote);
+}

@@ -3,102 +3,34 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::Value as Json;
-use tracing::subscriber::DefaultGuard;
-use tracing_subscriber::layer::SubscriberExt;
+use tokentrace_test_support::{Capture, install_trace_context_propagator};
 
-/// An in-memory exporter installed as the thread's default subscriber.
-pub(crate) struct Otel {
-    pub(crate) exporter: InMemorySpanExporter,
-    _provider: SdkTracerProvider,
-    _guard: DefaultGuard,
+/// An in-memory exporter installed as the thread's default subscriber
+/// (registry and OpenTelemetry layer; the W3C propagator set globally).
+pub(crate) struct Otel(Capture);
+
+impl std::ops::Deref for Otel {
+    type Target = Capture;
+    fn deref(&self) -> &Capture {
+        &self.0
+    }
 }
 
 impl Otel {
     pub(crate) fn install() -> Self {
-        static PROPAGATOR: OnceLock<()> = OnceLock::new();
-        PROPAGATOR.get_or_init(|| {
-            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        });
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
-        let tracer = provider.tracer("test");
-        let subscriber =
-            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
-        let guard = tracing::subscriber::set_default(subscriber);
-        Self {
-            exporter,
-            _provider: provider,
-            _guard: guard,
-        }
-    }
-
-    pub(crate) fn spans(&self) -> Vec<SpanData> {
-        let spans = self.exporter.get_finished_spans().unwrap();
-        assert_unique_keys(&spans);
-        spans
-    }
-
-    /// The one finished span with this name.
-    pub(crate) fn span(&self, name: &str) -> SpanData {
-        let spans = self.spans();
-        let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "expected one span named {name:?}, got {:?}",
-            spans.iter().map(|s| s.name.to_string()).collect::<Vec<_>>()
-        );
-        found[0].clone()
+        install_trace_context_propagator();
+        Self(Capture::install())
     }
 }
 
-pub(crate) fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes
-        .iter()
-        .find(|kv: &&KeyValue| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-}
-
-pub(crate) fn attr_i64(span: &SpanData, key: &str) -> Option<i64> {
-    match attr(span, key) {
-        Some(Value::I64(v)) => Some(*v),
-        Some(other) => panic!("{key} is not an int: {other:?}"),
-        None => None,
-    }
-}
-
-pub(crate) fn attr_f64(span: &SpanData, key: &str) -> Option<f64> {
-    match attr(span, key) {
-        Some(Value::F64(v)) => Some(*v),
-        Some(other) => panic!("{key} is not a double: {other:?}"),
-        None => None,
-    }
-}
-
-pub(crate) fn attr_str(span: &SpanData, key: &str) -> Option<String> {
-    attr(span, key).map(|v| v.as_str().into_owned())
-}
-
-pub(crate) fn attr_bool(span: &SpanData, key: &str) -> Option<bool> {
-    match attr(span, key) {
-        Some(Value::Bool(v)) => Some(*v),
-        Some(other) => panic!("{key} is not a bool: {other:?}"),
-        None => None,
-    }
-}
+pub(crate) use tokentrace_test_support::{attr, attr_bool, attr_f64, attr_i64, attr_str};
 
 /// One recorded provider exchange from `tokentrace-core/tests/fixtures`.
 #[derive(Debug, Clone)]
@@ -254,21 +186,4 @@ pub(crate) fn client(
     reqwest_middleware::ClientBuilder::new(inner)
         .with(mw)
         .build()
-}
-
-/// OTLP requires an attribute key to be unique within a span: every span a
-/// test reads through this helper is checked.
-pub(crate) fn assert_unique_keys(spans: &[SpanData]) {
-    for s in spans {
-        let mut seen = std::collections::HashSet::new();
-        for kv in &s.attributes {
-            assert!(
-                seen.insert(kv.key.as_str()),
-                "span {:?} exports the attribute {:?} twice: {:?}",
-                s.name,
-                kv.key.as_str(),
-                s.attributes
-            );
-        }
-    }
 }

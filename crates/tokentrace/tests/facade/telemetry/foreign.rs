@@ -8,6 +8,7 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use tokentrace::Telemetry;
 use tokentrace::store::{GroupBy, Store, TraceFilter};
 use tokentrace_core::semconv;
+use tokentrace_test_support::attr;
 use tracing::field::Empty;
 
 /// rig's span: target `rig::completions`, usage recorded as u64.
@@ -93,13 +94,6 @@ fn summed(spans: &[SpanData], key: &str) -> i64 {
         .filter(|kv| kv.key.as_str() == key)
         .map(|kv| count(&kv.value))
         .sum()
-}
-
-fn attr<'a>(s: &'a SpanData, key: &str) -> Option<&'a Value> {
-    s.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
 }
 
 #[test]

@@ -19,6 +19,7 @@ use tokentrace::Telemetry;
 use tokentrace::store::{GroupBy, Store, TraceFilter};
 use tokentrace_core::price::PriceCatalogue;
 use tokentrace_core::{Provider, Usage, semconv};
+use tokentrace_test_support::{attr, attr_str};
 use tracing::Instrument;
 
 const KEY: &str = "sk-genai-test-secret";
@@ -121,17 +122,6 @@ fn genai_client(addr: SocketAddr) -> Client {
         })
         .build()
         .unwrap()
-}
-
-fn attr<'a>(s: &'a SpanData, key: &str) -> Option<&'a Value> {
-    s.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-}
-
-fn attr_str(s: &SpanData, key: &str) -> Option<String> {
-    attr(s, key).map(|v| v.as_str().into_owned())
 }
 
 fn count(v: &Value) -> i64 {

@@ -17,6 +17,7 @@ use tokentrace::store::{GroupBy, Store, TraceFilter};
 use tokentrace::{LlmMiddleware, Telemetry};
 use tokentrace_core::price::PriceCatalogue;
 use tokentrace_core::{Provider, Usage, semconv};
+use tokentrace_test_support::{attr, attr_str};
 use tracing::Instrument;
 
 fn fixture_dir() -> std::path::PathBuf {
@@ -102,17 +103,6 @@ fn rig_openai(addr: SocketAddr) -> rig_core::providers::openai::OpenAI {
     OpenAIConfig::new("sk-rig-test-secret")
         .with_base_url(format!("http://api.openai.com:{}/v1", addr.port()))
         .connect(rig_reqwest::ReqwestMiddlewareClient::from(http))
-}
-
-fn attr<'a>(s: &'a SpanData, key: &str) -> Option<&'a Value> {
-    s.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-}
-
-fn attr_str(s: &SpanData, key: &str) -> Option<String> {
-    attr(s, key).map(|v| v.as_str().into_owned())
 }
 
 fn count(v: &Value) -> i64 {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use opentelemetry::{Array, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use tokentrace::{SemconvMode, Telemetry};
+use tokentrace_test_support::attr;
 
 /// An LLM span as the reqwest middleware records it (tokentrace's own names).
 fn export(mode: Option<SemconvMode>, rerank: bool, incomplete: bool) -> SpanData {
@@ -55,17 +56,6 @@ fn export(mode: Option<SemconvMode>, rerank: bool, incomplete: bool) -> SpanData
         .position(|s| s.name == "chat gpt-4o")
         .expect("the LLM span");
     spans.swap_remove(i)
-}
-
-fn attr<'a>(s: &'a SpanData, key: &str) -> Option<&'a Value> {
-    let all: Vec<&Value> = s
-        .attributes
-        .iter()
-        .filter(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-        .collect();
-    assert!(all.len() <= 1, "{key} appears {} times", all.len());
-    all.first().copied()
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {

@@ -57,3 +57,42 @@ fn spans_land_in_the_store_with_their_attributes() {
     drop(guard);
     assert_eq!(store.export_stats().unwrap().written_spans, 2);
 }
+
+/// A span bound for the store passes one queue, the store's own: while the
+/// database is locked it fills (batches waiting for the writer, then spans
+/// waiting to be batched) and what does not fit is dropped there, counted
+/// once, by the store, and reported by the guard; nothing is dropped before
+/// it (no `upstream_dropped_spans`).
+#[test]
+fn a_full_store_queue_drops_in_one_place_and_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let (dispatch, guard) = Telemetry::builder()
+        .store(&path)
+        .queue_size(8)
+        .export_delay(std::time::Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let n = 3000;
+    tracing::dispatcher::with_default(&dispatch, || {
+        for _ in 0..n {
+            tracing::info_span!("work").in_scope(|| {});
+        }
+    });
+    locker.execute_batch("COMMIT").unwrap();
+    guard.flush();
+    let lost = guard.dropped_spans();
+    // 64 batches of 8 wait for the writer, 8 spans to be batched, the writer
+    // holds at least one batch: the rest cannot wait.
+    assert!(lost > 0 && lost <= n - 8 * 66, "{lost}");
+    drop(guard);
+
+    let store = Store::open(&path).unwrap();
+    let persisted = store.export_stats().unwrap();
+    assert_eq!(persisted.dropped_spans + persisted.failed_spans, lost);
+    assert_eq!(persisted.upstream_dropped_spans, 0);
+    assert_eq!(store.span_count().unwrap(), n - lost);
+    assert_eq!(persisted.written_spans, n - lost);
+}
