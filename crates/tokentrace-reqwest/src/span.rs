@@ -226,6 +226,7 @@ pub(crate) struct Attrs {
 impl Attrs {
     const CAP: usize = 48;
 
+    #[inline]
     pub(crate) fn new() -> Self {
         Self {
             items: [const { None }; Self::CAP],
@@ -233,6 +234,7 @@ impl Attrs {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, key: &'static str, value: impl Into<Value>) {
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = Some(KeyValue::new(key, value));
@@ -250,14 +252,15 @@ impl Attrs {
 
     /// Writes the batch onto `span`'s OpenTelemetry span (nothing when no
     /// OpenTelemetry layer is installed or the span is not recorded).
-    pub(crate) fn write(self, span: &Span) {
+    pub(crate) fn write(mut self, span: &Span) {
         if self.len == 0 {
             return;
         }
         let cx = span.context();
         let otel = cx.span();
         if otel.is_recording() {
-            otel.set_attributes(self.items.into_iter().take(self.len).flatten());
+            // Taken out one by one: moving the whole array would copy it.
+            otel.set_attributes(self.items[..self.len].iter_mut().filter_map(Option::take));
         }
     }
 }

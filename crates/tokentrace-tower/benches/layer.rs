@@ -14,6 +14,11 @@
 //! them all alike) prints medians and the added-time ratio
 //! `(WorkflowLayer - bare) / (TraceLayer - bare)`; then criterion measures
 //! each variant on its own. `cargo bench -p tokentrace-tower --bench layer`.
+//!
+//! Instruction counts: `TOKENTRACE_LAYER_CALLS=<variant>,<json|sse50>,<n>`
+//! (variant: `bare`, `WorkflowLayer`, `TraceLayer`) runs only `n` requests of
+//! one variant under tokentrace's subscriber (after 20 warm-up requests) and
+//! exits, for `valgrind --tool=callgrind`; see `scripts/overhead-instructions`.
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -167,6 +172,40 @@ fn main() {
         .build()
         .expect("runtime");
     let apps = variants();
+    if let Ok(spec) = std::env::var("TOKENTRACE_LAYER_CALLS") {
+        let subscriber = tracing_subscriber::registry()
+            .with(tokentrace_subscriber::EnrichLayer::new())
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracked_inactivity(false)
+                    .with_threads(false)
+                    .with_location(false)
+                    .with_target(false)
+                    .with_tracer(provider.tracer("bench")),
+            );
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let mut parts = spec.split(',');
+        let name = parts.next().expect("variant");
+        let (_, app) = apps
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("known variant");
+        let path = match parts.next() {
+            Some("json") => "/chat/7",
+            Some("sse50") => "/stream",
+            other => panic!("unknown mode {other:?}"),
+        };
+        let n: usize = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("call count");
+        rt.block_on(async {
+            for _ in 0..20 + n {
+                black_box(call(app, path).await);
+            }
+        });
+        return;
+    }
     {
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
