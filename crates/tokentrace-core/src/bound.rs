@@ -166,10 +166,6 @@ pub fn is_secret_header(name: &str) -> bool {
 
 pub use crate::url::{REDACTED, percent_decode_bytes, redact_url};
 
-/// Kept at its historic path for the modules that decode with it.
-#[allow(unused_imports)]
-pub(crate) use crate::url::percent_decode;
-
 #[cfg(test)]
 mod tests {
     use super::*;

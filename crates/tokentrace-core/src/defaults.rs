@@ -127,6 +127,32 @@ pub fn workflow_allowed(name: &str, module: Option<&str>) -> bool {
 mod tests {
     use super::*;
 
+    /// The workflow filter and the `WorkflowLayer` switch move together, and
+    /// every change bumps the generation call-sites cache against.
+    #[test]
+    fn the_workflow_filter_drives_the_layer_switch_and_the_generation() {
+        let g0 = workflow_filter_generation();
+        set_workflow_filter(WorkflowFilter::off());
+        assert!(!workflow_layers_enabled());
+        assert!(!workflow_allowed("pizza_workflow", None));
+        assert_ne!(workflow_filter_generation(), g0);
+        set_workflow_filter(WorkflowFilter::all().exclude_module("app::noisy"));
+        assert!(workflow_layers_enabled());
+        assert!(workflow_allowed("pizza_workflow", Some("app")));
+        assert!(!workflow_allowed("pizza_workflow", Some("app::noisy")));
+        set_workflow_filter(WorkflowFilter::all());
+        assert!(workflow_allowed("pizza_workflow", Some("app::noisy")));
+    }
+
+    #[test]
+    fn content_capture_is_allowed_until_forbidden() {
+        assert!(content_capture_allowed());
+        set_content_capture_allowed(false);
+        assert!(!content_capture_allowed());
+        set_content_capture_allowed(true);
+        assert!(content_capture_allowed());
+    }
+
     #[test]
     fn the_default_catalogue_is_the_builtin_one_until_set() {
         let before = price_catalogue();

@@ -23,7 +23,7 @@ use tokentrace_core::provider::Provider;
 use tokentrace_core::semconv::{self, values};
 use tokentrace_core::usage::Usage;
 
-use crate::data::LlmFields;
+use crate::llm_fields::LlmFields;
 
 /// Whether `llm` describes a GenAI call: a token count, or a model with an
 /// operation (`gen_ai.operation.name`; a failed call has no usage). A span

@@ -89,6 +89,7 @@ mod data;
 mod error;
 mod foreign;
 mod layer;
+mod llm_fields;
 mod metrics;
 mod rollup;
 mod scope;

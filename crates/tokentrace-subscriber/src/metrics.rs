@@ -20,7 +20,7 @@ use tokentrace_core::semconv::values::{
     MODALITY_AUDIO, MODALITY_IMAGE, MODALITY_TEXT, MODALITY_UNKNOWN,
 };
 
-use crate::data::LlmFields;
+use crate::llm_fields::LlmFields;
 
 use tokentrace_core::semconv::metrics::{DURATION_BUCKETS, TOKEN_USAGE_BUCKETS as TOKEN_BUCKETS};
 

@@ -3,7 +3,7 @@
 use opentelemetry::KeyValue;
 use tokentrace_core::semconv;
 
-use crate::data::LlmFields;
+use crate::llm_fields::LlmFields;
 
 /// Sums of the LLM calls beneath one span. Counts are `i64` because that is
 /// what OTLP carries for integers (`Value::I64`).

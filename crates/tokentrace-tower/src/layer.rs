@@ -11,9 +11,10 @@ use crate::service::WorkflowService;
 /// Turns every [`WorkflowLayer`] in the process on or off, on top of each
 /// layer's own [`WorkflowLayer::enabled`].
 ///
-/// The `tokentrace` facade calls it when `TOKENTRACE_WORKFLOWS=off`; this
-/// crate never reads the environment itself. The switch lives with the
-/// others in `tokentrace_core::defaults`.
+/// The switch lives with tokentrace's other process-wide switches in
+/// `tokentrace_core::defaults`; the `tokentrace` facade turns it off through
+/// `set_workflow_filter` when `TOKENTRACE_WORKFLOWS=off`. This crate never
+/// reads the environment itself.
 pub fn set_enabled_globally(enabled: bool) {
     tokentrace_core::defaults::set_workflow_layers_enabled(enabled);
 }
@@ -143,7 +144,9 @@ impl<E> WorkflowLayer<E> {
         self
     }
 
-    /// Continues the trace named by an inbound W3C `traceparent` header.
+    /// Continues the trace named by an inbound W3C `traceparent` header (read
+    /// with the global OpenTelemetry propagator that `tokentrace`'s `install`
+    /// sets, or an application's own; W3C Trace Context while none is set).
     ///
     /// Defaults to `true`.
     pub fn continue_trace(mut self, continue_trace: bool) -> Self {

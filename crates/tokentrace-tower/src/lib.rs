@@ -75,11 +75,13 @@
 //! (`tokentrace.dropped_values`) and on the layer
 //! ([`WorkflowLayer::dropped_values`]). An inbound W3C `traceparent` is
 //! continued (turn off with [`WorkflowLayer::continue_trace`]); `baggage` is
-//! read only with [`WorkflowLayer::read_baggage`].
+//! read only with [`WorkflowLayer::read_baggage`]. Both are read with the
+//! global OpenTelemetry propagator, the one `LlmMiddleware` injects with
+//! (W3C Trace Context + Baggage while none is set).
 //!
 //! # Route templates
 //!
-//! With the `axum` feature (the `tokentrace` facade turns it on) the route is
+//! With the `axum` feature (the `tokentrace` facade's `axum` feature, on by default, turns it on) the route is
 //! axum's `MatchedPath`, present when the layer is added with `Router::layer`
 //! or `Router::route_layer`. Anything else can name it with
 //! [`WorkflowLayer::route_with`]. This crate does not otherwise depend on

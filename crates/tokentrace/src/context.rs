@@ -285,3 +285,33 @@ impl RemoteContext {
         self.cx
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `install()` the global propagator is OpenTelemetry's no-op
+    /// (no fields); `extract` still reads W3C Trace Context and Baggage.
+    #[test]
+    fn without_a_global_propagator_w3c_is_read() {
+        let headers = HashMap::from([
+            (
+                "traceparent".to_owned(),
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            ),
+            ("baggage".to_owned(), "tenant=acme".to_owned()),
+        ]);
+        let cx = extract(&headers);
+        assert!(cx.is_valid());
+        assert_eq!(
+            cx.trace_id().as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(cx.span_id().as_deref(), Some("00f067aa0ba902b7"));
+        assert_eq!(cx.baggage("tenant").as_deref(), Some("acme"));
+        let mut out = HashMap::new();
+        cx.inject(&mut out);
+        assert_eq!(out.get("traceparent"), headers.get("traceparent"));
+        assert_eq!(out.get("baggage").map(String::as_str), Some("tenant=acme"));
+    }
+}

@@ -567,7 +567,11 @@ impl Extractor {
         }
         let mut info = self.info.clone();
         if !raw.is_empty() {
-            info.usage = raw.to_usage(self.provider);
+            let mut raw = raw;
+            if compat::reasoning_outside_output(self.provider) && raw.reasoning.is_some() {
+                raw.reasoning_excluded = true;
+            }
+            info.usage = raw.to_usage();
             info.modalities = raw.modal;
         }
         let mut finish = self.finish.clone();

@@ -2,12 +2,10 @@
 //! conversion to OpenTelemetry accounting at the end (`docs/providers.md`):
 //! Anthropic and Bedrock report input without cache reads and writes, Gemini
 //! reports thoughts outside candidates, xAI reports reasoning outside
-//! completion tokens. Each provider's usage shape is read in its own module
+//! completion tokens (the caller marks those). Each provider's usage shape is read in its own module
 //! under `crate::providers`.
 
 use crate::json::lite::Json;
-use crate::provider::Provider;
-use crate::providers::compat;
 use crate::usage::{ModalityUsage, Usage};
 
 /// Provider counts as sent, before conversion to OpenTelemetry accounting.
@@ -60,7 +58,7 @@ impl Raw {
         self.input.is_none() && self.output.is_none() && self.total.is_none()
     }
 
-    pub(crate) fn to_usage(self, provider: Provider) -> Usage {
+    pub(crate) fn to_usage(self) -> Usage {
         let cache = self
             .cache_read
             .unwrap_or(0)
@@ -73,10 +71,9 @@ impl Raw {
                 base
             }
         });
+        // Providers that count reasoning outside the output set
+        // `reasoning_excluded` before this (see `providers::compat`).
         let mut reasoning_excluded = self.reasoning_excluded;
-        if compat::reasoning_outside_output(provider) && self.reasoning.is_some() {
-            reasoning_excluded = true;
-        }
         // OpenAI-compatible servers that count reasoning outside completion_tokens
         // (Gemini's OpenAI endpoint, xAI) show it in the total: trust the arithmetic.
         if let (Some(i), Some(o), Some(r), Some(t)) =

@@ -49,7 +49,7 @@ const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(60);
 ///
 /// # Environment
 ///
-/// Read only by [`from_env`](Self::from_env) (and [`init`]); explicit setters win.
+/// Read only by [`from_env`](Self::from_env) (and [`init`](crate::init)); explicit setters win.
 ///
 /// | variable | effect |
 /// |---|---|
@@ -261,7 +261,7 @@ impl Telemetry {
     }
 
     /// Spans each exporter's queue holds before new spans are dropped and
-    /// counted in [`TelemetryGuard::dropped_spans`]. Defaults to 2048.
+    /// counted in [`TelemetryGuard::dropped_spans`](crate::TelemetryGuard::dropped_spans). Defaults to 2048.
     pub fn queue_size(mut self, spans: usize) -> Self {
         self.queue_size = Some(spans.max(1));
         self

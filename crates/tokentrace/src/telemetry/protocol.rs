@@ -1,6 +1,6 @@
 //! The OTLP transport of each signal and the URL it is sent to.
 
-/// The OTLP transport, for [`Telemetry::otlp_protocol`] and the
+/// The OTLP transport, for [`Telemetry::otlp_protocol`](crate::Telemetry::otlp_protocol) and the
 /// `OTEL_EXPORTER_OTLP_PROTOCOL` family of variables.
 ///
 /// `http/json` (the third protocol of the OTLP specification) is not
@@ -14,7 +14,7 @@ pub enum OtlpProtocol {
     HttpProtobuf,
     /// `grpc`: the OTLP gRPC services at the endpoint as given (collector
     /// port 4317 by convention). Needs tokentrace's `grpc` feature; without it
-    /// set-up fails with [`TelemetryError::ProtocolUnavailable`].
+    /// set-up fails with [`TelemetryError::ProtocolUnavailable`](crate::TelemetryError::ProtocolUnavailable).
     Grpc,
 }
 
