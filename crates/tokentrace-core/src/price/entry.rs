@@ -67,7 +67,7 @@ impl PriceSource {
 pub struct PriceMatch<'a> {
     /// The catalogue key (`gpt-4o-mini`, `azure/gpt-4o`, `us.anthropic.…-v1:0`).
     pub key: &'a str,
-    /// The entry's provider: a [`Provider::slug`] when one matches, else the
+    /// The entry's provider: a [`Provider::slug`](crate::Provider::slug) when one matches, else the
     /// upstream table's provider name; `None` for an override without one.
     pub provider: Option<&'a str>,
     /// The prices.
