@@ -6,7 +6,7 @@ pub struct RequestInfo {
     /// `model` from the body (absent for Gemini, Vertex and Bedrock, whose model is in the URL).
     pub model: Option<String>,
     /// `stream` from the body. Ollama's native API streams unless told not to,
-    /// so for [`Flavor::Ollama`] chat/generate bodies an absent flag reads as `true`.
+    /// so for [`Flavor::Ollama`](crate::Flavor::Ollama) chat/generate bodies an absent flag reads as `true`.
     pub stream: Option<bool>,
     /// `stream_options.include_usage` (OpenAI-style streaming usage opt-in).
     pub include_usage: Option<bool>,
