@@ -4,7 +4,7 @@
 //! resident-memory sampling, and a lock that serialises memory-sensitive tests
 //! when they share a process (`cargo test`; nextest runs one per process).
 //!
-//! It also compiles the guides under `docs/` as doctests ([`guides`], under
+//! It also compiles the guides under `docs/` as doctests (module `guides`, under
 //! `cfg(doctest)`).
 
 #[cfg(doctest)]
