@@ -118,19 +118,6 @@ fn bounded(mut s: String) -> String {
     s
 }
 
-/// The extractor's state that only some responses need.
-#[derive(Debug, Default)]
-struct Rare {
-    /// SSE event name / event-stream `:event-type` of the document being read.
-    event: Option<String>,
-    /// Event-stream `:exception-type` of the frame being read.
-    exception: Option<String>,
-    /// Usage counts from Bedrock response headers.
-    header_raw: Raw,
-    /// Error type from Bedrock's `x-amzn-errortype` header.
-    bedrock_error_header: Option<String>,
-}
-
 /// The running result of one response.
 #[derive(Debug)]
 pub(crate) struct Extractor {
@@ -139,16 +126,17 @@ pub(crate) struct Extractor {
     /// What the flavour's bodies mean (its provider module's rules).
     wire: &'static Wire,
     raw: Raw,
+    header_raw: Raw,
     pub(crate) info: ResponseInfo,
     finish: Vec<(u32, String)>,
-    /// State few responses need (named stream events, the AWS event stream,
-    /// Bedrock headers), boxed on first use so the parser, boxed once per
-    /// call, stays a small allocation.
-    rare: Option<Box<Rare>>,
+    /// SSE event name / event-stream `:event-type` of the document being read.
+    event: Option<String>,
+    exception: Option<String>,
     /// HTTP status, when the caller told us.
     status: Option<u16>,
     inner: Option<Box<Scanner>>,
     pub(crate) terminal: bool,
+    pub(crate) bedrock_error_header: Option<String>,
     /// Skip stream events that carry none of the flavour's needles.
     pub(crate) prefilter: bool,
 }
@@ -160,12 +148,15 @@ impl Extractor {
             flavor,
             wire: providers::wire(flavor),
             raw: Raw::default(),
+            header_raw: Raw::default(),
             info: ResponseInfo::default(),
             finish: Vec::new(),
-            rare: None,
+            event: None,
+            exception: None,
             status: None,
             inner: None,
             terminal: false,
+            bedrock_error_header: None,
             prefilter: true,
         }
     }
@@ -173,10 +164,6 @@ impl Extractor {
     /// Heap bytes held.
     pub(crate) fn retained_bytes(&self) -> usize {
         self.finish.capacity() * std::mem::size_of::<(u32, String)>()
-            + self
-                .rare
-                .as_ref()
-                .map_or(0, |_| std::mem::size_of::<Rare>())
             + self.finish.iter().map(|(_, s)| s.capacity()).sum::<usize>()
             + self.inner.as_ref().map_or(0, |s| s.retained_bytes())
             + [
@@ -199,7 +186,7 @@ impl Extractor {
         if !self.prefilter
             || list.is_empty()
             || self.error_status()
-            || self.event() == Some("error")
+            || self.event.as_deref() == Some("error")
         {
             return true;
         }
@@ -231,44 +218,25 @@ impl Extractor {
     }
 
     pub(crate) fn header(&mut self, name: &str, value: &str) {
-        if !name
-            .get(..bedrock::HEADER_PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(bedrock::HEADER_PREFIX))
-        {
-            return;
+        if let Some(ty) = bedrock::header(name, value, &mut self.header_raw) {
+            self.bedrock_error_header = Some(bounded(ty.to_owned()));
         }
-        let rare = self.rare.get_or_insert_default();
-        if let Some(ty) = bedrock::header(name, value, &mut rare.header_raw) {
-            rare.bedrock_error_header = Some(bounded(ty.to_owned()));
-        }
-    }
-
-    /// SSE event name / event-stream `:event-type` of the document being read.
-    fn event(&self) -> Option<&str> {
-        self.rare.as_ref().and_then(|r| r.event.as_deref())
     }
 
     pub(crate) fn set_event(&mut self, name: Option<String>) {
-        match (&mut self.rare, name) {
-            (Some(rare), name) => rare.event = name,
-            (None, None) => {}
-            (None, Some(name)) => {
-                self.rare.get_or_insert_default().event = Some(name);
-            }
-        }
+        self.event = name;
     }
 
     pub(crate) fn frame(&mut self, h: &FrameHeaders) {
-        let rare = self.rare.get_or_insert_default();
-        rare.event = h.event_type.clone();
-        rare.exception = if h.message_type.as_deref() == Some("exception") {
+        self.event = h.event_type.clone();
+        self.exception = if h.message_type.as_deref() == Some("exception") {
             h.exception_type
                 .clone()
                 .or_else(|| Some("exception".to_owned()))
         } else {
             None
         };
-        if let Some(ex) = &rare.exception {
+        if let Some(ex) = &self.exception {
             self.info.error_type = Some(bounded(ex.clone()));
         }
         if h.event_type
@@ -374,7 +342,7 @@ impl Extractor {
         }
         let error_doc = doc_type.as_deref() == Some("error")
             || object.as_deref() == Some("error")
-            || self.event() == Some("error");
+            || self.event.as_deref() == Some("error");
 
         for c in caps {
             let raw = &arena[c.start..c.end];
@@ -548,9 +516,9 @@ impl Extractor {
         }
 
         let aws_error_type = self
-            .rare
+            .bedrock_error_header
             .as_deref()
-            .and_then(|r| r.bedrock_error_header.as_deref().or(r.exception.as_deref()));
+            .or(self.exception.as_deref());
         let mut verdict = Verdict::default();
         (self.wire.end)(
             Doc {
@@ -580,24 +548,20 @@ impl Extractor {
     /// The final result.
     pub(crate) fn result(&mut self) -> ResponseInfo {
         let mut raw = self.raw;
-        let header_raw = self.rare.as_ref().map(|r| r.header_raw).unwrap_or_default();
-        if raw.is_empty() && !header_raw.is_empty() {
-            raw = header_raw;
-        } else if !header_raw.is_empty() {
+        if raw.is_empty() && !self.header_raw.is_empty() {
+            raw = self.header_raw;
+        } else if !self.header_raw.is_empty() {
             // Headers fill what the body left out (Bedrock InvokeModel).
             if raw.cache_read.is_none() {
-                raw.cache_read = header_raw.cache_read;
+                raw.cache_read = self.header_raw.cache_read;
             }
             if raw.cache_write.is_none() {
-                raw.cache_write = header_raw.cache_write;
+                raw.cache_write = self.header_raw.cache_write;
             }
         }
         if self.info.error_type.is_none()
             && self.info.error_message.is_some()
-            && let Some(h) = self
-                .rare
-                .as_ref()
-                .and_then(|r| r.bedrock_error_header.clone())
+            && let Some(h) = self.bedrock_error_header.clone()
         {
             self.info.error_type = Some(h);
         }

