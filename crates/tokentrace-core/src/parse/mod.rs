@@ -50,7 +50,10 @@ pub struct ResponseParser {
     events: u64,
     done: bool,
     bytes: u64,
-    finished: Option<ResponseInfo>,
+    /// Set by the first [`finish`](ResponseParser::finish): whether the body
+    /// ended on a boundary. Later calls rebuild the same result from the
+    /// final state rather than keeping a copy of it.
+    finished: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -240,9 +243,20 @@ impl ResponseParser {
     /// Everything extracted; call at the end of the body, or when it is cut
     /// short (what arrived before the cut is kept). Later calls return the same result.
     pub fn finish(&mut self) -> ResponseInfo {
-        if let Some(done) = &self.finished {
-            return done.clone();
-        }
+        let clean_end = match self.finished {
+            Some(clean_end) => clean_end,
+            None => {
+                let clean_end = self.end_framing();
+                self.finished = Some(clean_end);
+                clean_end
+            }
+        };
+        self.result(clean_end)
+    }
+
+    /// Flush the framer and scanner at the end of the body; whether it ended
+    /// on a boundary. Runs once.
+    fn end_framing(&mut self) -> bool {
         let mut route = Route {
             ex: &mut self.ex,
             events: &mut self.events,
@@ -265,6 +279,11 @@ impl ResponseParser {
                 }
             }
         }
+        clean_end
+    }
+
+    /// The result from the final state; the same on every call.
+    fn result(&mut self, clean_end: bool) -> ResponseInfo {
         let mut info = self.ex.result();
         info.events = if self.format == BodyFormat::Json {
             0
@@ -289,7 +308,6 @@ impl ResponseParser {
             }
             _ => self.done || self.ex.terminal,
         };
-        self.finished = Some(info.clone());
         info
     }
 }
@@ -355,5 +373,43 @@ mod error_tests {
             azure_numeric,
         );
         assert_eq!(ty, "404");
+    }
+
+    /// A second `finish` returns what the first did, and later pushes are
+    /// ignored: a stream cut mid-event (partial flush, parse error), a JSON
+    /// body cut short, and a Bedrock error type taken from a header.
+    #[test]
+    fn finish_twice_gives_the_same_result() {
+        let mut sse =
+            super::ResponseParser::new(Provider::OpenAi, Flavor::OpenAiChat, BodyFormat::Sse);
+        sse.push(b"data: {\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"finish_reason\":\"stop\"}]}\n\n");
+        sse.push(b"data: {\"usage\":{\"prompt_tokens\":4");
+        let first = sse.finish();
+        sse.push(b"}}\n\ndata: [DONE]\n\n");
+        assert_eq!(sse.finish(), first);
+        assert_eq!(first.finish_reasons, ["stop"]);
+        assert!(!first.complete);
+        assert!(first.parse_error.is_some());
+
+        let mut json =
+            super::ResponseParser::new(Provider::OpenAi, Flavor::OpenAiChat, BodyFormat::Json);
+        json.push(br#"{"id":"x","usage":{"prompt_tokens":2,"completion_tokens":1"#);
+        let first = json.finish();
+        assert_eq!(json.finish(), first);
+        assert!(!first.complete);
+
+        let mut bedrock =
+            super::ResponseParser::new(Provider::Bedrock, Flavor::BedrockInvoke, BodyFormat::Json);
+        bedrock.observe_status(400);
+        bedrock.observe_header(
+            "X-Amzn-ErrorType",
+            "ValidationException:http://internal.amazon.com/coral/x",
+        );
+        bedrock.observe_header("x-amzn-bedrock-output-token-count", "7");
+        bedrock.push(br#"{"message":"bad input"}"#);
+        let first = bedrock.finish();
+        assert_eq!(bedrock.finish(), first);
+        assert_eq!(first.error_type.as_deref(), Some("ValidationException"));
+        assert_eq!(first.usage.output_tokens, Some(7));
     }
 }

@@ -183,23 +183,33 @@ pub(crate) fn invocation_metrics<J: Json>(v: &J) -> Option<Raw> {
 /// counts go to `raw`; the error type (`ValidationException` from
 /// `ValidationException:http://internal.amazon.com/coral/...`) is returned.
 pub(crate) fn header<'v>(name: &str, value: &'v str, raw: &mut Raw) -> Option<&'v str> {
+    // Every response header comes through here: reject the others on their
+    // prefix, and compare names without a lowercased copy (`http` gives them
+    // in lowercase already; any other caller may not).
+    const PREFIX: &str = "x-amzn-";
+    if !name
+        .get(..PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
+    {
+        return None;
+    }
+    let is = |known: &str| name.eq_ignore_ascii_case(known);
     let value = value.trim();
     let num = || value.parse::<u64>().ok();
-    match name.to_ascii_lowercase().as_str() {
-        "x-amzn-bedrock-input-token-count" => {
-            raw.input = num();
-            raw.input_excludes_cache = true;
+    if is("x-amzn-bedrock-input-token-count") {
+        raw.input = num();
+        raw.input_excludes_cache = true;
+    } else if is("x-amzn-bedrock-output-token-count") {
+        raw.output = num();
+    } else if is("x-amzn-bedrock-cache-read-input-token-count") {
+        raw.cache_read = num();
+    } else if is("x-amzn-bedrock-cache-write-input-token-count") {
+        raw.cache_write = num();
+    } else if is("x-amzn-errortype") {
+        let ty = value.split(':').next().unwrap_or(value);
+        if !ty.is_empty() {
+            return Some(ty);
         }
-        "x-amzn-bedrock-output-token-count" => raw.output = num(),
-        "x-amzn-bedrock-cache-read-input-token-count" => raw.cache_read = num(),
-        "x-amzn-bedrock-cache-write-input-token-count" => raw.cache_write = num(),
-        "x-amzn-errortype" => {
-            let ty = value.split(':').next().unwrap_or(value);
-            if !ty.is_empty() {
-                return Some(ty);
-            }
-        }
-        _ => {}
     }
     None
 }
@@ -212,4 +222,68 @@ use crate::detect::Detection;
 /// never names it.
 pub(crate) fn model_from_url(d: &Detection) -> bool {
     matches!(d.flavor, Flavor::BedrockConverse | Flavor::BedrockInvoke) && d.model.is_some()
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::{Raw, header};
+
+    #[test]
+    fn usage_and_error_headers_in_any_case() {
+        let mut raw = Raw::default();
+        assert_eq!(
+            header("X-Amzn-Bedrock-Input-Token-Count", " 12 ", &mut raw),
+            None
+        );
+        assert_eq!(
+            header("x-amzn-bedrock-output-token-count", "5", &mut raw),
+            None
+        );
+        assert_eq!(
+            header("X-AMZN-BEDROCK-CACHE-READ-INPUT-TOKEN-COUNT", "3", &mut raw),
+            None
+        );
+        assert_eq!(
+            header(
+                "x-amzn-bedrock-cache-write-input-token-count",
+                "x",
+                &mut raw
+            ),
+            None
+        );
+        assert_eq!(
+            (
+                raw.input,
+                raw.input_excludes_cache,
+                raw.output,
+                raw.cache_read,
+                raw.cache_write
+            ),
+            (Some(12), true, Some(5), Some(3), None)
+        );
+        assert_eq!(
+            header(
+                "X-Amzn-ErrorType",
+                "ThrottlingException:http://internal.amazon.com/coral/x",
+                &mut raw
+            ),
+            Some("ThrottlingException")
+        );
+        assert_eq!(header("x-amzn-errortype", ":x", &mut raw), None);
+    }
+
+    #[test]
+    fn other_headers_leave_the_counts_alone() {
+        let mut raw = Raw::default();
+        for name in [
+            "content-type",
+            "x-amzn",
+            "x-amzn-requestid",
+            "x-amzn-bedrock-input-token-countx",
+            "é-amzn-bedrock",
+        ] {
+            assert_eq!(header(name, "7", &mut raw), None, "{name}");
+        }
+        assert_eq!(raw, Raw::default());
+    }
 }
