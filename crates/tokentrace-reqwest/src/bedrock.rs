@@ -44,7 +44,6 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -307,31 +306,17 @@ impl Intercept for BedrockInterceptor {
                 p.inject_context(&cx, &mut HeaderInjector(headers));
             });
         }
-        let guard = Box::new(CallGuard {
-            span: llm,
+        let mut guard = Box::new(CallGuard::new(
+            llm,
             root,
-            parser: None,
-            output: None,
-            prices: self.price_catalogue(),
-            provider: d.provider,
+            self.price_catalogue(),
+            d.provider,
             request_model,
-            status: 0,
-            streaming: stream == Some(true),
-            start: Instant::now(),
-            first_chunk: None,
-            last_chunk: None,
-            chunk_gaps: Default::default(),
-            bytes: 0,
-            finished: false,
-            stamped: false,
-            pending: None,
-            inflate: None,
-            unparsed: None,
-            content_truncated,
-            usage_not_requested,
-            vector,
-            reservation: None,
-        });
+        ));
+        guard.streaming = stream == Some(true);
+        guard.content_truncated = content_truncated;
+        guard.usage_not_requested = usage_not_requested;
+        guard.vector = vector;
         cfg.interceptor_state()
             .store_put(Attempt(Mutex::new(Some(Pending {
                 guard,

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::Extensions;
 use opentelemetry::propagation::Injector;
@@ -551,31 +550,17 @@ impl LlmMiddleware {
         if extensions.get::<NoPropagation>().is_none() {
             inject(&llm, req.headers_mut());
         }
-        let guard = Box::new(CallGuard {
-            span: llm,
+        let mut guard = Box::new(CallGuard::new(
+            llm,
             root,
-            parser: None,
-            output: None,
-            prices: config.prices.get(),
-            provider: d.provider,
+            config.prices.get(),
+            d.provider,
             request_model,
-            status: 0,
-            streaming: stream == Some(true),
-            start: Instant::now(),
-            first_chunk: None,
-            last_chunk: None,
-            chunk_gaps: Default::default(),
-            bytes: 0,
-            finished: false,
-            stamped: false,
-            pending: None,
-            inflate: None,
-            unparsed: None,
-            content_truncated,
-            usage_not_requested,
-            vector,
-            reservation: None,
-        });
+        ));
+        guard.streaming = stream == Some(true);
+        guard.content_truncated = content_truncated;
+        guard.usage_not_requested = usage_not_requested;
+        guard.vector = vector;
         Prepared::Traced(Call {
             req,
             guard,

@@ -78,6 +78,43 @@ pub(crate) struct CallGuard {
 }
 
 impl CallGuard {
+    /// The guard of a call whose span was just created: nothing received,
+    /// nothing parsed, no reservation. The middleware and the Bedrock
+    /// interceptor set the call's flags on it.
+    pub(crate) fn new(
+        span: Span,
+        root: Option<Span>,
+        prices: Arc<PriceCatalogue>,
+        provider: Provider,
+        request_model: Option<String>,
+    ) -> Self {
+        Self {
+            span,
+            root,
+            parser: None,
+            output: None,
+            prices,
+            provider,
+            request_model,
+            status: 0,
+            streaming: false,
+            start: Instant::now(),
+            first_chunk: None,
+            last_chunk: None,
+            chunk_gaps: Default::default(),
+            bytes: 0,
+            finished: false,
+            stamped: false,
+            pending: None,
+            inflate: None,
+            unparsed: None,
+            content_truncated: false,
+            usage_not_requested: false,
+            vector: false,
+            reservation: None,
+        }
+    }
+
     /// A chunk is on its way to the application. Timing is taken now; the
     /// parsing waits until the next poll (or the end), so the application gets
     /// every chunk, the first one included, without waiting for the parser, and
