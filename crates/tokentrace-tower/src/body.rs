@@ -3,10 +3,8 @@ use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use tokentrace_core::semconv;
-use tracing::Span;
 
-use crate::status::record_error;
+use crate::status::WorkflowSpan;
 
 pin_project! {
     /// Response body of [`WorkflowService`](crate::WorkflowService).
@@ -18,7 +16,7 @@ pin_project! {
     pub struct WorkflowBody<B> {
         #[pin]
         inner: B,
-        span: Option<Span>,
+        span: Option<WorkflowSpan>,
         enter: bool,
     }
 
@@ -29,7 +27,7 @@ pin_project! {
             // the response future, for a body that is empty from the start),
             // so a span still here means the body was dropped mid-way.
             if let Some(span) = this.span.take() {
-                span.record(semconv::TOKENTRACE_CLIENT_DISCONNECTED, true);
+                span.record_client_disconnected();
                 close(span);
             }
         }
@@ -39,8 +37,8 @@ pin_project! {
 /// End the span now. tracing-opentelemetry takes a span's end time from its
 /// last *exit*, not its close, so a span that was last entered when the
 /// handler returned would otherwise end before its body did.
-fn close(span: Span) {
-    drop(span.entered());
+fn close(span: WorkflowSpan) {
+    drop(span.span.entered());
 }
 
 impl<B> std::fmt::Debug for WorkflowBody<B> {
@@ -60,7 +58,7 @@ impl<B> WorkflowBody<B> {
         }
     }
 
-    pub(crate) fn traced(inner: B, span: Span, enter: bool) -> Self {
+    pub(crate) fn traced(inner: B, span: WorkflowSpan, enter: bool) -> Self {
         Self {
             inner,
             span: Some(span),
@@ -83,7 +81,7 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let entered = if *this.enter {
-            this.span.as_ref().map(Span::enter)
+            this.span.as_ref().map(|s| s.span.enter())
         } else {
             None
         };
@@ -92,7 +90,7 @@ where
         // end time already, and entering it again just to close it is not needed.
         let exited_now = entered.is_some();
         drop(entered);
-        let end = |span: Span| {
+        let end = |span: WorkflowSpan| {
             if exited_now {
                 drop(span);
             } else {
@@ -116,7 +114,7 @@ where
             }
             Poll::Ready(Some(Err(err))) => {
                 if let Some(span) = this.span.take() {
-                    record_error(&span, "body_error", err);
+                    span.record_error("body_error", err);
                     // Recorded after the exit: end it at this moment.
                     close(span);
                 }

@@ -4,15 +4,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{HeaderValue, Response};
-use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
 use tokentrace_core::semconv;
-use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::body::WorkflowBody;
 use crate::config::Config;
-use crate::status::{record_error, record_status};
+use crate::status::WorkflowSpan;
 
 pin_project! {
     /// Response future of [`WorkflowService`](crate::WorkflowService).
@@ -23,7 +20,7 @@ pin_project! {
     pub struct WorkflowFuture<F> {
         #[pin]
         inner: F,
-        span: Option<Span>,
+        span: Option<WorkflowSpan>,
         config: Option<Arc<Config>>,
         panicked: bool,
     }
@@ -34,7 +31,7 @@ pin_project! {
             if let Some(span) = this.span.take()
                 && !*this.panicked
             {
-                span.record(semconv::TOKENTRACE_CLIENT_DISCONNECTED, true);
+                span.record_client_disconnected();
             }
         }
     }
@@ -58,7 +55,7 @@ impl<F> WorkflowFuture<F> {
         }
     }
 
-    pub(crate) fn traced(inner: F, span: Span, config: Arc<Config>) -> Self {
+    pub(crate) fn traced(inner: F, span: WorkflowSpan, config: Arc<Config>) -> Self {
         Self {
             inner,
             span: Some(span),
@@ -72,7 +69,7 @@ impl<F> WorkflowFuture<F> {
 /// `CatchPanic` layer turns it into a 500 outside this layer, so this is the
 /// only place the span can learn about it.
 struct PanicGuard<'a> {
-    span: Option<&'a Span>,
+    span: Option<&'a WorkflowSpan>,
     panicked: &'a mut bool,
 }
 
@@ -82,7 +79,7 @@ impl Drop for PanicGuard<'_> {
             && std::thread::panicking()
         {
             *self.panicked = true;
-            record_error(span, "panic", &"handler panicked");
+            span.record_error("panic", &"handler panicked");
         }
     }
 }
@@ -97,7 +94,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.as_ref().map(Span::enter);
+        let _entered = this.span.as_ref().map(|s| s.span.enter());
         let result = {
             let _guard = PanicGuard {
                 span: this.span.as_ref(),
@@ -112,24 +109,19 @@ where
         match result {
             Ok(mut res) => {
                 let status = res.status();
-                // i64, not u64: tracing-opentelemetry 0.34 has no `record_u64` and
-                // would export a u64 as a string.
-                span.record(
-                    semconv::HTTP_RESPONSE_STATUS_CODE,
-                    i64::from(status.as_u16()),
-                );
+                span.record_status_code(status.as_u16());
                 // OTel HTTP semconv: a server span's status is Error for 5xx
                 // only; 4xx is the client's fault and stays unset.
                 // <https://opentelemetry.io/docs/specs/semconv/http/http-spans/#status>
                 if status.is_server_error() {
-                    record_status(&span, status.as_str());
+                    span.record_status(status.as_str());
                 }
                 if let Some(name) = this
                     .config
                     .as_ref()
                     .and_then(|c| c.trace_id_header.as_ref())
                 {
-                    let trace_id = span.context().span().span_context().trace_id();
+                    let trace_id = span.trace_id();
                     if trace_id != opentelemetry::trace::TraceId::INVALID
                         && let Ok(v) = HeaderValue::from_str(&trace_id.to_string())
                     {
@@ -145,7 +137,7 @@ where
                 Poll::Ready(Ok(res.map(|body| WorkflowBody::traced(body, span, enter))))
             }
             Err(err) => {
-                record_error(&span, semconv::values::ERROR_OTHER, &err);
+                span.record_error(semconv::values::ERROR_OTHER, &err);
                 Poll::Ready(Err(err))
             }
         }

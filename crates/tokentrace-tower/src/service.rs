@@ -4,17 +4,19 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use http::request::Parts;
-use http::{Request, Response};
+use http::{Method, Request, Response};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{KeyValue, Value};
 use tokentrace_core::semconv::{self, values};
 use tower::Service;
-use tracing::Span;
-use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::body::WorkflowBody;
 use crate::config::Config;
 use crate::extract::{ExtractMetadata, WorkflowMetadata};
 use crate::future::WorkflowFuture;
 use crate::propagation;
+use crate::status::WorkflowSpan;
 
 /// Middleware that opens one workflow span per request.
 ///
@@ -71,7 +73,7 @@ where
         let span = make_span(config, &self.extract, &parts);
         let req = Request::from_parts(parts, body);
         let future = {
-            let _entered = span.enter();
+            let _entered = span.span.enter();
             self.inner.call(req)
         };
         WorkflowFuture::traced(future, span, Arc::clone(config))
@@ -123,7 +125,7 @@ fn read_headers(config: &Config, parts: &Parts, meta: &mut WorkflowMetadata) {
     }
 }
 
-fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) -> Span {
+fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) -> WorkflowSpan {
     let method = parts.method.as_str();
     let route = route(config, parts);
     let name = match &route {
@@ -152,33 +154,71 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
         .then(|| propagation::remote_parent(&parts.headers))
         .flatten();
     let attached = remote.map(opentelemetry::Context::attach);
+    // Only the fields another layer reads are declared here (EnrichLayer:
+    // the span type, workflow name, user, session, tags, metadata and the
+    // drop count; tracing-opentelemetry: the name and kind). The rest is
+    // written onto the OpenTelemetry span below, in one batch.
     let span = tracing::info_span!(
         target: "tokentrace::workflow",
         "workflow",
         { semconv::OTEL_NAME } = name.as_str(),
         { semconv::OTEL_KIND } = "server",
-        { semconv::OTEL_STATUS_CODE } = Empty,
-        { semconv::OTEL_STATUS_DESCRIPTION } = Empty,
         { semconv::TOKENTRACE_SPAN_TYPE } = values::SPAN_TYPE_WORKFLOW,
         { semconv::GEN_AI_WORKFLOW_NAME } = workflow_name,
-        { semconv::GEN_AI_OPERATION_NAME } = values::OPERATION_INVOKE_WORKFLOW,
-        { semconv::OPENINFERENCE_SPAN_KIND } = values::SPAN_KIND_CHAIN,
-        { semconv::HTTP_REQUEST_METHOD } = method,
-        { semconv::HTTP_ROUTE } = route.as_deref(),
-        { semconv::URL_PATH } = parts.uri.path(),
-        { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
         { semconv::USER_ID } = meta.user_id.as_deref(),
         { semconv::SESSION_ID } = meta.session_id.as_deref(),
         { semconv::TAG_TAGS } = tags.as_deref(),
         { semconv::METADATA } = metadata.as_deref(),
         { semconv::TOKENTRACE_DROPPED_VALUES } = dropped,
-        { semconv::TOKENTRACE_CLIENT_DISCONNECTED } = Empty,
-        { semconv::ERROR_TYPE } = Empty,
-        { semconv::EXCEPTION_MESSAGE } = Empty,
     );
     drop(attached);
     if meta.dropped > 0 {
         config.dropped.fetch_add(meta.dropped, Ordering::Relaxed);
     }
-    span
+    // Starts the OpenTelemetry span (it would start at the first enter, just
+    // below, anyway) and keeps its context for what is recorded later.
+    let otel = span.context();
+    let otel_span = otel.span();
+    if otel_span.is_recording() {
+        let attrs = [
+            Some(KeyValue::new(
+                semconv::GEN_AI_OPERATION_NAME,
+                values::OPERATION_INVOKE_WORKFLOW,
+            )),
+            Some(KeyValue::new(
+                semconv::OPENINFERENCE_SPAN_KIND,
+                values::SPAN_KIND_CHAIN,
+            )),
+            Some(KeyValue::new(
+                semconv::HTTP_REQUEST_METHOD,
+                method_value(&parts.method),
+            )),
+            route.map(|r| KeyValue::new(semconv::HTTP_ROUTE, r.into_owned())),
+            Some(KeyValue::new(
+                semconv::URL_PATH,
+                parts.uri.path().to_owned(),
+            )),
+        ];
+        otel_span.set_attributes(attrs.into_iter().flatten());
+    }
+    WorkflowSpan { span, otel }
+}
+
+/// `http.request.method`: the standard methods as static strings, others copied.
+fn method_value(method: &Method) -> Value {
+    static STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    match STANDARD.iter().find(|(m, _)| m == method) {
+        Some((_, s)) => Value::from(*s),
+        None => Value::from(method.as_str().to_owned()),
+    }
 }
