@@ -16,7 +16,7 @@
 //! each variant on its own. `cargo bench -p tokentrace-tower --bench layer`.
 //!
 //! Instruction counts: `TOKENTRACE_LAYER_CALLS=<variant>,<json|sse50>,<n>`
-//! (variant: `bare`, `WorkflowLayer`, `TraceLayer`) runs only `n` requests of
+//! (variant: `bare`, `WorkflowLayer`, `TraceLayer`, `floor`) runs only `n` requests of
 //! one variant under tokentrace's subscriber (after 20 warm-up requests) and
 //! exits, for `valgrind --tool=callgrind`; see `scripts/overhead-instructions`.
 
@@ -99,7 +99,53 @@ fn variants() -> Vec<(&'static str, Router)> {
                     .enter_span_in_body(false),
             ),
         ),
+        ("floor", routes().layer(floor_layer())),
     ]
+}
+
+/// The floor of a workflow span through this subscriber: tower-http's
+/// `TraceLayer` with no events, whose span carries only the fields
+/// `EnrichLayer` and tracing-opentelemetry read from a workflow span (name,
+/// kind, type, workflow name, user, session), entered where `WorkflowLayer`
+/// enters its span (the call, the response future, each body poll).
+fn floor_layer() -> tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request<Body>) -> tracing::Span + Clone,
+    (),
+    (),
+    (),
+    (),
+    (),
+> {
+    tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<Body>| {
+            let header = |name: &str| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("", axum::extract::MatchedPath::as_str);
+            let name = format!("{} {route}", req.method());
+            tracing::info_span!(
+                target: "tokentrace::workflow",
+                "workflow",
+                otel.name = name.as_str(),
+                otel.kind = "server",
+                tokentrace.span.type = "workflow",
+                gen_ai.workflow.name = name.as_str(),
+                user.id = header("x-user-id"),
+                session.id = header("x-session-id"),
+            )
+        })
+        .on_request(())
+        .on_response(())
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
 }
 
 fn request(path: &str) -> Request<Body> {

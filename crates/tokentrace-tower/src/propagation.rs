@@ -45,9 +45,13 @@ static W3C: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
 /// Extracts a context from `headers` with the global propagator (or [`W3C`]
 /// while none is set); `None` when no header the propagator reads is present.
 fn extract(headers: &HeaderMap) -> Option<opentelemetry::Context> {
+    // One pass over the request's header names (lowercase already), each
+    // compared with the few field names: cheaper than a `contains_key` per
+    // field, which parses and hashes the name every time.
     let read = |p: &dyn TextMapPropagator| {
-        p.fields()
-            .any(|f| headers.contains_key(f))
+        headers
+            .keys()
+            .any(|k| p.fields().any(|f| k.as_str().eq_ignore_ascii_case(f)))
             .then(|| p.extract(&HeaderExtractor(headers)))
     };
     opentelemetry::global::get_text_map_propagator(|p| {

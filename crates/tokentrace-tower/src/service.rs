@@ -9,6 +9,7 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{KeyValue, Value};
 use tokentrace_core::semconv::{self, values};
 use tower::Service;
+use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::body::WorkflowBody;
@@ -170,6 +171,17 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
         { semconv::TAG_TAGS } = tags.as_deref(),
         { semconv::METADATA } = metadata.as_deref(),
         { semconv::TOKENTRACE_DROPPED_VALUES } = dropped,
+        // Never recorded through `tracing` (see `WorkflowSpan`): declared
+        // only so that tracing-opentelemetry, which sizes the span's
+        // attribute vector by the callsite's field count, leaves room for
+        // the attributes written directly; without them that vector is
+        // reallocated on every request.
+        { semconv::HTTP_RESPONSE_STATUS_CODE } = Empty,
+        { semconv::OTEL_STATUS_CODE } = Empty,
+        { semconv::OTEL_STATUS_DESCRIPTION } = Empty,
+        { semconv::TOKENTRACE_CLIENT_DISCONNECTED } = Empty,
+        { semconv::ERROR_TYPE } = Empty,
+        { semconv::EXCEPTION_MESSAGE } = Empty,
     );
     drop(attached);
     if meta.dropped > 0 {
