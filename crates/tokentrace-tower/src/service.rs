@@ -129,8 +129,15 @@ fn read_headers(config: &Config, parts: &Parts, meta: &mut WorkflowMetadata) {
 fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) -> WorkflowSpan {
     let method = parts.method.as_str();
     let route = route(config, parts);
+    // Built by hand: `format!` costs more than the two copies.
     let name = match &route {
-        Some(r) => format!("{method} {r}"),
+        Some(r) => {
+            let mut name = String::with_capacity(method.len() + 1 + r.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(r);
+            name
+        }
         None => method.to_owned(),
     };
     let mut meta = WorkflowMetadata::new(config.bounds);
