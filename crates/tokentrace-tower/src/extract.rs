@@ -160,19 +160,21 @@ impl WorkflowMetadata {
         self.dropped
     }
 
+    /// `tag.tags`: a JSON array of strings, written straight from the list.
     pub(crate) fn tags_json(&self) -> Option<String> {
-        (!self.tags.is_empty()).then(|| serde_json::Value::from(self.tags.clone()).to_string())
+        if self.tags.is_empty() {
+            return None;
+        }
+        serde_json::to_string(&self.tags).ok()
     }
 
+    /// `metadata`: a JSON object of strings, keys in order, written straight
+    /// from the map.
     pub(crate) fn metadata_json(&self) -> Option<String> {
-        (!self.metadata.is_empty()).then(|| {
-            let map: serde_json::Map<String, serde_json::Value> = self
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
-                .collect();
-            serde_json::Value::Object(map).to_string()
-        })
+        if self.metadata.is_empty() {
+            return None;
+        }
+        serde_json::to_string(&self.metadata).ok()
     }
 }
 
@@ -237,6 +239,31 @@ mod tests {
         assert_eq!(m.metadata_json().as_deref(), Some(r#"{"k":"v3"}"#));
         assert_eq!(m.tags_json().as_deref(), Some(r#"["a","b"]"#));
         assert_eq!(m.dropped(), 5);
+    }
+
+    #[test]
+    fn tags_and_metadata_json_match_serde_json_values() {
+        let mut m = WorkflowMetadata::new(Bounds::DEFAULT);
+        m.add_tag(r#"a "quoted" tag"#)
+            .add_tag(r"back\slash")
+            .add_tag("é ✓");
+        m.insert("z", "last")
+            .insert(r#"k"ey"#, r"v\")
+            .insert("a", "π");
+        let tags = serde_json::Value::from(m.tags.clone()).to_string();
+        let metadata = serde_json::Value::Object(
+            m.metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect(),
+        )
+        .to_string();
+        assert_eq!(m.tags_json(), Some(tags));
+        assert_eq!(m.metadata_json(), Some(metadata));
+        assert_eq!(
+            m.metadata_json().as_deref(),
+            Some(r#"{"a":"π","k\"ey":"v\\","z":"last"}"#)
+        );
     }
 
     #[test]

@@ -10,6 +10,14 @@
 //! string) when the request names them. Every name comes from
 //! [`tokentrace_core::semconv`].
 //!
+//! Only the values another layer reads are `tracing` fields (the name and
+//! kind for tracing-opentelemetry; the span type, workflow name, user,
+//! session, tags, metadata and drop count for tokentrace's `EnrichLayer`).
+//! The rest (`http.request.method`, `http.route`, `url.path`,
+//! `openinference.span.kind`, `gen_ai.operation.name`, the response status
+//! and any error) is written straight onto the OpenTelemetry span: exported
+//! the same, but not seen by other `tracing` layers such as a log formatter.
+//!
 //! # Example
 //!
 //! ```
