@@ -19,6 +19,11 @@
 //! (variant: `bare`, `WorkflowLayer`, `TraceLayer`, `floor`) runs only `n` requests of
 //! one variant under tokentrace's subscriber (after 20 warm-up requests) and
 //! exits, for `valgrind --tool=callgrind`; see `scripts/overhead-instructions`.
+//! `floor` is `TraceLayer` without events around a span that carries only
+//! the fields other layers read from a workflow span. The variants
+//! `span:plain` and `span:workflow` make no request: each of the `n`
+//! iterations creates one span, enters it three times and closes it (see
+//! `lone_span`), which is the floor of the span itself.
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -148,6 +153,34 @@ fn floor_layer() -> tower_http::trace::TraceLayer<
         .on_failure(())
 }
 
+/// One span created, entered three times (as a layer enters it in its call,
+/// its response future and the body's one poll) and closed, through the
+/// subscriber: `plain` has no fields, `workflow` the ones `WorkflowLayer`'s
+/// span declares for the bench's requests (name, kind, type, workflow name,
+/// user, session).
+fn lone_span(shape: &str) {
+    let span = match shape {
+        "plain" => tracing::info_span!(target: "tokentrace::workflow", "workflow"),
+        "workflow" => {
+            let name = black_box("GET /chat/{id}").to_owned();
+            tracing::info_span!(
+                target: "tokentrace::workflow",
+                "workflow",
+                otel.name = name.as_str(),
+                otel.kind = "server",
+                tokentrace.span.type = "workflow",
+                gen_ai.workflow.name = name.as_str(),
+                user.id = black_box("u-17"),
+                session.id = black_box("s-9"),
+            )
+        }
+        other => panic!("unknown span shape {other:?}"),
+    };
+    for _ in 0..3 {
+        drop(black_box(span.enter()));
+    }
+}
+
 fn request(path: &str) -> Request<Body> {
     Request::builder()
         .uri(path)
@@ -232,6 +265,18 @@ fn main() {
         let _guard = tracing::subscriber::set_default(subscriber);
         let mut parts = spec.split(',');
         let name = parts.next().expect("variant");
+        if let Some(shape) = name.strip_prefix("span:") {
+            // The span alone, no HTTP: its instructions per iteration are
+            // the floor of any tracing-native workflow span here.
+            let n: usize = parts
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .expect("call count");
+            for _ in 0..20 + n {
+                lone_span(shape);
+            }
+            return;
+        }
         let (_, app) = apps
             .iter()
             .find(|(n, _)| *n == name)

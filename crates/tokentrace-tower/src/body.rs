@@ -3,6 +3,7 @@ use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tracing::Span;
 
 use crate::status::WorkflowSpan;
 
@@ -16,7 +17,10 @@ pin_project! {
     pub struct WorkflowBody<B> {
         #[pin]
         inner: B,
-        span: Option<WorkflowSpan>,
+        // The `tracing` span alone: its OpenTelemetry context is looked up
+        // again only on the rare paths that record something (an error, a
+        // disconnect), which keeps the body as small as a plain span wrapper.
+        span: Option<Span>,
         enter: bool,
     }
 
@@ -27,8 +31,9 @@ pin_project! {
             // the response future, for a body that is empty from the start),
             // so a span still here means the body was dropped mid-way.
             if let Some(span) = this.span.take() {
+                let span = WorkflowSpan::of(span);
                 span.record_client_disconnected();
-                close(span);
+                close(span.span);
             }
         }
     }
@@ -37,8 +42,8 @@ pin_project! {
 /// End the span now. tracing-opentelemetry takes a span's end time from its
 /// last *exit*, not its close, so a span that was last entered when the
 /// handler returned would otherwise end before its body did.
-fn close(span: WorkflowSpan) {
-    drop(span.span.entered());
+fn close(span: Span) {
+    drop(span.entered());
 }
 
 impl<B> std::fmt::Debug for WorkflowBody<B> {
@@ -58,7 +63,7 @@ impl<B> WorkflowBody<B> {
         }
     }
 
-    pub(crate) fn traced(inner: B, span: WorkflowSpan, enter: bool) -> Self {
+    pub(crate) fn traced(inner: B, span: Span, enter: bool) -> Self {
         Self {
             inner,
             span: Some(span),
@@ -81,7 +86,7 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let entered = if *this.enter {
-            this.span.as_ref().map(|s| s.span.enter())
+            this.span.as_ref().map(Span::enter)
         } else {
             None
         };
@@ -90,7 +95,7 @@ where
         // end time already, and entering it again just to close it is not needed.
         let exited_now = entered.is_some();
         drop(entered);
-        let end = |span: WorkflowSpan| {
+        let end = |span: Span| {
             if exited_now {
                 drop(span);
             } else {
@@ -114,9 +119,10 @@ where
             }
             Poll::Ready(Some(Err(err))) => {
                 if let Some(span) = this.span.take() {
+                    let span = WorkflowSpan::of(span);
                     span.record_error("body_error", err);
                     // Recorded after the exit: end it at this moment.
-                    close(span);
+                    close(span.span);
                 }
             }
             Poll::Pending => {}

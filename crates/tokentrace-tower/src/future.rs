@@ -134,7 +134,9 @@ where
                     return Poll::Ready(Ok(res.map(WorkflowBody::untraced)));
                 }
                 let enter = this.config.as_ref().is_none_or(|c| c.enter_in_body);
-                Poll::Ready(Ok(res.map(|body| WorkflowBody::traced(body, span, enter))))
+                Poll::Ready(Ok(
+                    res.map(|body| WorkflowBody::traced(body, span.span, enter))
+                ))
             }
             Err(err) => {
                 span.record_error(semconv::values::ERROR_OTHER, &err);

@@ -10,7 +10,6 @@ use opentelemetry::{KeyValue, Value};
 use tokentrace_core::semconv::{self, values};
 use tower::Service;
 use tracing::field::Empty;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::body::WorkflowBody;
 use crate::config::Config;
@@ -196,8 +195,8 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
     }
     // Starts the OpenTelemetry span (it would start at the first enter, just
     // below, anyway) and keeps its context for what is recorded later.
-    let otel = span.context();
-    let otel_span = otel.span();
+    let span = WorkflowSpan::of(span);
+    let otel_span = span.otel.span();
     if otel_span.is_recording() {
         let attrs = [
             Some(KeyValue::new(
@@ -220,7 +219,7 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
         ];
         otel_span.set_attributes(attrs.into_iter().flatten());
     }
-    WorkflowSpan { span, otel }
+    span
 }
 
 /// `http.request.method`: the standard methods as static strings, others copied.

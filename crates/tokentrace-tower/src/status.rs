@@ -31,6 +31,13 @@ impl std::fmt::Debug for WorkflowSpan {
 }
 
 impl WorkflowSpan {
+    /// `span` with its OpenTelemetry context looked up.
+    pub(crate) fn of(span: Span) -> Self {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let otel = span.context();
+        Self { span, otel }
+    }
+
     /// The OpenTelemetry span, when it records.
     fn recording(&self) -> Option<SpanRef<'_>> {
         let span = self.otel.span();
