@@ -138,3 +138,18 @@ where
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_wrapper_adds_only_a_span_and_a_flag() {
+        type Inner = http_body_util::Empty<bytes::Bytes>;
+        let added = size_of::<WorkflowBody<Inner>>() - size_of::<Inner>();
+        assert!(
+            added <= size_of::<Option<Span>>() + size_of::<usize>(),
+            "WorkflowBody adds {added} bytes"
+        );
+    }
+}
