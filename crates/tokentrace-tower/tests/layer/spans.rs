@@ -120,6 +120,53 @@ async fn span_is_named_by_the_method_when_no_route_is_known() {
 }
 
 #[tokio::test]
+async fn standard_and_extension_methods_are_exported_as_sent() {
+    let otel = capture();
+    let svc = tower::service_fn(|_req: Request<Body>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("ok")))
+    });
+    let svc = tower::Layer::layer(&WorkflowLayer::new(), svc);
+    for method in ["DELETE", "PURGE"] {
+        let res = svc
+            .clone()
+            .oneshot(
+                request("/cache/1")
+                    .method(method)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        res.into_body().collect().await.unwrap();
+    }
+    let spans = otel.wait_for(2).await;
+    let methods: Vec<_> = spans
+        .iter()
+        .map(|s| attr_str(s, semconv::HTTP_REQUEST_METHOD))
+        .collect();
+    assert_eq!(
+        methods,
+        [Some("DELETE".to_owned()), Some("PURGE".to_owned())]
+    );
+    for span in &spans {
+        assert_eq!(
+            attr(span, semconv::HTTP_RESPONSE_STATUS_CODE),
+            Some(Value::I64(200))
+        );
+        assert_eq!(
+            attr_str(span, semconv::URL_PATH).as_deref(),
+            Some("/cache/1")
+        );
+        assert_eq!(
+            attr_str(span, semconv::GEN_AI_OPERATION_NAME).as_deref(),
+            Some("invoke_workflow")
+        );
+    }
+    // Each attribute once, however it reached the span.
+    tokentrace_test_support::assert_unique_keys(&spans);
+}
+
+#[tokio::test]
 async fn route_hook_and_extract_hook_fill_the_span_from_the_request() {
     let otel = capture();
     let layer = WorkflowLayer::new()
