@@ -137,6 +137,18 @@ impl SseFramer {
                 continue;
             }
             match self.line {
+                // Whole field names at once when the chunk holds them (most events).
+                Line::Start if chunk[i..].starts_with(b"data:") => {
+                    self.line = Line::DataSpace;
+                    i += 5;
+                    continue;
+                }
+                Line::Start if chunk[i..].starts_with(b"event:") => {
+                    self.event_name.clear();
+                    self.line = Line::EventSpace;
+                    i += 6;
+                    continue;
+                }
                 Line::Start => {
                     if b == b':' {
                         self.line = Line::Skip;
