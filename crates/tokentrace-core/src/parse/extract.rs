@@ -184,10 +184,7 @@ fn int(raw: &[u8]) -> Option<u64> {
             a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
         });
     }
-    serde_json::from_slice::<Lite<'_>>(raw)
-        .ok()
-        .as_ref()
-        .and_then(Json::count)
+    Lite::parse(raw).as_ref().and_then(Json::count)
 }
 
 fn bounded(mut s: String) -> String {
@@ -423,7 +420,7 @@ impl Extractor {
                         // OpenAI chunks carry `"usage": null` until the last one.
                         continue;
                     }
-                    let Ok(v) = serde_json::from_slice::<Lite<'_>>(raw) else {
+                    let Some(v) = Lite::parse(raw) else {
                         continue;
                     };
                     let hook = if c.slot == META {
