@@ -22,6 +22,10 @@ impl ChunkGaps {
     /// non-negative number of seconds.
     pub fn push(&mut self, seconds: f64) {
         if self.gaps.len() < MAX_CHUNK_GAPS && seconds.is_finite() && seconds >= 0.0 {
+            if self.gaps.capacity() == 0 {
+                // A stream has tens of chunks at least: skip the small growth steps.
+                self.gaps.reserve_exact(64.min(MAX_CHUNK_GAPS));
+            }
             self.gaps.push(seconds as f32);
         }
     }

@@ -135,70 +135,75 @@ impl GenAiMetrics {
         let Some(inst) = self.instruments() else {
             return;
         };
-        let attrs = common_attributes(llm);
+        // One vector for every record of this call: the common attributes,
+        // with one more (error, token type, modality) pushed and popped
+        // around the records that take it. Its first `cost_len` entries are
+        // the cost counter's attributes.
+        let (mut attrs, cost_len) = common_attributes(llm);
+        let common = attrs.len();
         let error = llm.error_type.as_deref().or(if llm.status_error {
             Some(semconv::values::ERROR_OTHER)
         } else {
             None
         });
-        // Spec: `error.type` is conditionally required on the duration when the call failed.
-        let with_error = error.map(|e| {
-            let mut a = attrs.clone();
-            a.push(KeyValue::new(semconv::ERROR_TYPE, shared(e)));
-            a
-        });
-        let duration_attrs = with_error.as_deref().unwrap_or(&attrs);
         let secs = duration.as_secs_f64();
+        // Spec: `error.type` is conditionally required on the duration when the call failed.
+        let with_error = |attrs: &mut Vec<KeyValue>, record: &dyn Fn(&[KeyValue])| {
+            if let Some(e) = error {
+                attrs.push(KeyValue::new(semconv::ERROR_TYPE, shared(e)));
+                record(attrs);
+                attrs.truncate(common);
+            } else {
+                record(attrs);
+            }
+        };
         if let Some(prev) = &inst.previous {
-            prev.duration.record(secs, duration_attrs);
+            with_error(&mut attrs, &|a| prev.duration.record(secs, a));
             if let Some(ttfc) = llm.time_to_first_chunk_s {
                 prev.time_to_first_chunk.record(ttfc, &attrs);
             }
             for gap in gaps {
                 prev.time_per_output_chunk.record(f64::from(*gap), &attrs);
             }
-            let mut with_type = attrs.clone();
-            let slot = with_type.len();
             for (kind, value) in [
                 (TOKEN_TYPE_INPUT, llm.input_tokens),
                 (TOKEN_TYPE_OUTPUT, llm.output_tokens),
             ] {
                 let Some(value) = count(value) else { continue };
-                with_type.truncate(slot);
-                with_type.push(KeyValue::new(semconv::GEN_AI_TOKEN_TYPE, kind));
-                prev.token_usage.record(value, &with_type);
+                attrs.push(KeyValue::new(semconv::GEN_AI_TOKEN_TYPE, kind));
+                prev.token_usage.record(value, &attrs);
+                attrs.truncate(common);
             }
         }
         if let Some(cur) = &inst.current {
             if is_inference(llm.operation.as_deref()) {
-                cur.inference_duration.record(secs, duration_attrs);
+                with_error(&mut attrs, &|a| cur.inference_duration.record(secs, a));
                 if let Some(ttfc) = llm.time_to_first_chunk_s {
                     cur.time_to_first_chunk.record(ttfc, &attrs);
                 }
                 for gap in gaps {
                     cur.time_per_output_chunk.record(f64::from(*gap), &attrs);
                 }
-                record_current_tokens(cur, llm, &attrs);
+                record_current_tokens(cur, llm, &mut attrs);
             } else if inst.previous.is_none() {
                 // Same name as the previous duration: recorded once.
-                cur.operation_duration.record(secs, duration_attrs);
+                with_error(&mut attrs, &|a| cur.operation_duration.record(secs, a));
             }
         }
         if let Some(cost) = llm.cost_usd().filter(|c| c.is_finite() && *c >= 0.0) {
-            inst.cost.add(cost, &cost_attributes(&attrs));
+            inst.cost.add(cost, &attrs[..cost_len]);
         }
     }
 }
 
 /// The current token metrics of one inference call: every counter by
 /// modality, and the per-call histograms (no modality).
-fn record_current_tokens(cur: &Current, llm: &LlmFields, attrs: &[KeyValue]) {
-    let mut with_modality = attrs.to_vec();
-    let slot = with_modality.len();
+fn record_current_tokens(cur: &Current, llm: &LlmFields, attrs: &mut Vec<KeyValue>) {
+    let slot = attrs.len();
     let mut add = |counter: &Counter<u64>, modality: &'static str, value: u64| {
-        with_modality.truncate(slot);
-        with_modality.push(KeyValue::new(semconv::GEN_AI_TOKEN_MODALITY, modality));
-        counter.add(value, &with_modality);
+        attrs.push(KeyValue::new(semconv::GEN_AI_TOKEN_MODALITY, modality));
+        counter.add(value, attrs);
+        attrs.truncate(slot);
     };
     // Input and output: the provider's breakdown by modality where it gave
     // one, the rest under `unknown`; `0` under `unknown` when no usage came
@@ -394,40 +399,33 @@ fn shared_arc(value: &Arc<str>) -> StringValue {
     StringValue::from(Arc::clone(value))
 }
 
-/// Spec attributes common to the GenAI client metrics.
-fn common_attributes(llm: &LlmFields) -> Vec<KeyValue> {
+/// Spec attributes common to the GenAI client metrics, and how many of
+/// them lead the vector as the cost counter's attributes: provider and
+/// models only, so its cardinality stays small (an attribute set's order
+/// does not matter to the SDK).
+fn common_attributes(llm: &LlmFields) -> (Vec<KeyValue>, usize) {
     let mut attrs = Vec::with_capacity(8);
-    let strings = [
-        (semconv::GEN_AI_OPERATION_NAME, &llm.operation),
-        (semconv::GEN_AI_PROVIDER_NAME, &llm.provider),
-        (semconv::GEN_AI_REQUEST_MODEL, &llm.request_model),
-        (semconv::GEN_AI_RESPONSE_MODEL, &llm.response_model),
-        (semconv::SERVER_ADDRESS, &llm.server_address),
-    ];
-    for (key, value) in strings {
+    let push = |attrs: &mut Vec<KeyValue>, key: &'static str, value: &Option<Arc<str>>| {
         if let Some(v) = value {
             attrs.push(KeyValue::new(key, shared_arc(v)));
         }
-    }
+    };
+    push(&mut attrs, semconv::GEN_AI_PROVIDER_NAME, &llm.provider);
+    push(
+        &mut attrs,
+        semconv::GEN_AI_REQUEST_MODEL,
+        &llm.request_model,
+    );
+    push(
+        &mut attrs,
+        semconv::GEN_AI_RESPONSE_MODEL,
+        &llm.response_model,
+    );
+    let cost_len = attrs.len();
+    push(&mut attrs, semconv::GEN_AI_OPERATION_NAME, &llm.operation);
+    push(&mut attrs, semconv::SERVER_ADDRESS, &llm.server_address);
     if let Some(port) = llm.server_port {
         attrs.push(KeyValue::new(semconv::SERVER_PORT, port));
     }
-    attrs
-}
-
-/// The cost counter is kept to provider and model so its cardinality stays
-/// small; the strings are taken from the common set, not copied.
-fn cost_attributes(common: &[KeyValue]) -> Vec<KeyValue> {
-    common
-        .iter()
-        .filter(|kv| {
-            matches!(
-                kv.key.as_str(),
-                semconv::GEN_AI_PROVIDER_NAME
-                    | semconv::GEN_AI_REQUEST_MODEL
-                    | semconv::GEN_AI_RESPONSE_MODEL
-            )
-        })
-        .cloned()
-        .collect()
+    (attrs, cost_len)
 }

@@ -110,6 +110,174 @@ impl Json for Value {
     }
 }
 
+/// Nesting deeper than this is refused, as `serde_json` refuses it.
+const MAX_DEPTH: usize = 128;
+
+impl<'a> Lite<'a> {
+    /// Parses one JSON value (surrounded by optional whitespace) without
+    /// going through serde: the captured `usage` objects are small, and a
+    /// serde walk costs several times the bytes it reads. Accepts and refuses
+    /// exactly what `serde_json::from_slice::<Lite>` does, with the same
+    /// numbers (a `serde_json::Number` built the same way).
+    pub(crate) fn parse(bytes: &'a [u8]) -> Option<Self> {
+        let mut p = Parser { b: bytes, i: 0 };
+        let v = p.value(0)?;
+        p.ws();
+        (p.i == bytes.len()).then_some(v)
+    }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Lite<'a>> {
+        self.ws();
+        let c = *self.b.get(self.i)?;
+        match c {
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let mut members = Vec::with_capacity(4);
+                if self.eat(b'}') {
+                    return Some(Lite::Object(members));
+                }
+                loop {
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return None;
+                    }
+                    let k = self.string()?;
+                    if !self.eat(b':') {
+                        return None;
+                    }
+                    let v = self.value(depth + 1)?;
+                    members.push((k, v));
+                    if self.eat(b',') {
+                        continue;
+                    }
+                    return self.eat(b'}').then_some(Lite::Object(members));
+                }
+            }
+            b'[' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let mut items = Vec::new();
+                if self.eat(b']') {
+                    return Some(Lite::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    if self.eat(b',') {
+                        continue;
+                    }
+                    return self.eat(b']').then_some(Lite::Array(items));
+                }
+            }
+            b'"' => self.string().map(Lite::String),
+            b'n' => self.word(b"null", Lite::Null),
+            b't' => self.word(b"true", Lite::Bool(true)),
+            b'f' => self.word(b"false", Lite::Bool(false)),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn word(&mut self, w: &[u8], v: Lite<'a>) -> Option<Lite<'a>> {
+        if self.b[self.i..].starts_with(w) {
+            self.i += w.len();
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    /// A string at `self.i` (its opening quote): borrowed when it has no
+    /// escapes; escaped ones are decoded by serde_json.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i;
+        let body = start + 1;
+        let end = body + memchr::memchr2(b'"', b'\\', &self.b[body..])?;
+        if self.b[end] == b'"' {
+            let raw = &self.b[body..end];
+            // JSON strings may not hold control characters.
+            if raw.iter().any(|c| *c < 0x20) {
+                return None;
+            }
+            self.i = end + 1;
+            return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+        }
+        // An escape: find the closing quote, then let serde_json decode it.
+        let mut j = end;
+        loop {
+            match self.b.get(j)? {
+                b'\\' => j += 2,
+                b'"' => break,
+                _ => j += 1,
+            }
+        }
+        self.i = j + 1;
+        serde_json::from_slice::<String>(&self.b[start..=j])
+            .ok()
+            .map(Cow::Owned)
+    }
+
+    fn number(&mut self) -> Option<Lite<'a>> {
+        let start = self.i;
+        let mut j = start;
+        if self.b[j] == b'-' {
+            j += 1;
+        }
+        let digits = j;
+        while self.b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        let plain = j > digits
+            && j - digits < 20
+            && start == digits
+            && (self.b[digits] != b'0' || j - digits == 1)
+            && !matches!(self.b.get(j), Some(b'.' | b'e' | b'E'));
+        if plain {
+            // A non-negative integer with no fraction or exponent: u64, as serde_json reads it.
+            let n = self.b[digits..j].iter().try_fold(0u64, |a, d| {
+                a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            if let Some(n) = n {
+                self.i = j;
+                return Some(Lite::Number(n.into()));
+            }
+        }
+        while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') = self.b.get(j) {
+            j += 1;
+        }
+        self.i = j;
+        let text = std::str::from_utf8(&self.b[start..j]).ok()?;
+        text.parse::<serde_json::Number>().ok().map(Lite::Number)
+    }
+}
+
 /// A member name, borrowed when it has no escapes.
 struct Key<'a>(Cow<'a, str>);
 
@@ -256,6 +424,56 @@ mod tests {
         };
         assert!(matches!(members[0].0, Cow::Borrowed("plain")));
         assert!(matches!(&members[1].0, Cow::Owned(k) if k == "tab\tbed"));
+    }
+
+    /// The hand parser accepts, refuses and reads exactly as the serde path does.
+    #[test]
+    fn hand_parser_agrees_with_serde() {
+        let samples: Vec<Vec<u8>> = [
+            r#"{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}"#,
+            r#" { "a" : [ 1 , -2 , 3.5e2 , -0 , 0.0 , 18446744073709551615 , 18446744073709551616 , -9223372036854775809 ] } "#,
+            r#"{"s":"plain","e":"tab\tbed \u00e9 \"q\"","k\u0061":true,"n":null,"f":false}"#,
+            r#"{"dup":1,"dup":2}"#, "[]", "{}", "[[]]", "0", "-", "01", "1.", ".5", "1e", "1e400",
+            "-1e400", "1E+2", "1e-2", "\"x\"", "\"a\\u0000\"", "\"ctl\u{1}\"", "nul", "truex",
+            "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{1:2}", "", " ", "[1 2]", "{\"a\":}",
+            "\"unterminated", "\"esc\\", "123abc", "-01", "0x10", "1.5.5", "--1", "+1",
+            "\"\\ud800\"", "99999999999999999999", "-99999999999999999999", "5e-324",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .chain([b"\"\xff\"".to_vec(), b"{\"a\":\"\x01\"}".to_vec()])
+        .chain(std::iter::once({
+            let mut deep = vec![b'['; 200];
+            deep.extend(vec![b']'; 200]);
+            deep
+        }))
+        .collect();
+        let mut inputs = samples.clone();
+        // Every prefix of the samples, and single-byte mutations of them.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for s in &samples {
+            for cut in 0..s.len() {
+                inputs.push(s[..cut].to_vec());
+            }
+            for _ in 0..64 {
+                if s.is_empty() {
+                    break;
+                }
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let mut m = s.clone();
+                let at = (seed % m.len() as u64) as usize;
+                m[at] = b"{}[]\",:0123456789-+.eE \\tnul"[(seed >> 32) as usize % 27];
+                inputs.push(m);
+            }
+        }
+        for input in &inputs {
+            let by_serde = serde_json::from_slice::<Lite<'_>>(input).ok();
+            let by_hand = Lite::parse(input);
+            assert_eq!(by_hand, by_serde, "{:?}", String::from_utf8_lossy(input));
+        }
+        assert!(inputs.len() > 2000);
     }
 
     #[test]

@@ -26,36 +26,113 @@ use crate::usage::ResponseInfo;
 
 const MAX_TEXT: usize = 256;
 
-/// Prebuilt substring finders for a flavour's needles;
-/// building a finder costs more than searching a small event, so it is done
-/// once per process.
-fn finders(flavor: Flavor) -> &'static [(memchr::memmem::Finder<'static>, Needle)] {
+/// A flavour's stream needles, searched for in one pass: a packed
+/// multi-pattern (Teddy) searcher where the CPU has one, else one substring
+/// finder per needle. Built once per process: building costs more than
+/// searching a small event.
+struct Needles {
+    list: Vec<Needle>,
+    packed: Option<aho_corasick::packed::Searcher>,
+    finders: Vec<memchr::memmem::Finder<'static>>,
+}
+
+fn needle_text(n: Needle) -> &'static [u8] {
+    match n {
+        Needle::Key(t) | Needle::Any(t) | Needle::Sticky(t, _) => t,
+    }
+}
+
+impl Needles {
+    fn new(list: &[Needle]) -> Self {
+        Self::with_packing(list, true)
+    }
+
+    /// `pack: false` forces the one-finder-per-needle search (tests compare both).
+    fn with_packing(list: &[Needle], pack: bool) -> Self {
+        let packed = (pack && !list.is_empty())
+            .then(|| {
+                let mut b = aho_corasick::packed::Config::new()
+                    .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                    .builder();
+                for n in list {
+                    b.add(needle_text(*n));
+                }
+                b.build()
+            })
+            .flatten();
+        let finders = if packed.is_some() {
+            Vec::new()
+        } else {
+            list.iter()
+                .map(|n| memchr::memmem::Finder::new(needle_text(*n)))
+                .collect()
+        };
+        Self {
+            list: list.to_vec(),
+            packed,
+            finders,
+        }
+    }
+
+    /// Every occurrence of a needle in `data`, as (needle, end of the match),
+    /// until `hit` says yes. Needles begin and end with a quote, so in JSON
+    /// no two occurrences overlap and the leftmost-first pass sees them all.
+    fn any(&self, data: &[u8], mut hit: impl FnMut(Needle, usize) -> bool) -> bool {
+        match &self.packed {
+            Some(s) if data.len() >= s.minimum_len() => s
+                .find_iter(data)
+                .any(|m| hit(self.list[m.pattern().as_usize()], m.end())),
+            Some(_) => self.list.iter().any(|n| {
+                let t = needle_text(*n);
+                memchr::memmem::find_iter(data, t).any(|at| hit(*n, at + t.len()))
+            }),
+            None => self.list.iter().zip(&self.finders).any(|(n, f)| {
+                let len = f.needle().len();
+                f.find_iter(data).any(|at| hit(*n, at + len))
+            }),
+        }
+    }
+}
+
+/// The sticky needles already satisfied, as a bit set (`Sticky::bit`).
+type Known = usize;
+
+impl Sticky {
+    const fn bit(self) -> Known {
+        match self {
+            Self::Model => 1,
+            Self::Id => 2,
+            Self::Tier => 4,
+        }
+    }
+}
+
+/// A flavour's needles minus the sticky ones in `known`: once the response
+/// model and id are known, their keys (on every chunk) are not searched for
+/// at all. One searcher per flavour and subset, built on first use.
+fn needles(flavor: Flavor, known: Known) -> &'static Needles {
     use std::sync::OnceLock;
-    static ALL: OnceLock<Vec<Vec<(memchr::memmem::Finder<'static>, Needle)>>> = OnceLock::new();
+    const SUBSETS: usize = 8;
+    static ALL: OnceLock<Vec<[OnceLock<Needles>; SUBSETS]>> = OnceLock::new();
+    static NONE: OnceLock<Needles> = OnceLock::new();
     let all = ALL.get_or_init(|| {
         Flavor::ALL
             .iter()
-            .map(|f| {
-                let list = providers::wire(*f).needles;
-                if list.is_empty() {
-                    return Vec::new();
-                }
-                list.iter()
-                    .map(|n| {
-                        let text = match *n {
-                            Needle::Key(t) | Needle::Any(t) | Needle::Sticky(t, _) => t,
-                        };
-                        (memchr::memmem::Finder::new(text), *n)
-                    })
-                    .collect()
-            })
+            .map(|_| std::array::from_fn(|_| OnceLock::new()))
             .collect()
     });
-    Flavor::ALL
-        .iter()
-        .position(|f| *f == flavor)
-        .and_then(|i| all.get(i))
-        .map_or(&[], Vec::as_slice)
+    let Some(i) = Flavor::ALL.iter().position(|f| *f == flavor) else {
+        return NONE.get_or_init(|| Needles::new(&[]));
+    };
+    all[i][known % SUBSETS].get_or_init(|| {
+        let list: Vec<Needle> = providers::wire(flavor)
+            .needles
+            .iter()
+            .copied()
+            .filter(|n| !matches!(n, Needle::Sticky(_, w) if known & w.bit() != 0))
+            .collect();
+        Needles::new(&list)
+    })
 }
 
 /// After a member name at `at`, is its value something other than `null`/`false`?
@@ -107,10 +184,7 @@ fn int(raw: &[u8]) -> Option<u64> {
             a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
         });
     }
-    serde_json::from_slice::<Lite<'_>>(raw)
-        .ok()
-        .as_ref()
-        .and_then(Json::count)
+    Lite::parse(raw).as_ref().and_then(Json::count)
 }
 
 fn bounded(mut s: String) -> String {
@@ -182,33 +256,27 @@ impl Extractor {
     /// being parsed. Conservative: a needle inside a string value only costs
     /// a parse. Error responses and `event: error` are always parsed.
     pub(crate) fn interesting(&self, data: &[u8]) -> bool {
-        let list = finders(self.flavor);
+        let known = [
+            (self.info.response_model.is_some(), Sticky::Model),
+            (self.info.response_id.is_some(), Sticky::Id),
+            (self.info.service_tier.is_some(), Sticky::Tier),
+        ]
+        .iter()
+        .filter(|(k, _)| *k)
+        .fold(0, |m, (_, w)| m | w.bit());
+        let needles = needles(self.flavor, known);
         if !self.prefilter
-            || list.is_empty()
+            || providers::wire(self.flavor).needles.is_empty()
             || self.error_status()
             || self.event.as_deref() == Some("error")
         {
             return true;
         }
-        let found = |finder: &memchr::memmem::Finder<'_>, key_only: bool| {
-            let len = finder.needle().len();
-            finder
-                .find_iter(data)
-                .any(|at| match member_value_set(data, at + len) {
-                    Some(set) => set,
-                    None => !key_only,
-                })
-        };
-        list.iter().any(|(finder, n)| match *n {
-            Needle::Key(_) => found(finder, true),
-            Needle::Any(_) => found(finder, false),
-            Needle::Sticky(_, which) => {
-                let known = match which {
-                    Sticky::Model => self.info.response_model.is_some(),
-                    Sticky::Id => self.info.response_id.is_some(),
-                    Sticky::Tier => self.info.service_tier.is_some(),
-                };
-                !known && found(finder, true)
+        needles.any(data, |n, end| {
+            let key_only = !matches!(n, Needle::Any(_));
+            match member_value_set(data, end) {
+                Some(set) => set,
+                None => !key_only,
             }
         })
     }
@@ -352,7 +420,7 @@ impl Extractor {
                         // OpenAI chunks carry `"usage": null` until the last one.
                         continue;
                     }
-                    let Ok(v) = serde_json::from_slice::<Lite<'_>>(raw) else {
+                    let Some(v) = Lite::parse(raw) else {
                         continue;
                     };
                     let hook = if c.slot == META {
@@ -584,5 +652,84 @@ impl Extractor {
 impl Sink for Extractor {
     fn document(&mut self, captures: &[Capture], arena: &[u8]) {
         self.apply(captures, arena);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("fixtures dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(std::fs::read(&p).expect("fixture"));
+            }
+        }
+    }
+
+    #[test]
+    fn needles_are_quoted_and_distinct() {
+        for f in Flavor::ALL {
+            let list = providers::wire(*f).needles;
+            let mut seen = std::collections::HashSet::new();
+            for n in list {
+                let t = needle_text(*n);
+                assert!(
+                    t.len() >= 3 && t[0] == b'"' && t[t.len() - 1] == b'"',
+                    "{f:?}"
+                );
+                assert!(!t[1..t.len() - 1].contains(&b'"'), "{f:?}");
+                assert!(seen.insert(t), "{f:?} repeats a needle");
+            }
+        }
+    }
+
+    /// The packed one-pass search reports exactly the occurrences the
+    /// per-needle search does, on every line of every recording (and on
+    /// each line's prefixes, the way a cut stream presents them).
+    #[test]
+    fn packed_search_finds_what_per_needle_search_finds() {
+        let mut bodies = Vec::new();
+        files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+            &mut bodies,
+        );
+        assert!(bodies.len() > 50);
+        let mut compared = 0;
+        for f in Flavor::ALL {
+            let list = providers::wire(*f).needles;
+            if list.is_empty() {
+                continue;
+            }
+            let packed = Needles::with_packing(list, true);
+            let plain = Needles::with_packing(list, false);
+            assert!(plain.packed.is_none());
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("ssse3") {
+                assert!(packed.packed.is_some(), "{f:?}: no packed searcher");
+            }
+            for body in &bodies {
+                for line in body.split(|b| *b == b'\n') {
+                    for cut in [line.len(), line.len() / 2, 17.min(line.len())] {
+                        let data = &line[..cut];
+                        let collect = |n: &Needles| {
+                            let mut hits = Vec::new();
+                            n.any(data, |needle, end| {
+                                hits.push((needle_text(needle), end));
+                                false
+                            });
+                            hits.sort();
+                            hits
+                        };
+                        assert_eq!(collect(&packed), collect(&plain), "{f:?}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 1000);
     }
 }

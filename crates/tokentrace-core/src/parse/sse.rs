@@ -110,7 +110,22 @@ impl SseFramer {
                         self.data_bytes(rest, scanner, sink);
                         return;
                     };
-                    self.data_bytes(&rest[..end], scanner, sink);
+                    let line = &rest[..end];
+                    if self.data_lines == 1
+                        && self.buf.is_empty()
+                        && !self.streaming
+                        && line.len() <= self.limit
+                        && rest[end] == b'\n'
+                        && rest.get(end + 1) == Some(&b'\n')
+                    {
+                        // A one-line event whole in this chunk (the usual
+                        // case): judged and parsed where it lies, not copied.
+                        self.line = Line::Start;
+                        self.end_event(line, scanner, sink);
+                        i += end + 2;
+                        continue;
+                    }
+                    self.data_bytes(line, scanner, sink);
                     i += end;
                     self.after_cr = chunk[i] == b'\r';
                     self.line_end(scanner, sink);
@@ -137,6 +152,18 @@ impl SseFramer {
                 continue;
             }
             match self.line {
+                // Whole field names at once when the chunk holds them (most events).
+                Line::Start if chunk[i..].starts_with(b"data:") => {
+                    self.line = Line::DataSpace;
+                    i += 5;
+                    continue;
+                }
+                Line::Start if chunk[i..].starts_with(b"event:") => {
+                    self.event_name.clear();
+                    self.line = Line::EventSpace;
+                    i += 6;
+                    continue;
+                }
                 Line::Start => {
                     if b == b':' {
                         self.line = Line::Skip;
@@ -165,7 +192,8 @@ impl SseFramer {
                     self.start_data_line(scanner, sink);
                     self.line = Line::Data;
                     if b != b' ' {
-                        self.data_bytes(&[b], scanner, sink);
+                        // The value starts here: read it in the `Data` state.
+                        continue;
                     }
                 }
                 Line::EventSpace => {
@@ -269,12 +297,23 @@ impl SseFramer {
     }
 
     fn dispatch<S: SseSink>(&mut self, scanner: &mut Scanner, sink: &mut S) {
+        let buf = std::mem::take(&mut self.buf);
+        self.end_event(&buf, scanner, sink);
+        self.buf = buf;
+        if self.buf.capacity() > self.limit {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+    }
+
+    /// The event whose held data is `data` (empty when it streamed) ended.
+    fn end_event<S: SseSink>(&mut self, data: &[u8], scanner: &mut Scanner, sink: &mut S) {
         let mut done = false;
         if !self.streaming {
-            if self.buf == DONE {
+            if data == DONE {
                 done = true;
-            } else if std::mem::take(&mut self.force) || sink.interesting(&self.buf) {
-                scanner.push(&self.buf, sink);
+            } else if std::mem::take(&mut self.force) || sink.interesting(data) {
+                scanner.push(data, sink);
             }
         }
         let incomplete = !done && !scanner.idle();
@@ -286,10 +325,6 @@ impl SseFramer {
         self.has_data = false;
         self.data_lines = 0;
         self.streaming = false;
-        if self.buf.capacity() > self.limit {
-            self.buf = Vec::new();
-        }
-        self.buf.clear();
         self.event_name.clear();
     }
 }

@@ -373,11 +373,7 @@ async fn insufficient_quota_is_not_retried() {
 #[tokio::test]
 async fn connection_errors_are_retried() {
     let otel = Otel::install();
-    // A port nothing listens on: bind, read the port, close.
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let (_held, addr) = refused_addr();
     let err = openai(addr, 2)
         .chat()
         .create(request!("openai/test_openai_prompt_caching_0",))

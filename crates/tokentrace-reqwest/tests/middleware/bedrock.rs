@@ -28,7 +28,9 @@ use tokentrace_reqwest::LlmMiddleware;
 use tokentrace_reqwest::bedrock::BedrockInterceptor;
 use tracing::Instrument;
 
-use crate::support::{Mock, Otel, Reply, attr, attr_f64, attr_i64, attr_str, fixture, mock};
+use crate::support::{
+    Mock, Otel, Reply, attr, attr_f64, attr_i64, attr_str, fixture, mock, refused_addr,
+};
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const TOKEN: &str = "FAKE-SESSION-TOKEN-123";
@@ -668,10 +670,7 @@ async fn throttled_attempt_then_success_one_span_per_attempt() {
 #[tokio::test]
 async fn connection_refused_is_recorded_and_the_sdk_error_unchanged() {
     let otel = Otel::install();
-    // A port nothing listens on: bind, read the port, close.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let (_held, addr) = refused_addr();
     let m = Mock {
         addr,
         requests: Default::default(),

@@ -202,9 +202,7 @@ async fn a_json_span_ends_with_its_last_frame_and_is_complete_when_dropped() {
 #[tokio::test]
 async fn connection_refused_is_returned_untouched_and_recorded() {
     let otel = Otel::install();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let (_held, addr) = refused_addr();
     let inner = raw_builder().resolve(OPENAI, addr).build().unwrap();
     let client = reqwest_middleware::ClientBuilder::new(inner)
         .with(LlmMiddleware::new())
@@ -722,10 +720,8 @@ async fn a_rate_limited_call_has_the_code_and_a_readable_message() {
     assert_eq!(root.status, opentelemetry::trace::Status::error(message));
 
     // A transport failure gets words, not an empty message.
-    let refused = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_held, refused) = refused_addr();
+    let refused = refused.port();
     let inner = raw_builder()
         .resolve(
             OPENAI,

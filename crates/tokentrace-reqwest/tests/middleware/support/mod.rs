@@ -187,3 +187,15 @@ pub(crate) fn client(
         .with(mw)
         .build()
 }
+
+/// An address that refuses connections: a port bound but never listened
+/// on. Keep the socket alive for the test: a port bound and released could
+/// be taken by a parallel test before the call is made.
+pub(crate) fn refused_addr() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let addr = socket.local_addr().expect("bound address");
+    (socket, addr)
+}
