@@ -212,7 +212,12 @@ impl CallGuard {
                 self.decode_failed();
             }
         }
-        let info = self.parser.as_mut().map(|p| p.finish()).unwrap_or_default();
+        let parsed = self.parser.is_some();
+        let info = self
+            .parser
+            .take()
+            .map(|p| p.into_info())
+            .unwrap_or_default();
         let end = call::CallEnd {
             info: &info,
             end: match ending {
@@ -222,7 +227,7 @@ impl CallGuard {
             },
             status: self.status,
             streaming: self.streaming,
-            parsed: self.parser.is_some(),
+            parsed,
             unreadable: self.unparsed.is_some(),
             bytes: self.bytes,
             vector: self.vector,

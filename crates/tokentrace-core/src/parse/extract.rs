@@ -387,8 +387,8 @@ impl Extractor {
 
     /// Interpret one document's captures.
     fn apply(&mut self, caps: &[Capture], arena: &[u8]) {
-        let mut doc_type: Option<String> = None;
-        let mut object: Option<String> = None;
+        let mut doc_type: Option<Cow<'_, str>> = None;
+        let mut object: Option<Cow<'_, str>> = None;
         let mut doc_raw = Raw::default();
         let mut have_usage = false;
         let mut positions: Vec<(u32, u32)> = Vec::new(); // (position, index)
@@ -402,9 +402,8 @@ impl Extractor {
         for c in caps {
             let raw = &arena[c.start..c.end];
             match c.slot {
-                TYPE => doc_type = text(raw).map(Cow::into_owned),
-                OBJECT => object = text(raw).map(Cow::into_owned),
-                EVENT_TYPE => doc_type = text(raw).map(Cow::into_owned),
+                TYPE | EVENT_TYPE => doc_type = text(raw),
+                OBJECT => object = text(raw),
                 _ => {}
             }
         }
@@ -615,6 +614,16 @@ impl Extractor {
 
     /// The final result.
     pub(crate) fn result(&mut self) -> ResponseInfo {
+        self.build(false)
+    }
+
+    /// The final result, moving the state out instead of copying it: the
+    /// extractor is not asked again.
+    pub(crate) fn take_result(&mut self) -> ResponseInfo {
+        self.build(true)
+    }
+
+    fn build(&mut self, take: bool) -> ResponseInfo {
         let mut raw = self.raw;
         if raw.is_empty() && !self.header_raw.is_empty() {
             raw = self.header_raw;
@@ -633,7 +642,11 @@ impl Extractor {
         {
             self.info.error_type = Some(h);
         }
-        let mut info = self.info.clone();
+        let mut info = if take {
+            std::mem::take(&mut self.info)
+        } else {
+            self.info.clone()
+        };
         if !raw.is_empty() {
             let mut raw = raw;
             if compat::reasoning_outside_output(self.provider) && raw.reasoning.is_some() {
@@ -642,7 +655,11 @@ impl Extractor {
             info.usage = raw.to_usage();
             info.modalities = raw.modal;
         }
-        let mut finish = self.finish.clone();
+        let mut finish = if take {
+            std::mem::take(&mut self.finish)
+        } else {
+            self.finish.clone()
+        };
         finish.sort_by_key(|(i, _)| *i);
         info.finish_reasons = finish.into_iter().map(|(_, r)| r).collect();
         info

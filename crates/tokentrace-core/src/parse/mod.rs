@@ -251,7 +251,17 @@ impl ResponseParser {
                 clean_end
             }
         };
-        self.result(clean_end)
+        self.build(clean_end, false)
+    }
+
+    /// [`finish`](Self::finish) for the last time: the same result, built
+    /// by moving the parser's state out instead of copying it.
+    pub fn into_info(mut self) -> ResponseInfo {
+        let clean_end = match self.finished {
+            Some(clean_end) => clean_end,
+            None => self.end_framing(),
+        };
+        self.build(clean_end, true)
     }
 
     /// Flush the framer and scanner at the end of the body; whether it ended
@@ -282,9 +292,14 @@ impl ResponseParser {
         clean_end
     }
 
-    /// The result from the final state; the same on every call.
-    fn result(&mut self, clean_end: bool) -> ResponseInfo {
-        let mut info = self.ex.result();
+    /// The result from the final state; the same on every call (`take`:
+    /// the last call, which may move the state out).
+    fn build(&mut self, clean_end: bool, take: bool) -> ResponseInfo {
+        let mut info = if take {
+            self.ex.take_result()
+        } else {
+            self.ex.result()
+        };
         info.events = if self.format == BodyFormat::Json {
             0
         } else {
@@ -321,7 +336,7 @@ pub fn parse_body(
 ) -> ResponseInfo {
     let mut p = ResponseParser::new(provider, flavor, format);
     p.push(body);
-    p.finish()
+    p.into_info()
 }
 
 #[cfg(test)]

@@ -98,6 +98,16 @@ impl Fixture {
         parser.finish()
     }
 
+    /// Like `parse_chunks`, ending with `into_info` instead of `finish`.
+    fn parse_into_info(&self) -> ResponseInfo {
+        let mut parser = ResponseParser::new(self.provider, self.flavor, self.format);
+        for (name, value) in &self.headers {
+            parser.observe_header(name, value);
+        }
+        parser.push(&self.body);
+        parser.into_info()
+    }
+
     fn parse_whole(&self) -> ResponseInfo {
         self.parse_chunks([self.body.as_slice()])
     }
@@ -251,6 +261,26 @@ fn golden_fixture_set_is_complete() {
     for f in &fixtures {
         assert!(!f.body.is_empty(), "{}: empty body", f.name);
         assert!(f.expected_path.exists(), "{}: no expected file", f.name);
+    }
+}
+
+/// `into_info` (which moves the parser's state out) gives what `finish`
+/// gives, on every recording, and so does a second `finish`.
+#[test]
+fn into_info_and_a_repeated_finish_give_the_same_result() {
+    let fixtures = load_fixtures();
+    assert!(fixtures.len() > 50);
+    for f in &fixtures {
+        let once = f.parse_whole();
+        assert_eq!(f.parse_into_info(), once, "{}", f.name);
+        let mut parser = ResponseParser::new(f.provider, f.flavor, f.format);
+        for (name, value) in &f.headers {
+            parser.observe_header(name, value);
+        }
+        parser.push(&f.body);
+        let first = parser.finish();
+        assert_eq!(parser.finish(), first, "{}", f.name);
+        assert_eq!(parser.into_info(), first, "{}", f.name);
     }
 }
 
