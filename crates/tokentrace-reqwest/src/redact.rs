@@ -38,11 +38,19 @@ pub(crate) fn target(url: &reqwest::Url) -> Target {
         let _ = write!(bare, ":{p}");
     }
     bare.push_str(path);
-    Target {
-        host,
-        port,
-        url: redact_url(&bare),
-    }
+    // `redact_url` only drops userinfo and fragments, redacts query values
+    // and trims whitespace: on a URL with none of their markers (always the
+    // case for what is built above) it is the identity, so it runs only
+    // when one appears.
+    let url = if bare
+        .bytes()
+        .any(|b| matches!(b, b'?' | b'#' | b'@') || b.is_ascii_whitespace())
+    {
+        redact_url(&bare)
+    } else {
+        bare
+    };
+    Target { host, port, url }
 }
 
 #[cfg(test)]
@@ -63,6 +71,24 @@ mod tests {
             "https://generativelanguage.googleapis.com:8443/v1beta/models/x:generateContent"
         );
         assert!(!t.url.contains("hunter2") && !t.url.contains("AIza"));
+    }
+
+    /// The shortcut above is exact: wherever it skips `redact_url`,
+    /// `redact_url` would have returned its input unchanged.
+    #[test]
+    fn urls_without_redaction_markers_are_unchanged_by_redact_url() {
+        for raw in [
+            "https://api.openai.com/v1/chat/completions",
+            "http://127.0.0.1:8080/v1/messages",
+            "https://[::1]:8443/openai/deployments/gpt-4o/chat/completions",
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream",
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent",
+            "https://h.example/a%20b/%40x/%3Fq",
+        ] {
+            let t = target(&reqwest::Url::parse(raw).unwrap());
+            assert_eq!(redact_url(&t.url), t.url, "{raw}");
+            assert!(!t.url.contains(['?', '#', '@']), "{raw}");
+        }
     }
 
     #[test]

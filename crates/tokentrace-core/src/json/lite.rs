@@ -158,7 +158,8 @@ impl<'a> Parser<'a> {
                     return None;
                 }
                 self.i += 1;
-                let mut members = Vec::with_capacity(4);
+                // Usage objects have five to ten members: no growth step for most.
+                let mut members = Vec::with_capacity(8);
                 if self.eat(b'}') {
                     return Some(Lite::Object(members));
                 }
