@@ -110,6 +110,13 @@ impl Json for Value {
     }
 }
 
+/// ASCII digits as a `u64`; `None` when the value overflows.
+pub(crate) fn digits_u64(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |a, d| {
+        a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
 /// Nesting deeper than this is refused, as `serde_json` refuses it.
 const MAX_DEPTH: usize = 128;
 
@@ -262,10 +269,7 @@ impl<'a> Parser<'a> {
             && !matches!(self.b.get(j), Some(b'.' | b'e' | b'E'));
         if plain {
             // A non-negative integer with no fraction or exponent: u64, as serde_json reads it.
-            let n = self.b[digits..j].iter().try_fold(0u64, |a, d| {
-                a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-            });
-            if let Some(n) = n {
+            if let Some(n) = digits_u64(&self.b[digits..j]) {
                 self.i = j;
                 return Some(Lite::Number(n.into()));
             }

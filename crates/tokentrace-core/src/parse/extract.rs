@@ -32,8 +32,15 @@ const MAX_TEXT: usize = 256;
 /// searching a small event.
 struct Needles {
     list: Vec<Needle>,
-    packed: Option<aho_corasick::packed::Searcher>,
-    finders: Vec<memchr::memmem::Finder<'static>>,
+    search: Search,
+}
+
+enum Search {
+    /// One pass for all needles (it handles haystacks shorter than its
+    /// vectors itself).
+    Packed(aho_corasick::packed::Searcher),
+    /// One finder per needle, in `list` order.
+    Each(Vec<memchr::memmem::Finder<'static>>),
 }
 
 fn needle_text(n: Needle) -> &'static [u8] {
@@ -60,17 +67,17 @@ impl Needles {
                 b.build()
             })
             .flatten();
-        let finders = if packed.is_some() {
-            Vec::new()
-        } else {
-            list.iter()
-                .map(|n| memchr::memmem::Finder::new(needle_text(*n)))
-                .collect()
+        let search = match packed {
+            Some(s) => Search::Packed(s),
+            None => Search::Each(
+                list.iter()
+                    .map(|n| memchr::memmem::Finder::new(needle_text(*n)))
+                    .collect(),
+            ),
         };
         Self {
             list: list.to_vec(),
-            packed,
-            finders,
+            search,
         }
     }
 
@@ -78,15 +85,11 @@ impl Needles {
     /// until `hit` says yes. Needles begin and end with a quote, so in JSON
     /// no two occurrences overlap and the leftmost-first pass sees them all.
     fn any(&self, data: &[u8], mut hit: impl FnMut(Needle, usize) -> bool) -> bool {
-        match &self.packed {
-            Some(s) if data.len() >= s.minimum_len() => s
+        match &self.search {
+            Search::Packed(s) => s
                 .find_iter(data)
                 .any(|m| hit(self.list[m.pattern().as_usize()], m.end())),
-            Some(_) => self.list.iter().any(|n| {
-                let t = needle_text(*n);
-                memchr::memmem::find_iter(data, t).any(|at| hit(*n, at + t.len()))
-            }),
-            None => self.list.iter().zip(&self.finders).any(|(n, f)| {
+            Search::Each(finders) => self.list.iter().zip(finders).any(|(n, f)| {
                 let len = f.needle().len();
                 f.find_iter(data).any(|at| hit(*n, at + len))
             }),
@@ -180,9 +183,7 @@ fn text(raw: &[u8]) -> Option<Cow<'_, str>> {
 /// A captured non-negative integer, without a JSON parser for plain digits.
 fn int(raw: &[u8]) -> Option<u64> {
     if !raw.is_empty() && raw.len() < 20 && raw.iter().all(u8::is_ascii_digit) {
-        return raw.iter().try_fold(0u64, |a, d| {
-            a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-        });
+        return crate::json::lite::digits_u64(raw);
     }
     Lite::parse(raw).as_ref().and_then(Json::count)
 }
@@ -256,6 +257,13 @@ impl Extractor {
     /// being parsed. Conservative: a needle inside a string value only costs
     /// a parse. Error responses and `event: error` are always parsed.
     pub(crate) fn interesting(&self, data: &[u8]) -> bool {
+        if !self.prefilter
+            || providers::wire(self.flavor).needles.is_empty()
+            || self.error_status()
+            || self.event.as_deref() == Some("error")
+        {
+            return true;
+        }
         let known = [
             (self.info.response_model.is_some(), Sticky::Model),
             (self.info.response_id.is_some(), Sticky::Id),
@@ -264,15 +272,7 @@ impl Extractor {
         .iter()
         .filter(|(k, _)| *k)
         .fold(0, |m, (_, w)| m | w.bit());
-        let needles = needles(self.flavor, known);
-        if !self.prefilter
-            || providers::wire(self.flavor).needles.is_empty()
-            || self.error_status()
-            || self.event.as_deref() == Some("error")
-        {
-            return true;
-        }
-        needles.any(data, |n, end| {
+        needles(self.flavor, known).any(data, |n, end| {
             let key_only = !matches!(n, Needle::Any(_));
             match member_value_set(data, end) {
                 Some(set) => set,
@@ -723,10 +723,13 @@ mod tests {
             }
             let packed = Needles::with_packing(list, true);
             let plain = Needles::with_packing(list, false);
-            assert!(plain.packed.is_none());
+            assert!(matches!(plain.search, Search::Each(_)));
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("ssse3") {
-                assert!(packed.packed.is_some(), "{f:?}: no packed searcher");
+                assert!(
+                    matches!(packed.search, Search::Packed(_)),
+                    "{f:?}: no packed searcher"
+                );
             }
             for body in &bodies {
                 for line in body.split(|b| *b == b'\n') {
