@@ -27,8 +27,8 @@ use crate::json::scan::{
 };
 use crate::parse::raw::{Raw, n};
 use crate::parse::wire::{
-    ANTHROPIC_MESSAGE_USAGE, BEDROCK_METRICS, Doc, ERROR, FINISH, ID, MODEL, Needle, Sticky, TYPE,
-    USAGE, Verdict, Wire, pats,
+    ANTHROPIC_MESSAGE_USAGE, BEDROCK_METRICS, Doc, ERROR, FINISH, ID, MODEL, Needle, TYPE, USAGE,
+    Verdict, Wire, pats,
 };
 
 const PATTERNS: &[Pattern] = pats![
@@ -45,26 +45,34 @@ const PATTERNS: &[Pattern] = pats![
     BEDROCK_METRICS, C, [K("amazon-bedrock-invocationMetrics")];
 ];
 
-/// Stream events worth parsing (Bedrock InvokeModel, which streams
-/// Anthropic's events among others, keeps a copy with its own additions).
-const NEEDLES: &[Needle] = {
-    use Needle::{Any, Key, Sticky as S};
-    &[
-        Any(b"\"error\""),
-        Any(b"\"message_stop\""),
-        Key(b"\"usage\""),
-        Key(b"\"stop_reason\""),
-        Key(b"\"stopReason\""),
-        Key(b"\"amazon-bedrock-invocationMetrics\""),
-        Key(b"\"bytes\""),
-        Key(b"\"prompt_token_count\""),
-        Key(b"\"generation_token_count\""),
-        Key(b"\"tokenCount\""),
-        Key(b"\"completionReason\""),
-        S(b"\"model\"", Sticky::Model),
-        S(b"\"id\"", Sticky::Id),
-    ]
-};
+/// Anthropic's stream needles followed by `$extra`: Bedrock InvokeModel,
+/// which streams Anthropic's events among others, adds its own.
+macro_rules! anthropic_needles {
+    ($($extra:expr),* $(,)?) => {{
+        use crate::parse::wire::Needle::{Any, Key, Sticky as S};
+        use crate::parse::wire::Sticky;
+        &[
+            Any(b"\"error\""),
+            Any(b"\"message_stop\""),
+            Key(b"\"usage\""),
+            Key(b"\"stop_reason\""),
+            Key(b"\"stopReason\""),
+            Key(b"\"amazon-bedrock-invocationMetrics\""),
+            Key(b"\"bytes\""),
+            Key(b"\"prompt_token_count\""),
+            Key(b"\"generation_token_count\""),
+            Key(b"\"tokenCount\""),
+            Key(b"\"completionReason\""),
+            S(b"\"model\"", Sticky::Model),
+            S(b"\"id\"", Sticky::Id),
+            $($extra,)*
+        ]
+    }};
+}
+pub(crate) use anthropic_needles;
+
+/// Stream events worth parsing.
+const NEEDLES: &[Needle] = anthropic_needles!();
 
 /// The Messages API, direct or through Vertex AI.
 pub(crate) const MESSAGES: Wire = Wire {

@@ -55,7 +55,7 @@ use crate::json::scan::{
 use crate::parse::raw::{Raw, n};
 use crate::parse::wire::{
     ANTHROPIC_MESSAGE_USAGE, BEDROCK_METRICS, BYTES, Doc, FINISH, ID, IN_TOKENS, MESSAGE, MODEL,
-    Needle, OUT_TOKENS, Sticky, TYPE, USAGE, Verdict, Wire, pats,
+    Needle, OUT_TOKENS, TYPE, USAGE, Verdict, Wire, pats,
 };
 
 const BEDROCK_CONVERSE: &[Pattern] = pats![
@@ -107,26 +107,8 @@ pub(crate) const INVOKE: Wire = Wire {
 
 /// Anthropic's needles, plus the `message` / `Message` members an AWS error
 /// body carries: an InvokeModel error event is never skipped unread.
-const INVOKE_NEEDLES: &[Needle] = {
-    use Needle::{Any, Key, Sticky as S};
-    &[
-        Any(b"\"error\""),
-        Any(b"\"message_stop\""),
-        Key(b"\"usage\""),
-        Key(b"\"stop_reason\""),
-        Key(b"\"stopReason\""),
-        Key(b"\"amazon-bedrock-invocationMetrics\""),
-        Key(b"\"bytes\""),
-        Key(b"\"prompt_token_count\""),
-        Key(b"\"generation_token_count\""),
-        Key(b"\"tokenCount\""),
-        Key(b"\"completionReason\""),
-        Key(b"\"message\""),
-        Key(b"\"Message\""),
-        S(b"\"model\"", Sticky::Model),
-        S(b"\"id\"", Sticky::Id),
-    ]
-};
+const INVOKE_NEEDLES: &[Needle] =
+    super::anthropic::anthropic_needles!(Needle::Key(b"\"message\""), Needle::Key(b"\"Message\""),);
 
 /// Event-stream `:event-type`s that end a ConverseStream.
 pub(crate) const STREAM_END_EVENTS: &[&str] = &["messageStop", "metadata"];
