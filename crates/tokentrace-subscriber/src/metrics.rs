@@ -136,29 +136,20 @@ impl GenAiMetrics {
             return;
         };
         // One vector for every record of this call: the common attributes,
-        // with one more (error, token type, modality) pushed and popped
-        // around the records that take it. Its first `cost_len` entries are
-        // the cost counter's attributes.
+        // with one more (error, token type, modality) appended around the
+        // records that take it (`with_extra`). Its first `cost_len` entries
+        // are the cost counter's attributes.
         let (mut attrs, cost_len) = common_attributes(llm);
-        let common = attrs.len();
         let error = llm.error_type.as_deref().or(if llm.status_error {
             Some(semconv::values::ERROR_OTHER)
         } else {
             None
         });
-        let secs = duration.as_secs_f64();
         // Spec: `error.type` is conditionally required on the duration when the call failed.
-        let with_error = |attrs: &mut Vec<KeyValue>, record: &dyn Fn(&[KeyValue])| {
-            if let Some(e) = error {
-                attrs.push(KeyValue::new(semconv::ERROR_TYPE, shared(e)));
-                record(attrs);
-                attrs.truncate(common);
-            } else {
-                record(attrs);
-            }
-        };
+        let error = error.map(|e| KeyValue::new(semconv::ERROR_TYPE, shared(e)));
+        let secs = duration.as_secs_f64();
         if let Some(prev) = &inst.previous {
-            with_error(&mut attrs, &|a| prev.duration.record(secs, a));
+            with_extra(&mut attrs, error.clone(), |a| prev.duration.record(secs, a));
             if let Some(ttfc) = llm.time_to_first_chunk_s {
                 prev.time_to_first_chunk.record(ttfc, &attrs);
             }
@@ -170,14 +161,17 @@ impl GenAiMetrics {
                 (TOKEN_TYPE_OUTPUT, llm.output_tokens),
             ] {
                 let Some(value) = count(value) else { continue };
-                attrs.push(KeyValue::new(semconv::GEN_AI_TOKEN_TYPE, kind));
-                prev.token_usage.record(value, &attrs);
-                attrs.truncate(common);
+                let kind = KeyValue::new(semconv::GEN_AI_TOKEN_TYPE, kind);
+                with_extra(&mut attrs, Some(kind), |a| {
+                    prev.token_usage.record(value, a)
+                });
             }
         }
         if let Some(cur) = &inst.current {
             if is_inference(llm.operation.as_deref()) {
-                with_error(&mut attrs, &|a| cur.inference_duration.record(secs, a));
+                with_extra(&mut attrs, error, |a| {
+                    cur.inference_duration.record(secs, a);
+                });
                 if let Some(ttfc) = llm.time_to_first_chunk_s {
                     cur.time_to_first_chunk.record(ttfc, &attrs);
                 }
@@ -187,7 +181,9 @@ impl GenAiMetrics {
                 record_current_tokens(cur, llm, &mut attrs);
             } else if inst.previous.is_none() {
                 // Same name as the previous duration: recorded once.
-                with_error(&mut attrs, &|a| cur.operation_duration.record(secs, a));
+                with_extra(&mut attrs, error, |a| {
+                    cur.operation_duration.record(secs, a)
+                });
             }
         }
         if let Some(cost) = llm.cost_usd().filter(|c| c.is_finite() && *c >= 0.0) {
@@ -196,14 +192,25 @@ impl GenAiMetrics {
     }
 }
 
+/// Records with `extra` appended to `attrs` (when there is one), leaving
+/// `attrs` as it was.
+fn with_extra(
+    attrs: &mut Vec<KeyValue>,
+    extra: Option<KeyValue>,
+    record: impl FnOnce(&[KeyValue]),
+) {
+    let len = attrs.len();
+    attrs.extend(extra);
+    record(attrs);
+    attrs.truncate(len);
+}
+
 /// The current token metrics of one inference call: every counter by
 /// modality, and the per-call histograms (no modality).
 fn record_current_tokens(cur: &Current, llm: &LlmFields, attrs: &mut Vec<KeyValue>) {
-    let slot = attrs.len();
     let mut add = |counter: &Counter<u64>, modality: &'static str, value: u64| {
-        attrs.push(KeyValue::new(semconv::GEN_AI_TOKEN_MODALITY, modality));
-        counter.add(value, attrs);
-        attrs.truncate(slot);
+        let modality = KeyValue::new(semconv::GEN_AI_TOKEN_MODALITY, modality);
+        with_extra(attrs, Some(modality), |a| counter.add(value, a));
     };
     // Input and output: the provider's breakdown by modality where it gave
     // one, the rest under `unknown`; `0` under `unknown` when no usage came
@@ -405,25 +412,23 @@ fn shared_arc(value: &Arc<str>) -> StringValue {
 /// does not matter to the SDK).
 fn common_attributes(llm: &LlmFields) -> (Vec<KeyValue>, usize) {
     let mut attrs = Vec::with_capacity(8);
-    let push = |attrs: &mut Vec<KeyValue>, key: &'static str, value: &Option<Arc<str>>| {
-        if let Some(v) = value {
-            attrs.push(KeyValue::new(key, shared_arc(v)));
+    let mut push = |strings: &[(&'static str, &Option<Arc<str>>)]| {
+        for (key, value) in strings {
+            if let Some(v) = value {
+                attrs.push(KeyValue::new(*key, shared_arc(v)));
+            }
         }
+        attrs.len()
     };
-    push(&mut attrs, semconv::GEN_AI_PROVIDER_NAME, &llm.provider);
-    push(
-        &mut attrs,
-        semconv::GEN_AI_REQUEST_MODEL,
-        &llm.request_model,
-    );
-    push(
-        &mut attrs,
-        semconv::GEN_AI_RESPONSE_MODEL,
-        &llm.response_model,
-    );
-    let cost_len = attrs.len();
-    push(&mut attrs, semconv::GEN_AI_OPERATION_NAME, &llm.operation);
-    push(&mut attrs, semconv::SERVER_ADDRESS, &llm.server_address);
+    let cost_len = push(&[
+        (semconv::GEN_AI_PROVIDER_NAME, &llm.provider),
+        (semconv::GEN_AI_REQUEST_MODEL, &llm.request_model),
+        (semconv::GEN_AI_RESPONSE_MODEL, &llm.response_model),
+    ]);
+    push(&[
+        (semconv::GEN_AI_OPERATION_NAME, &llm.operation),
+        (semconv::SERVER_ADDRESS, &llm.server_address),
+    ]);
     if let Some(port) = llm.server_port {
         attrs.push(KeyValue::new(semconv::SERVER_PORT, port));
     }
