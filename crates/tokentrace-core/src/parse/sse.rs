@@ -154,13 +154,12 @@ impl SseFramer {
             match self.line {
                 // Whole field names at once when the chunk holds them (most events).
                 Line::Start if chunk[i..].starts_with(b"data:") => {
-                    self.line = Line::DataSpace;
+                    self.line = self.after_field(Some(b"data"));
                     i += 5;
                     continue;
                 }
                 Line::Start if chunk[i..].starts_with(b"event:") => {
-                    self.event_name.clear();
-                    self.line = Line::EventSpace;
+                    self.line = self.after_field(Some(b"event"));
                     i += 6;
                     continue;
                 }
@@ -176,14 +175,9 @@ impl SseFramer {
                 }
                 Line::Field => {
                     if b == b':' {
-                        self.line = match self.field_name() {
-                            Some(b"data") => Line::DataSpace,
-                            Some(b"event") => {
-                                self.event_name.clear();
-                                Line::EventSpace
-                            }
-                            _ => Line::Skip,
-                        };
+                        let (field, len) = (self.field, self.field_len);
+                        let name = (!self.field_long).then_some(&field[..len]);
+                        self.line = self.after_field(name);
                     } else {
                         self.field_byte(b);
                     }
@@ -228,6 +222,19 @@ impl SseFramer {
             self.field_len += 1;
         } else {
             self.field_long = true;
+        }
+    }
+
+    /// The state after a field name (`None`: too long to be one we read)
+    /// and its colon.
+    fn after_field(&mut self, name: Option<&[u8]>) -> Line {
+        match name {
+            Some(b"data") => Line::DataSpace,
+            Some(b"event") => {
+                self.event_name.clear();
+                Line::EventSpace
+            }
+            _ => Line::Skip,
         }
     }
 
