@@ -408,6 +408,17 @@ pub mod values {
     pub const USAGE_MISSING_NOT_SENT: &str = "not_sent";
     /// `error.type` fallback.
     pub const ERROR_OTHER: &str = "_OTHER";
+    /// The nine standard HTTP methods (RFC 9110 and PATCH), for
+    /// `http.request.method` values that need no copy.
+    pub const HTTP_METHODS: [&str; 9] = [
+        "POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+
+    /// `method` as a `'static` string when it is a standard HTTP method
+    /// (case-sensitive, as `http.request.method` is recorded as sent).
+    pub fn standard_method(method: &str) -> Option<&'static str> {
+        HTTP_METHODS.iter().copied().find(|m| *m == method)
+    }
     /// `cost.source` when the cost came from the price catalogue.
     pub const COST_SOURCE_CATALOGUE: &str = "catalogue";
     /// `cost.source` when the provider reported the cost (OpenRouter).

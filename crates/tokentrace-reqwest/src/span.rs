@@ -276,13 +276,7 @@ fn int_value(v: u64) -> Value {
 
 /// `http.request.method`: the standard methods as static strings, others copied.
 fn method_value(method: &str) -> Value {
-    const STANDARD: [&str; 9] = [
-        "POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    match STANDARD.iter().find(|m| **m == method) {
-        Some(m) => Value::from(*m),
-        None => owned(method),
-    }
+    values::standard_method(method).map_or_else(|| owned(method), Value::from)
 }
 
 fn string_array(items: &[String]) -> Value {

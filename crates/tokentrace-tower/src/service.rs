@@ -224,19 +224,6 @@ fn make_span<E: ExtractMetadata>(config: &Config, extract: &E, parts: &Parts) ->
 
 /// `http.request.method`: the standard methods as static strings, others copied.
 fn method_value(method: &Method) -> Value {
-    static STANDARD: [(Method, &str); 9] = [
-        (Method::GET, "GET"),
-        (Method::POST, "POST"),
-        (Method::PUT, "PUT"),
-        (Method::DELETE, "DELETE"),
-        (Method::PATCH, "PATCH"),
-        (Method::HEAD, "HEAD"),
-        (Method::OPTIONS, "OPTIONS"),
-        (Method::CONNECT, "CONNECT"),
-        (Method::TRACE, "TRACE"),
-    ];
-    match STANDARD.iter().find(|(m, _)| m == method) {
-        Some((_, s)) => Value::from(*s),
-        None => Value::from(method.as_str().to_owned()),
-    }
+    let method = method.as_str();
+    values::standard_method(method).map_or_else(|| Value::from(method.to_owned()), Value::from)
 }
