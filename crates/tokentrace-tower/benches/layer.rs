@@ -243,6 +243,21 @@ fn interleaved(rt: &tokio::runtime::Runtime, apps: &[(&'static str, Router)], su
     }
 }
 
+/// The subscriber `tokentrace::init()` installs: registry, `EnrichLayer`,
+/// tracing-opentelemetry as the facade configures it.
+fn tokentrace_subscriber(provider: &SdkTracerProvider) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::registry()
+        .with(tokentrace_subscriber::EnrichLayer::new())
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false)
+                .with_target(false)
+                .with_tracer(provider.tracer("bench")),
+        )
+}
+
 fn main() {
     let provider = SdkTracerProvider::builder()
         .with_span_processor(DropProcessor)
@@ -252,16 +267,7 @@ fn main() {
         .expect("runtime");
     let apps = variants();
     if let Ok(spec) = std::env::var("TOKENTRACE_LAYER_CALLS") {
-        let subscriber = tracing_subscriber::registry()
-            .with(tokentrace_subscriber::EnrichLayer::new())
-            .with(
-                tracing_opentelemetry::layer()
-                    .with_tracked_inactivity(false)
-                    .with_threads(false)
-                    .with_location(false)
-                    .with_target(false)
-                    .with_tracer(provider.tracer("bench")),
-            );
+        let subscriber = tokentrace_subscriber(&provider);
         let _guard = tracing::subscriber::set_default(subscriber);
         let mut parts = spec.split(',');
         let name = parts.next().expect("variant");
@@ -303,16 +309,7 @@ fn main() {
         let _guard = tracing::subscriber::set_default(subscriber);
         interleaved(&rt, &apps, "tracing-opentelemetry defaults");
     }
-    let subscriber = tracing_subscriber::registry()
-        .with(tokentrace_subscriber::EnrichLayer::new())
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracked_inactivity(false)
-                .with_threads(false)
-                .with_location(false)
-                .with_target(false)
-                .with_tracer(provider.tracer("bench")),
-        );
+    let subscriber = tokentrace_subscriber(&provider);
     let _guard = tracing::subscriber::set_default(subscriber);
     interleaved(&rt, &apps, "tokentrace's subscriber");
 
